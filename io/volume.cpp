@@ -1,0 +1,125 @@
+#include "io/volume.h"
+
+#include <itkImage.h>
+#include <itkImageFileReader.h>
+#include <itkImageFileWriter.h>
+#include <itkNiftiImageIO.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "io/atomic_file.h"
+
+namespace mlens::io {
+namespace {
+
+using ItkImage = itk::Image<float, 3>;
+
+void require_nifti_name(const std::string& path) {
+  const auto ends_with = [&](const std::string& s) {
+    return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0;
+  };
+  if (!ends_with(".nii") && !ends_with(".nii.gz"))
+    throw std::runtime_error("\"" + path + "\": expected a NIfTI file name ending in .nii or .nii.gz");
+}
+
+// The single conversion between ITK's buffer (i fastest) and our C order over (i, j, k) (k fastest).
+// `to_engine` copies ITK -> engine; otherwise engine -> ITK.
+void convert_axis_order(float* itk_buffer, float* engine, const std::array<int64_t, 3>& n, bool to_engine) {
+  for (int64_t i = 0; i < n[0]; ++i)
+    for (int64_t j = 0; j < n[1]; ++j)
+      for (int64_t k = 0; k < n[2]; ++k) {
+        float& a = itk_buffer[i + n[0] * (j + n[1] * k)];
+        float& b = engine[(i * n[1] + j) * n[2] + k];
+        if (to_engine)
+          b = a;
+        else
+          a = b;
+      }
+}
+
+}  // namespace
+
+Volume read_volume(const std::string& path) {
+  require_nifti_name(path);
+  if (!std::filesystem::exists(path)) throw std::runtime_error("\"" + path + "\": no such file");
+
+  auto nifti = itk::NiftiImageIO::New();
+  nifti->SetFileName(path);
+  try {
+    nifti->ReadImageInformation();
+  } catch (const itk::ExceptionObject& e) {
+    throw std::runtime_error("\"" + path + "\": not a readable NIfTI file (" + e.GetDescription() + ")");
+  }
+  const unsigned dims = nifti->GetNumberOfDimensions();
+  std::string dims_text;
+  for (unsigned d = 0; d < dims; ++d) dims_text += (d ? "x" : "") + std::to_string(nifti->GetDimensions(d));
+  bool accepted = dims == 3 || (dims == 4 && nifti->GetDimensions(3) == 1);
+  if (!accepted)
+    throw std::runtime_error("\"" + path + "\": expected a 3D volume, found " + std::to_string(dims) +
+                             "D image of size " + dims_text);
+  if (nifti->GetNumberOfComponents() != 1)
+    throw std::runtime_error("\"" + path + "\": expected one value per voxel, found " +
+                             std::to_string(nifti->GetNumberOfComponents()) + " components");
+
+  auto reader = itk::ImageFileReader<ItkImage>::New();
+  reader->SetImageIO(nifti);
+  reader->SetFileName(path);
+  try {
+    reader->Update();
+  } catch (const itk::ExceptionObject& e) {
+    throw std::runtime_error("\"" + path + "\": reading voxels failed (" + e.GetDescription() + ")");
+  }
+  ItkImage::Pointer image = reader->GetOutput();
+  const auto size = image->GetLargestPossibleRegion().GetSize();
+
+  Volume v;
+  for (int a = 0; a < 3; ++a) {
+    v.shape[a] = static_cast<int64_t>(size[a]);
+    v.geometry.spacing[a] = image->GetSpacing()[a];
+    v.geometry.origin[a] = image->GetOrigin()[a];
+    for (int b = 0; b < 3; ++b) v.geometry.direction[3 * a + b] = image->GetDirection()(a, b);
+  }
+  v.voxels.resize(v.size());
+  convert_axis_order(image->GetBufferPointer(), v.voxels.data(), v.shape, /*to_engine=*/true);
+  return v;
+}
+
+void write_volume(const std::string& path, const Volume& volume) {
+  require_nifti_name(path);
+  if (static_cast<int64_t>(volume.voxels.size()) != volume.size())
+    throw std::invalid_argument("write_volume(\"" + path + "\"): voxel count does not match the shape");
+
+  auto image = ItkImage::New();
+  ItkImage::RegionType region;
+  ItkImage::SpacingType spacing;
+  ItkImage::PointType origin;
+  ItkImage::DirectionType direction;
+  for (int a = 0; a < 3; ++a) {
+    region.SetSize(a, static_cast<itk::SizeValueType>(volume.shape[a]));
+    spacing[a] = volume.geometry.spacing[a];
+    origin[a] = volume.geometry.origin[a];
+    for (int b = 0; b < 3; ++b) direction(a, b) = volume.geometry.direction[3 * a + b];
+  }
+  image->SetRegions(region);
+  image->SetSpacing(spacing);
+  image->SetOrigin(origin);
+  image->SetDirection(direction);
+  image->Allocate();
+  convert_axis_order(image->GetBufferPointer(), const_cast<float*>(volume.voxels.data()), volume.shape,
+                     /*to_engine=*/false);
+
+  write_atomically(path, [&](const std::string& tmp) {
+    auto writer = itk::ImageFileWriter<ItkImage>::New();
+    writer->SetImageIO(itk::NiftiImageIO::New());
+    writer->SetFileName(tmp);
+    writer->SetInput(image);
+    try {
+      writer->Update();
+    } catch (const itk::ExceptionObject& e) {
+      throw std::runtime_error("\"" + path + "\": writing failed (" + e.GetDescription() + ")");
+    }
+  });
+}
+
+}  // namespace mlens::io

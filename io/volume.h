@@ -1,0 +1,41 @@
+// A 3D image in memory: voxels plus the geometry that places them in the scanner's world.
+//
+// Axis order (the one convention of the whole engine): `voxels` is in C order over the NIfTI voxel
+// indices (i, j, k), i slowest and k fastest, i.e. exactly the array nibabel's `get_fdata()` returns and
+// the layout the published Keras models were fed. A tensor made from it is [D, H, W] = [i, j, k].
+// ITK stores i fastest; read_volume and write_volume are the only places that convert.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlens::io {
+
+// ITK's physical-space description (LPS world coordinates, millimetres).
+struct Geometry {
+  std::array<double, 3> spacing{1, 1, 1};
+  std::array<double, 3> origin{0, 0, 0};
+  std::array<double, 9> direction{1, 0, 0, 0, 1, 0, 0, 0, 1};  // row-major 3x3, columns = axis directions
+};
+
+struct Volume {
+  std::array<int64_t, 3> shape{0, 0, 0};  // (ni, nj, nk)
+  std::vector<float> voxels;              // size ni*nj*nk, C order over (i, j, k)
+  Geometry geometry;
+
+  int64_t size() const { return shape[0] * shape[1] * shape[2]; }
+  float& at(int64_t i, int64_t j, int64_t k) { return voxels[(i * shape[1] + j) * shape[2] + k]; }
+  float at(int64_t i, int64_t j, int64_t k) const { return voxels[(i * shape[1] + j) * shape[2] + k]; }
+};
+
+// Reads a 3D NIfTI (.nii or .nii.gz) as float. A 4D file whose fourth axis has length 1 is accepted;
+// any other dimensionality is an error naming the file and the dimensions found.
+Volume read_volume(const std::string& path);
+
+// Writes float32 NIfTI with the volume's geometry. The file appears atomically: it is written under a
+// temporary name in the same directory and renamed, so a killed process never leaves a partial map.
+void write_volume(const std::string& path, const Volume& volume);
+
+}  // namespace mlens::io

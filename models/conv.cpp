@@ -1,0 +1,54 @@
+#include "models/conv.h"
+
+#include <stdexcept>
+
+namespace mlens::models {
+namespace {
+
+bool use_onednn(const at::Tensor& x) {
+  return x.device().is_cpu() && x.scalar_type() == at::kFloat && at::hasMKLDNN() &&
+         at::globalContext().userEnabledMkldnn();
+}
+
+at::Tensor conv_primitive_call(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const Int3& pad) {
+  const std::array<int64_t, 3> one{1, 1, 1};
+  c10::optional<at::Tensor> bias = b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt;
+  if (use_onednn(x)) return at::mkldnn_convolution(x.contiguous(), w.contiguous(), bias, pad, one, one, 1);
+  return at::conv3d(x, w, b, one, pad);
+}
+
+}  // namespace
+
+at::Tensor conv3d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const Pads& pads) {
+  if (pads.symmetric()) return conv_primitive_call(x, w, b, pads.before);
+  // constant_pad_nd takes (last axis first) before/after pairs.
+  const at::Tensor padded = at::constant_pad_nd(
+      x, {pads.before[2], pads.after[2], pads.before[1], pads.after[1], pads.before[0], pads.after[0]}, 0.0);
+  return conv_primitive_call(padded, w, b, {0, 0, 0});
+}
+
+at::Tensor conv3d_transpose(const at::Tensor& s, const at::Tensor& w, const Pads& pads, const Int3& input_size) {
+  // Adjoint of a stride-1 convolution with padding (b, a): a convolution with the spatially flipped,
+  // channel-swapped kernel and padding (k−1−b, k−1−a). Its output has exactly the input's size.
+  const at::Tensor flipped = w.flip({2, 3, 4}).transpose(0, 1).contiguous();
+  Pads adjoint;
+  for (int a = 0; a < 3; ++a) {
+    const int64_t k = w.size(2 + a);
+    adjoint.before[a] = k - 1 - pads.before[a];
+    adjoint.after[a] = k - 1 - pads.after[a];
+    if (adjoint.before[a] < 0 || adjoint.after[a] < 0)
+      throw std::invalid_argument("conv3d_transpose: padding larger than kernel − 1");
+  }
+  at::Tensor r = conv3d(s, flipped, at::Tensor(), adjoint);
+  for (int a = 0; a < 3; ++a)
+    if (r.size(2 + a) != input_size[a]) throw std::logic_error("conv3d_transpose: output size mismatch");
+  return r;
+}
+
+const char* conv_primitive(const at::Tensor& x) {
+  if (use_onednn(x)) return "onednn";
+  if (x.device().is_cuda()) return "cudnn";
+  return "aten";
+}
+
+}  // namespace mlens::models

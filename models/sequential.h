@@ -1,0 +1,37 @@
+// A Sequential network: an ordered list of layers applied one after the other.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "models/layer.h"
+
+namespace mlens::models {
+
+struct Sequential {
+  std::string name;
+  Int3 input_shape{0, 0, 0};  // (D, H, W) of one volume, in the engine's axis order (io/volume.h)
+  int64_t input_channels = 1;
+  std::vector<Layer> layers;
+  std::string keras_version;  // of the file it came from ("" when built here)
+
+  // x: [N, C, D, H, W] -> [N, outputs]. Runs without building an autograd graph.
+  at::Tensor forward(const at::Tensor& x) const;
+
+  // A copy with every parameter on `device` in `dtype` (float32 or float64).
+  Sequential to(const at::Device& device, at::ScalarType dtype) const;
+
+  // Output shape of every layer for a batch of one, in layer order. Throws when a layer does not fit.
+  std::vector<std::vector<int64_t>> layer_shapes() const;
+
+  int64_t parameter_count() const;
+  int64_t output_count() const { return layer_shapes().back().back(); }
+};
+
+// Checks that `x` is [N, C, D, H, W] matching the network's input; throws std::invalid_argument with
+// both shapes otherwise.
+void check_input(const Sequential& net, const at::Tensor& x);
+
+}  // namespace mlens::models
