@@ -1,0 +1,198 @@
+#include "lrp/explain.h"
+
+#include <c10/core/InferenceMode.h>
+#include <torch/cuda.h>
+
+#include <chrono>
+#include <stdexcept>
+
+#include "lrp/batch_norm_rule.h"
+#include "lrp/linear_rules.h"
+#include "lrp/pooling_rules.h"
+#include "models/conv.h"
+#include "models/pool.h"
+
+namespace mlens::lrp {
+namespace {
+
+using models::Layer;
+using models::LayerKind;
+
+// What the backward pass needs of one layer; released right after the layer's relevance is computed.
+struct Saved {
+  at::Tensor input, output, indices;
+  std::vector<int64_t> input_shape;
+};
+
+class Stopwatch {
+ public:
+  explicit Stopwatch(const at::Device& device) : device_(device) { restart(); }
+  void restart() {
+    sync();
+    start_ = std::chrono::steady_clock::now();
+  }
+  double seconds() {
+    sync();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  // CUDA ops are asynchronous: without a sync a layer's time would land on a later layer.
+  void sync() const {
+    if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+  }
+  at::Device device_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+void check_explainable(const models::Sequential& net) {
+  bool linear = false;
+  for (const Layer& l : net.layers) {
+    if (l.kind == LayerKind::LeakyReLU)
+      throw std::invalid_argument("layer \"" + l.name +
+                                  "\" is a LeakyReLU: mlens runs its forward pass but defines no LRP rule for it "
+                                  "(iNNvestigate refuses it too); use a model with ReLU activations");
+    linear = linear || l.is_linear();
+  }
+  if (!linear) throw std::invalid_argument("model \"" + net.name + "\" has no Conv3D or Dense layer to explain");
+  if (net.output_count() != 1)
+    throw std::invalid_argument("model \"" + net.name + "\" has " + std::to_string(net.output_count()) +
+                                " outputs; LRP here explains single-output regression models (brain-age)");
+}
+
+Role role_of(const models::Sequential& net, size_t index) {
+  for (size_t i = 0; i < net.layers.size(); ++i)
+    if (net.layers[i].is_linear()) {
+      if (i == index) return Role::Input;
+      break;
+    }
+  return net.layers[index].kind == LayerKind::Dense ? Role::Dense : Role::Conv;
+}
+
+Explanation explain(const models::Sequential& net, const at::Tensor& x, const Composite& composite) {
+  models::check_input(net, x);
+  check_explainable(net);
+  c10::InferenceMode no_graph;
+  const size_t n = net.layers.size();
+  std::vector<Saved> saved(n);
+  Explanation e;
+  e.account.resize(n);
+  Stopwatch clock(x.device());
+
+  // Forward, keeping per layer only what its rule reads.
+  at::Tensor h = x;
+  for (size_t i = 0; i < n; ++i) {
+    const Layer& l = net.layers[i];
+    LayerAccount& a = e.account[i];
+    a.layer = l.name;
+    a.kind = models::to_string(l.kind);
+    Saved& s = saved[i];
+    clock.restart();
+    switch (l.kind) {
+      case LayerKind::Conv3d:
+      case LayerKind::Dense:
+        s.input = h;
+        h = models::forward(l, h);
+        break;
+      case LayerKind::MaxPool3d:
+        if (composite.ties == Ties::First) {
+          s.input_shape = h.sizes().vec();
+          auto pooled = models::max_pool(l, h);
+          h = pooled.output;
+          s.indices = pooled.indices;
+        } else {
+          s.input = h;
+          h = models::forward(l, h);
+          s.output = h;
+        }
+        break;
+      case LayerKind::AvgPool3d:
+        s.input = h;
+        h = models::forward(l, h);
+        break;
+      case LayerKind::BatchNorm:
+        s.input = h;
+        h = models::forward(l, h);
+        s.output = h;
+        break;
+      case LayerKind::Flatten:
+        s.input_shape = h.sizes().vec();
+        h = models::forward(l, h);
+        break;
+      case LayerKind::ReLU:
+        // In place when nothing saved the tensor (the output of a linear layer is never saved).
+        h = (i > 0 && net.layers[i - 1].is_linear()) ? h.relu_() : at::relu(h);
+        break;
+      case LayerKind::Dropout: break;
+      case LayerKind::LeakyReLU: throw std::logic_error("LeakyReLU reached the LRP forward pass");
+    }
+    a.forward_seconds = clock.seconds();
+  }
+  e.prediction = h.reshape({h.size(0)}).clone();
+
+  // Backward: the output neuron's relevance is its value.
+  at::Tensor r = h;
+  h = at::Tensor();
+  for (size_t step = 0; step < n; ++step) {
+    const size_t i = n - 1 - step;
+    const Layer& l = net.layers[i];
+    LayerAccount& a = e.account[i];
+    Saved& s = saved[i];
+    clock.restart();
+    a.relevance_out = r.sum().item<double>();
+    switch (l.kind) {
+      case LayerKind::Conv3d:
+      case LayerKind::Dense: {
+        const Rule& rule = composite.rule_for(role_of(net, i));
+        RuleResult rr = linear_relevance(l, rule, s.input, r);
+        r = rr.relevance;
+        a.small_denominators = rr.small_denominators;
+        a.rule = rule.describe();
+        a.primitive = l.kind == LayerKind::Conv3d ? models::conv_primitive(s.input) : "matmul";
+        break;
+      }
+      case LayerKind::MaxPool3d:
+        if (composite.ties == Ties::First) {
+          r = max_pool_relevance_first(s.indices, s.input_shape, r);
+          a.rule = "winner-take-all(first)";
+          a.primitive = "max_pool3d_with_indices+scatter_add";
+        } else {
+          r = max_pool_relevance_tf(l, s.input, s.output, r);
+          a.rule = "winner-take-all(tf)";
+          a.primitive = "strided compare+add";
+        }
+        break;
+      case LayerKind::AvgPool3d:
+        r = avg_pool_relevance(l, s.input, r);
+        a.rule = "proportional";
+        a.primitive = "avg_pool3d_backward";
+        break;
+      case LayerKind::BatchNorm:
+        r = batch_norm_relevance(l, s.input, s.output, r);
+        a.rule = "batchnorm(innvestigate)";
+        a.primitive = "elementwise";
+        break;
+      case LayerKind::Flatten:
+        r = r.reshape(s.input_shape);
+        a.rule = "reshape";
+        a.primitive = "view";
+        break;
+      case LayerKind::ReLU:
+      case LayerKind::Dropout:
+        a.rule = "identity";
+        a.primitive = "none";
+        break;
+      case LayerKind::LeakyReLU: throw std::logic_error("LeakyReLU reached the LRP backward pass");
+    }
+    s = Saved{};
+    a.relevance_in = r.sum().item<double>();
+    a.absorbed = a.relevance_out - a.relevance_in;
+    a.backward_seconds = clock.seconds();
+  }
+  e.relevance = r;
+  return e;
+}
+
+}  // namespace mlens::lrp

@@ -1,0 +1,55 @@
+// The LRP backward pass: explain(net, x, composite) runs the forward pass keeping only what the
+// relevance rules will need, starts from the prediction (the relevance of the single output neuron is
+// the predicted value) and walks the layers backwards, freeing each layer's saved tensors as soon as its
+// relevance is computed. No autograd graph is built; every step is a LibTorch op, so the same code runs
+// on CPU and CUDA.
+//
+// Layer kind → relevance:   Conv3d, Dense → the composite's rule (lrp/linear_rules.h)
+//                           MaxPool3d, AvgPool3d → lrp/pooling_rules.h
+//                           BatchNorm → lrp/batch_norm_rule.h
+//                           ReLU, Dropout → unchanged; Flatten → reshaped
+//                           LeakyReLU → refused (no LRP rule is defined for it here)
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "lrp/composite.h"
+#include "models/sequential.h"
+
+namespace mlens::lrp {
+
+// The conservation account of one layer. `absorbed` = relevance_out − relevance_in: what the bias,
+// ε, β-weighted inhibition or zero denominators took or added. Sums are over the whole batch.
+struct LayerAccount {
+  std::string layer;  // name
+  std::string kind;   // models::to_string(LayerKind)
+  std::string rule;   // e.g. "alpha-beta(alpha=1, beta=0, bias=innvestigate)", "winner-take-all(first)"
+  std::string primitive;  // what computed it: "onednn", "cudnn", "aten", "matmul", "scatter_add", ...
+  double relevance_out = 0;
+  double relevance_in = 0;
+  double absorbed = 0;
+  int64_t small_denominators = 0;
+  double forward_seconds = 0;
+  double backward_seconds = 0;
+};
+
+struct Explanation {
+  at::Tensor prediction;  // [N]
+  at::Tensor relevance;   // [N, C, D, H, W], same dtype and device as the input
+  std::vector<LayerAccount> account;  // in layer order
+};
+
+// Throws std::invalid_argument when the network cannot be explained: a LeakyReLU layer, more than one
+// output, or no linear layer.
+void check_explainable(const models::Sequential& net);
+
+// `x` [N, C, D, H, W] on the network's device and dtype.
+Explanation explain(const models::Sequential& net, const at::Tensor& x, const Composite& composite);
+
+// The role a layer plays for the composite (the first linear layer is the input layer).
+Role role_of(const models::Sequential& net, size_t layer_index);
+
+}  // namespace mlens::lrp

@@ -1,0 +1,136 @@
+#include "lrp/linear_rules.h"
+
+#include <stdexcept>
+
+#include "models/conv.h"
+
+namespace mlens::lrp {
+namespace {
+
+using models::Layer;
+using models::LayerKind;
+
+// The layer's map x ↦ Σ_i x_i w_ij (no bias) for any weight tensor shaped like the layer's, and its
+// adjoint s ↦ Σ_j w_ij s_j. Every rule is a few of these maps and elementwise products.
+class LinearMap {
+ public:
+  LinearMap(const Layer& layer, const at::Tensor& x) : layer_(layer) {
+    if (layer.kind == LayerKind::Conv3d) {
+      size_ = {x.size(2), x.size(3), x.size(4)};
+      const models::Int3 k{layer.weight.size(2), layer.weight.size(3), layer.weight.size(4)};
+      pads_ = models::window_pads(layer.padding, size_, k, {1, 1, 1});
+    }
+  }
+
+  at::Tensor apply(const at::Tensor& x, const at::Tensor& w) const {
+    return conv() ? models::conv3d(x, w, at::Tensor(), pads_) : at::matmul(x, w.t());
+  }
+  at::Tensor adjoint(const at::Tensor& s, const at::Tensor& w) const {
+    return conv() ? models::conv3d_transpose(s, w, pads_, size_) : at::matmul(s, w);
+  }
+  // A per-output vector broadcast over the output.
+  at::Tensor per_output(const at::Tensor& b) const { return conv() ? b.view({1, -1, 1, 1, 1}) : b.view({1, -1}); }
+
+ private:
+  bool conv() const { return layer_.kind == LayerKind::Conv3d; }
+  const Layer& layer_;
+  models::Int3 size_{0, 0, 0};
+  models::Pads pads_;
+};
+
+// iNNvestigate's SafeDivide: a / (b + 1e-7·[b == 0]).
+at::Tensor safe_divide(const at::Tensor& a, const at::Tensor& b) { return a / b.masked_fill(b.eq(0), 1e-7); }
+
+// Unstable denominators: relevance arrives (R ≠ 0) but |z| < 1e-6·max|z|.
+int64_t count_small(const at::Tensor& z, const at::Tensor& relevance) {
+  const at::Tensor a = z.abs();
+  const double limit = 1e-6 * a.max().item<double>();
+  return at::logical_and(a.lt(limit), relevance.ne(0)).sum().item<int64_t>();
+}
+
+RuleResult epsilon(const LinearMap& m, const Layer& l, const Rule& r, const at::Tensor& x, const at::Tensor& R) {
+  at::Tensor z = m.apply(x, l.weight);
+  if (r.bias != BiasRule::None) z = z + m.per_output(l.bias);
+  // ε takes the sign of z, with sgn(0) = +1.
+  const at::Tensor denominator = z + at::where(z.ge(0), r.epsilon, -r.epsilon);
+  const at::Tensor s = R / denominator;
+  return {x * m.adjoint(s, l.weight), count_small(denominator, R)};
+}
+
+RuleResult alpha_beta(const LinearMap& m, const Layer& l, const Rule& r, const at::Tensor& x, const at::Tensor& R) {
+  const at::Tensor wp = l.weight.clamp_min(0), wn = l.weight.clamp_max(0);
+  const at::Tensor xp = x.clamp_min(0);
+  // After a ReLU every input is ≥ 0 and the x⁻ terms vanish; skipping them halves the work exactly.
+  const bool negative_inputs = x.min().item<double>() < 0;
+  const at::Tensor xn = negative_inputs ? x.clamp_max(0) : at::Tensor();
+
+  // z = Σ a·w1 + Σ b·w2 (+ bias), and its redistribution a ⊙ adjoint(s, w1) + b ⊙ adjoint(s, w2).
+  const auto part = [&](const at::Tensor& w_pos_in, const at::Tensor& w_neg_in, const at::Tensor& bias,
+                        int64_t& small) {
+    at::Tensor z = m.apply(xp, w_pos_in);
+    if (negative_inputs) z = z + m.apply(xn, w_neg_in);
+    if (bias.defined()) z = z + m.per_output(bias);
+    small += count_small(z, R);
+    const at::Tensor s = safe_divide(R, z);
+    at::Tensor out = xp * m.adjoint(s, w_pos_in);
+    if (negative_inputs) out = out + xn * m.adjoint(s, w_neg_in);
+    return out;
+  };
+
+  at::Tensor bias_activator, bias_inhibitor;
+  switch (r.bias) {
+    case BiasRule::Innvestigate: bias_activator = bias_inhibitor = l.bias; break;
+    case BiasRule::Zennit:
+      bias_activator = l.bias.clamp_min(0);
+      bias_inhibitor = l.bias.clamp_max(0);
+      break;
+    case BiasRule::None: break;
+  }
+  RuleResult result;
+  const at::Tensor activator = part(wp, wn, bias_activator, result.small_denominators);
+  if (r.beta == 0) {
+    result.relevance = r.alpha == 1 ? activator : r.alpha * activator;
+    return result;
+  }
+  const at::Tensor inhibitor = part(wn, wp, bias_inhibitor, result.small_denominators);
+  result.relevance = r.alpha * activator - r.beta * inhibitor;
+  return result;
+}
+
+// flat and w2: the relevance follows fixed weights u (ones or w²) evaluated on an all-ones input.
+RuleResult fixed_weights(const LinearMap& m, const at::Tensor& u, const at::Tensor& x, const at::Tensor& R) {
+  const at::Tensor z = m.apply(at::ones_like(x), u);
+  return {m.adjoint(safe_divide(R, z), u), count_small(z, R)};
+}
+
+RuleResult zbox(const LinearMap& m, const Layer& l, const Rule& r, const at::Tensor& x, const at::Tensor& R) {
+  const at::Tensor wp = l.weight.clamp_min(0), wn = l.weight.clamp_max(0);
+  const at::Tensor low = at::full_like(x, r.low), high = at::full_like(x, r.high);
+  const at::Tensor z = m.apply(x, l.weight) - m.apply(low, wp) - m.apply(high, wn);
+  const at::Tensor s = safe_divide(R, z);
+  return {x * m.adjoint(s, l.weight) - low * m.adjoint(s, wp) - high * m.adjoint(s, wn), count_small(z, R)};
+}
+
+}  // namespace
+
+RuleResult linear_relevance(const Layer& layer, const Rule& rule, const at::Tensor& x, const at::Tensor& relevance) {
+  if (!layer.is_linear()) throw std::logic_error("linear_relevance on a non-linear layer");
+  const LinearMap m(layer, x);
+  switch (rule.kind) {
+    case RuleKind::Epsilon: return epsilon(m, layer, rule, x, relevance);
+    case RuleKind::AlphaBeta: return alpha_beta(m, layer, rule, x, relevance);
+    case RuleKind::ZPlus: {
+      Rule zplus = rule;
+      zplus.alpha = 1;
+      zplus.beta = 0;
+      zplus.bias = BiasRule::None;
+      return alpha_beta(m, layer, zplus, x, relevance);
+    }
+    case RuleKind::Flat: return fixed_weights(m, at::ones_like(layer.weight), x, relevance);
+    case RuleKind::WSquare: return fixed_weights(m, layer.weight * layer.weight, x, relevance);
+    case RuleKind::ZBox: return zbox(m, layer, rule, x, relevance);
+  }
+  throw std::logic_error("linear_relevance: unknown rule");
+}
+
+}  // namespace mlens::lrp

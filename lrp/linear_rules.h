@@ -1,0 +1,33 @@
+// Relevance through a linear layer (Conv3d or Dense), for every rule. With inputs x_i, weights w_ij,
+// bias b_j, pre-activation z_j = Σ_i x_i w_ij + b_j and relevance R_j of the layer's output:
+//
+//   epsilon     R_i = x_i Σ_j w_ij R_j / (z_j + ε·sgn z_j),  sgn(0) = +1, plain division
+//   alpha-beta  A_j = Σ x⁺w⁺ + Σ x⁻w⁻ (+ bias),  I_j = Σ x⁺w⁻ + Σ x⁻w⁺ (+ bias)
+//               R_i = α [x⁺_i Σ_j w⁺_ij R_j/A_j + x⁻_i Σ_j w⁻_ij R_j/A_j]
+//                   − β [x⁺_i Σ_j w⁻_ij R_j/I_j + x⁻_i Σ_j w⁺_ij R_j/I_j]
+//   z+          alpha-beta with α = 1, β = 0 and no bias
+//   flat        R_i = Σ_j R_j / n_j,  n_j = number of (unpadded) inputs of output j
+//   w2          R_i = Σ_j w_ij² R_j / Σ_i' w_i'j²
+//   zbox        z_j = Σ x w − Σ l w⁺ − Σ h w⁻,  R_i = Σ_j (x_i w_ij − l w⁺_ij − h w⁻_ij) R_j / z_j
+//
+// "Σ_j w_ij s_j" is the adjoint (transposed) map of the layer: conv3d_transpose or s·W. Divisions other
+// than epsilon's are "safe": a denominator that is exactly 0 becomes 1e-7 (iNNvestigate's SafeDivide).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "lrp/rule.h"
+#include "models/layer.h"
+
+namespace mlens::lrp {
+
+struct RuleResult {
+  at::Tensor relevance;            // shaped like the layer's input
+  int64_t small_denominators = 0;  // denominators with |z| < 1e-6·max|z| (unstable, DESIGN.md §4)
+};
+
+// `x` is the layer's input, `relevance` the relevance of its (pre-activation) output.
+RuleResult linear_relevance(const models::Layer& layer, const Rule& rule, const at::Tensor& x,
+                            const at::Tensor& relevance);
+
+}  // namespace mlens::lrp

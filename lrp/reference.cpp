@@ -1,0 +1,323 @@
+#include "lrp/reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace mlens::lrp::reference {
+namespace {
+
+using models::Layer;
+using models::LayerKind;
+using Shape = std::vector<int64_t>;  // without the batch axis
+
+struct Connection {
+  int64_t i, j;
+  double w;
+};
+
+struct LinearLayer {
+  std::vector<Connection> connections;
+  std::vector<double> bias;
+  Shape out_shape;
+};
+
+struct Windows {
+  std::vector<std::vector<int64_t>> cells;  // per output: its input cells (real ones only), scan order
+  Shape out_shape;
+};
+
+int64_t count(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// TensorFlow's "same"/"valid" padding, stated again here on purpose: the reference must not share code
+// with what it checks.
+void padding(models::Padding p, int64_t n, int64_t k, int64_t s, int64_t& out, int64_t& before) {
+  if (p == models::Padding::Valid) {
+    out = (n - k) / s + 1;
+    before = 0;
+    return;
+  }
+  out = (n + s - 1) / s;
+  before = std::max<int64_t>((out - 1) * s + k - n, 0) / 2;
+}
+
+LinearLayer linear_layer(const Layer& l, const Shape& in) {
+  LinearLayer L;
+  const std::vector<double> w = to_vector(l.weight);
+  L.bias = to_vector(l.bias);
+  if (l.kind == LayerKind::Dense) {
+    const int64_t nin = in[0], nout = l.weight.size(0);
+    for (int64_t j = 0; j < nout; ++j)
+      for (int64_t i = 0; i < nin; ++i) L.connections.push_back({i, j, w[j * nin + i]});
+    L.out_shape = {nout};
+    return L;
+  }
+  const int64_t C = in[0], O = l.weight.size(0);
+  const int64_t kd = l.weight.size(2), kh = l.weight.size(3), kw = l.weight.size(4);
+  int64_t od, oh, ow, pd, ph, pw;
+  padding(l.padding, in[1], kd, 1, od, pd);
+  padding(l.padding, in[2], kh, 1, oh, ph);
+  padding(l.padding, in[3], kw, 1, ow, pw);
+  L.out_shape = {O, od, oh, ow};
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t d = 0; d < od; ++d)
+      for (int64_t h = 0; h < oh; ++h)
+        for (int64_t x = 0; x < ow; ++x) {
+          const int64_t j = ((o * od + d) * oh + h) * ow + x;
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t a = 0; a < kd; ++a)
+              for (int64_t b = 0; b < kh; ++b)
+                for (int64_t e = 0; e < kw; ++e) {
+                  const int64_t id = d + a - pd, ih = h + b - ph, iw = x + e - pw;
+                  if (id < 0 || ih < 0 || iw < 0 || id >= in[1] || ih >= in[2] || iw >= in[3]) continue;
+                  const int64_t i = ((c * in[1] + id) * in[2] + ih) * in[3] + iw;
+                  L.connections.push_back({i, j, w[((((o * C + c) * kd + a) * kh + b) * kw) + e]});
+                }
+        }
+  return L;
+}
+
+Windows pool_windows(const Layer& l, const Shape& in) {
+  Windows W;
+  int64_t o[3], p[3];
+  for (int a = 0; a < 3; ++a) padding(l.padding, in[1 + a], l.kernel[a], l.stride[a], o[a], p[a]);
+  W.out_shape = {in[0], o[0], o[1], o[2]};
+  for (int64_t c = 0; c < in[0]; ++c)
+    for (int64_t d = 0; d < o[0]; ++d)
+      for (int64_t h = 0; h < o[1]; ++h)
+        for (int64_t x = 0; x < o[2]; ++x) {
+          std::vector<int64_t> cells;
+          for (int64_t a = 0; a < l.kernel[0]; ++a)
+            for (int64_t b = 0; b < l.kernel[1]; ++b)
+              for (int64_t e = 0; e < l.kernel[2]; ++e) {
+                const int64_t id = d * l.stride[0] + a - p[0], ih = h * l.stride[1] + b - p[1],
+                              iw = x * l.stride[2] + e - p[2];
+                if (id < 0 || ih < 0 || iw < 0 || id >= in[1] || ih >= in[2] || iw >= in[3]) continue;
+                cells.push_back(((c * in[1] + id) * in[2] + ih) * in[3] + iw);
+              }
+          W.cells.push_back(cells);
+        }
+  return W;
+}
+
+double safe(double z) { return z == 0 ? 1e-7 : z; }
+double pos(double v) { return v > 0 ? v : 0; }
+double neg(double v) { return v < 0 ? v : 0; }
+
+struct LayerState {
+  Shape in_shape;
+  std::vector<double> input, output;
+};
+
+std::vector<double> layer_forward(const Layer& l, const std::vector<double>& x, const Shape& in, Shape& out) {
+  switch (l.kind) {
+    case LayerKind::Conv3d:
+    case LayerKind::Dense: {
+      const LinearLayer L = linear_layer(l, in);
+      out = L.out_shape;
+      const int64_t per_channel = count(out) / static_cast<int64_t>(L.bias.size());
+      std::vector<double> z(count(out));
+      for (int64_t j = 0; j < count(out); ++j) z[j] = L.bias[j / per_channel];
+      for (const Connection& c : L.connections) z[c.j] += x[c.i] * c.w;
+      return z;
+    }
+    case LayerKind::MaxPool3d:
+    case LayerKind::AvgPool3d: {
+      const Windows W = pool_windows(l, in);
+      out = W.out_shape;
+      std::vector<double> y(W.cells.size());
+      for (size_t j = 0; j < W.cells.size(); ++j) {
+        double m = -INFINITY, s = 0;
+        for (int64_t i : W.cells[j]) {
+          m = std::max(m, x[i]);
+          s += x[i];
+        }
+        y[j] = l.kind == LayerKind::MaxPool3d ? m : s / static_cast<double>(W.cells[j].size());
+      }
+      return y;
+    }
+    case LayerKind::Flatten: out = {count(in)}; return x;
+    case LayerKind::Dropout: out = in; return x;
+    case LayerKind::ReLU:
+    case LayerKind::LeakyReLU: {
+      out = in;
+      std::vector<double> y = x;
+      const double slope = l.kind == LayerKind::ReLU ? 0.0 : l.negative_slope;
+      for (double& v : y) v = v > 0 ? v : slope * v;
+      return y;
+    }
+    case LayerKind::BatchNorm: {
+      out = in;
+      const std::vector<double> s = to_vector(l.weight), b = to_vector(l.bias);
+      const int64_t per_channel = count(in) / in[0];
+      std::vector<double> y(x.size());
+      for (size_t i = 0; i < x.size(); ++i) y[i] = s[i / per_channel] * x[i] + b[i / per_channel];
+      return y;
+    }
+  }
+  throw std::logic_error("reference: unknown layer");
+}
+
+std::vector<double> linear_rule(const Layer& l, const Rule& rule, const std::vector<double>& x, const Shape& in,
+                                const std::vector<double>& R) {
+  const LinearLayer L = linear_layer(l, in);
+  const int64_t nout = count(L.out_shape);
+  const int64_t per_channel = nout / static_cast<int64_t>(L.bias.size());
+  const auto bias = [&](int64_t j) { return L.bias[j / per_channel]; };
+  std::vector<double> Rin(x.size(), 0.0);
+  std::vector<double> z(nout, 0.0), z2(nout, 0.0);
+
+  switch (rule.kind) {
+    case RuleKind::Epsilon: {
+      for (int64_t j = 0; j < nout; ++j) z[j] = rule.bias == BiasRule::None ? 0 : bias(j);
+      for (const Connection& c : L.connections) z[c.j] += x[c.i] * c.w;
+      for (const Connection& c : L.connections) {
+        const double den = z[c.j] + (z[c.j] >= 0 ? rule.epsilon : -rule.epsilon);
+        Rin[c.i] += x[c.i] * c.w * R[c.j] / den;
+      }
+      return Rin;
+    }
+    case RuleKind::AlphaBeta:
+    case RuleKind::ZPlus: {
+      const bool zplus = rule.kind == RuleKind::ZPlus;
+      const double alpha = zplus ? 1 : rule.alpha, beta = zplus ? 0 : rule.beta;
+      const BiasRule br = zplus ? BiasRule::None : rule.bias;
+      for (int64_t j = 0; j < nout; ++j) {
+        const double b = bias(j);
+        z[j] = br == BiasRule::Innvestigate ? b : br == BiasRule::Zennit ? pos(b) : 0;   // activator A_j
+        z2[j] = br == BiasRule::Innvestigate ? b : br == BiasRule::Zennit ? neg(b) : 0;  // inhibitor I_j
+      }
+      for (const Connection& c : L.connections) {
+        z[c.j] += pos(x[c.i]) * pos(c.w) + neg(x[c.i]) * neg(c.w);
+        z2[c.j] += pos(x[c.i]) * neg(c.w) + neg(x[c.i]) * pos(c.w);
+      }
+      for (const Connection& c : L.connections) {
+        const double act = (pos(x[c.i]) * pos(c.w) + neg(x[c.i]) * neg(c.w)) * R[c.j] / safe(z[c.j]);
+        const double inh = (pos(x[c.i]) * neg(c.w) + neg(x[c.i]) * pos(c.w)) * R[c.j] / safe(z2[c.j]);
+        Rin[c.i] += alpha * act - (beta != 0 ? beta * inh : 0.0);
+      }
+      return Rin;
+    }
+    case RuleKind::Flat:
+    case RuleKind::WSquare: {
+      const auto u = [&](double w) { return rule.kind == RuleKind::Flat ? 1.0 : w * w; };
+      for (const Connection& c : L.connections) z[c.j] += u(c.w);
+      for (const Connection& c : L.connections) Rin[c.i] += u(c.w) * R[c.j] / safe(z[c.j]);
+      return Rin;
+    }
+    case RuleKind::ZBox: {
+      const auto term = [&](const Connection& c) {
+        return x[c.i] * c.w - rule.low * pos(c.w) - rule.high * neg(c.w);
+      };
+      for (const Connection& c : L.connections) z[c.j] += term(c);
+      for (const Connection& c : L.connections) Rin[c.i] += term(c) * R[c.j] / safe(z[c.j]);
+      return Rin;
+    }
+  }
+  throw std::logic_error("reference: unknown rule");
+}
+
+std::vector<double> pool_rule(const Layer& l, Ties ties, const std::vector<double>& x, const Shape& in,
+                              const std::vector<double>& R) {
+  const Windows W = pool_windows(l, in);
+  std::vector<double> Rin(x.size(), 0.0);
+  for (size_t j = 0; j < W.cells.size(); ++j) {
+    const auto& cells = W.cells[j];
+    if (l.kind == LayerKind::AvgPool3d) {
+      double s = 0;
+      for (int64_t i : cells) s += x[i];
+      const double n = static_cast<double>(cells.size()), z = s / n;
+      for (int64_t i : cells) Rin[i] += x[i] / n * R[j] / safe(z);
+      continue;
+    }
+    int64_t first = cells.front();
+    for (int64_t i : cells)
+      if (x[i] > x[first]) first = i;
+    if (ties == Ties::First) {
+      Rin[first] += R[j];
+    } else {
+      for (int64_t i : cells)
+        if (std::abs(x[i] - x[first]) < 1e-5) Rin[i] += R[j];
+    }
+  }
+  return Rin;
+}
+
+}  // namespace
+
+std::vector<double> to_vector(const at::Tensor& t) {
+  const at::Tensor c = t.detach().to(at::kCPU, at::kDouble).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+std::vector<double> forward(const models::Sequential& net, const std::vector<double>& x) {
+  Shape shape{net.input_channels, net.input_shape[0], net.input_shape[1], net.input_shape[2]};
+  std::vector<double> h = x;
+  for (const Layer& l : net.layers) {
+    Shape out;
+    h = layer_forward(l, h, shape, out);
+    shape = out;
+  }
+  return h;
+}
+
+Result explain(const models::Sequential& net, const std::vector<double>& x, const Composite& composite) {
+  const size_t n = net.layers.size();
+  std::vector<LayerState> states(n);
+  Shape shape{net.input_channels, net.input_shape[0], net.input_shape[1], net.input_shape[2]};
+  std::vector<double> h = x;
+  size_t first_linear = n;
+  for (size_t i = 0; i < n; ++i) {
+    if (net.layers[i].is_linear() && first_linear == n) first_linear = i;
+    states[i].in_shape = shape;
+    states[i].input = h;
+    Shape out;
+    h = layer_forward(net.layers[i], h, shape, out);
+    states[i].output = h;
+    shape = out;
+  }
+  Result res;
+  res.prediction = h.at(0);
+  res.layer_relevance_in.resize(n);
+  std::vector<double> R = h;  // the output neuron's relevance is its value
+  for (size_t step = 0; step < n; ++step) {
+    const size_t i = n - 1 - step;
+    const Layer& l = net.layers[i];
+    const LayerState& s = states[i];
+    switch (l.kind) {
+      case LayerKind::Conv3d:
+      case LayerKind::Dense: {
+        const Role role = i == first_linear ? Role::Input : (l.kind == LayerKind::Dense ? Role::Dense : Role::Conv);
+        R = linear_rule(l, composite.rule_for(role), s.input, s.in_shape, R);
+        break;
+      }
+      case LayerKind::MaxPool3d:
+      case LayerKind::AvgPool3d: R = pool_rule(l, composite.ties, s.input, s.in_shape, R); break;
+      case LayerKind::BatchNorm: {
+        const std::vector<double> mean = to_vector(l.mean), beta = to_vector(l.beta);
+        const int64_t per_channel = count(s.in_shape) / s.in_shape[0];
+        for (size_t k = 0; k < R.size(); ++k) {
+          const double xv = s.input[k], y = s.output[k];
+          const int64_t c = static_cast<int64_t>(k) / per_channel;
+          R[k] = xv * (y - beta[c]) * R[k] / safe((xv - mean[c]) * y);
+        }
+        break;
+      }
+      case LayerKind::Flatten:
+      case LayerKind::Dropout:
+      case LayerKind::ReLU: break;
+      case LayerKind::LeakyReLU: throw std::invalid_argument("reference: no LRP rule for LeakyReLU");
+    }
+    double sum = 0;
+    for (double v : R) sum += v;
+    res.layer_relevance_in[i] = sum;
+  }
+  res.relevance = R;
+  return res;
+}
+
+}  // namespace mlens::lrp::reference
