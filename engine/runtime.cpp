@@ -1,0 +1,55 @@
+#include "engine/runtime.h"
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+
+#include <stdexcept>
+#include <thread>
+
+namespace mlens::engine {
+
+Runtime Runtime::parse(const std::string& device, const std::string& dtype, int threads) {
+  Runtime r;
+  if (device == "cpu") {
+    r.device = at::Device(at::kCPU);
+  } else if (device.rfind("cuda", 0) == 0) {
+    if (!at::hasCUDA())
+      throw std::invalid_argument("--device " + device + ": this LibTorch build has no CUDA support "
+                                  "(build mlens against an official CUDA LibTorch with -DTorch_DIR=...)");
+    try {
+      r.device = at::Device(device);
+    } catch (const c10::Error&) {
+      throw std::invalid_argument("--device " + device + ": expected cpu, cuda or cuda:N");
+    }
+    const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    const int64_t index = r.device.has_index() ? r.device.index() : 0;
+    if (index >= count)
+      throw std::invalid_argument("--device " + device + ": only " + std::to_string(count) + " CUDA device(s) visible");
+    r.device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+  } else {
+    throw std::invalid_argument("--device " + device + ": expected cpu, cuda or cuda:N");
+  }
+  if (dtype == "float32")
+    r.dtype = at::kFloat;
+  else if (dtype == "float64")
+    r.dtype = at::kDouble;
+  else
+    throw std::invalid_argument("--dtype " + dtype + ": expected float32 or float64");
+  if (threads < 0) throw std::invalid_argument("--threads must be >= 0 (0 = all cores)");
+  r.threads = threads;
+  return r;
+}
+
+int Runtime::thread_count() const {
+  if (threads > 0) return threads;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw > 0 ? static_cast<int>(hw) : 1;
+}
+
+void Runtime::activate() const { at::set_num_threads(thread_count()); }
+
+std::string Runtime::device_name() const { return device.str(); }
+
+std::string Runtime::dtype_name() const { return dtype == at::kDouble ? "float64" : "float32"; }
+
+}  // namespace mlens::engine

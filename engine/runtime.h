@@ -1,0 +1,28 @@
+// Runtime: the device, thread count and precision the engine computes with, as one value passed around
+// (no global state beyond what LibTorch itself keeps).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+
+namespace mlens::engine {
+
+struct Runtime {
+  at::Device device{at::kCPU};
+  at::ScalarType dtype = at::kFloat;
+  int threads = 0;  // 0 = all cores
+
+  // "cpu", "cuda", "cuda:N"; "float32" or "float64". Errors say what is available: a CUDA request on a
+  // LibTorch without CUDA, or on a machine without a GPU, names both.
+  static Runtime parse(const std::string& device, const std::string& dtype, int threads);
+
+  // Sets LibTorch's intra-op thread count (Debian's LibTorch defaults to one thread otherwise).
+  void activate() const;
+
+  std::string device_name() const;  // "cpu", "cuda:0"
+  std::string dtype_name() const;   // "float32", "float64"
+  int thread_count() const;         // the effective number of threads
+};
+
+}  // namespace mlens::engine

@@ -1,0 +1,47 @@
+#include "engine/subject.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace mlens::engine {
+
+at::Tensor to_input(const io::Volume& v, const models::Sequential& net, const Runtime& runtime,
+                    const std::string& source) {
+  if (v.shape[0] != net.input_shape[0] || v.shape[1] != net.input_shape[1] || v.shape[2] != net.input_shape[2] ||
+      net.input_channels != 1)
+    throw std::invalid_argument("\"" + source + "\": volume of size " + std::to_string(v.shape[0]) + "x" +
+                                std::to_string(v.shape[1]) + "x" + std::to_string(v.shape[2]) +
+                                " is not in the model's input grid " + std::to_string(net.input_shape[0]) + "x" +
+                                std::to_string(net.input_shape[1]) + "x" + std::to_string(net.input_shape[2]) +
+                                " (preprocess it to the model's grid first)");
+  for (size_t i = 0; i < v.voxels.size(); ++i)
+    if (!std::isfinite(v.voxels[i]))
+      throw std::invalid_argument("\"" + source + "\": voxel " + std::to_string(i) + " is " +
+                                  (std::isnan(v.voxels[i]) ? "NaN" : "Inf"));
+  // from_blob does not copy: clone before the volume can go away, then move to the device.
+  const at::Tensor cpu = at::from_blob(const_cast<float*>(v.voxels.data()), {1, 1, v.shape[0], v.shape[1], v.shape[2]},
+                                       at::TensorOptions().dtype(at::kFloat));
+  return cpu.to(runtime.device, runtime.dtype, /*non_blocking=*/false, /*copy=*/true);
+}
+
+io::Volume to_volume(const at::Tensor& map, const io::Volume& like) {
+  const at::Tensor m = map.detach().to(at::kCPU, at::kFloat).contiguous().reshape({-1});
+  if (m.numel() != like.size()) throw std::invalid_argument("to_volume: map and volume differ in size");
+  io::Volume out;
+  out.shape = like.shape;
+  out.geometry = like.geometry;
+  out.voxels.assign(m.data_ptr<float>(), m.data_ptr<float>() + m.numel());
+  return out;
+}
+
+double predict(const models::Sequential& net, const io::Volume& volume, const Runtime& runtime,
+               const std::string& source) {
+  return net.forward(to_input(volume, net, runtime, source)).reshape({-1})[0].item<double>();
+}
+
+lrp::Explanation explain(const models::Sequential& net, const io::Volume& volume, const lrp::Composite& composite,
+                         const Runtime& runtime, const std::string& source) {
+  return lrp::explain(net, to_input(volume, net, runtime, source), composite);
+}
+
+}  // namespace mlens::engine

@@ -1,0 +1,100 @@
+#include "fixtures.h"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+namespace mlens::test {
+using nlohmann::json;
+
+namespace {
+
+json conv(const std::string& name, int filters, std::array<int, 3> k, const std::string& padding,
+          const std::string& activation, bool bias = true) {
+  return {{"class_name", "Conv3D"},
+          {"config",
+           {{"name", name}, {"filters", filters}, {"kernel_size", k}, {"strides", {1, 1, 1}}, {"padding", padding},
+            {"data_format", "channels_last"}, {"dilation_rate", {1, 1, 1}}, {"activation", activation},
+            {"use_bias", bias}}}};
+}
+json pool(const std::string& cls, const std::string& name, int k, int s, const std::string& padding) {
+  return {{"class_name", cls},
+          {"config", {{"name", name}, {"pool_size", {k, k, k}}, {"strides", {s, s, s}}, {"padding", padding},
+                      {"data_format", "channels_last"}}}};
+}
+json dense(const std::string& name, int units, const std::string& activation) {
+  return {{"class_name", "Dense"}, {"config", {{"name", name}, {"units", units}, {"activation", activation}, {"use_bias", true}}}};
+}
+json simple(const std::string& cls, const std::string& name) { return {{"class_name", cls}, {"config", {{"name", name}}}}; }
+json batch_norm(const std::string& name) {
+  return {{"class_name", "BatchNormalization"},
+          {"config", {{"name", name}, {"axis", -1}, {"epsilon", 1e-3}, {"center", true}, {"scale", true}}}};
+}
+json sequential(json layers, std::array<int, 4> input) {
+  layers[0]["config"]["batch_input_shape"] = {nullptr, input[0], input[1], input[2], input[3]};
+  return {{"class_name", "Sequential"}, {"config", {{"name", "test"}, {"layers", layers}}}};
+}
+
+}  // namespace
+
+json mini_mrinet_config() {
+  return sequential({conv("conv3d_1", 4, {3, 3, 3}, "same", "relu"), pool("MaxPooling3D", "max_pooling3d_1", 3, 2, "same"),
+                     conv("conv3d_2", 6, {3, 3, 3}, "same", "relu"), pool("MaxPooling3D", "max_pooling3d_2", 3, 2, "same"),
+                     conv("conv3d_3", 5, {1, 1, 1}, "same", "relu"), simple("Flatten", "flatten_1"),
+                     {{"class_name", "Dropout"}, {"config", {{"name", "dropout_1"}, {"rate", 0.5}}}},
+                     dense("dense_1", 8, "relu"), dense("dense_2", 1, "linear")},
+                    {13, 17, 11, 1});
+}
+
+json mixed_config() {
+  return sequential({conv("conv3d_1", 3, {2, 2, 2}, "same", "relu"), pool("AveragePooling3D", "average_pooling3d_1", 2, 2, "valid"),
+                     conv("conv3d_2", 4, {3, 2, 3}, "valid", "linear"), batch_norm("batch_normalization_1"),
+                     {{"class_name", "Activation"}, {"config", {{"name", "activation_1"}, {"activation", "relu"}}}},
+                     pool("MaxPooling3D", "max_pooling3d_1", 2, 3, "same"), simple("Flatten", "flatten_1"),
+                     dense("dense_1", 5, "relu"), batch_norm("batch_normalization_2"), dense("dense_2", 1, "linear")},
+                    {9, 10, 11, 2});
+}
+
+json pool_first_config() {
+  return sequential({pool("MaxPooling3D", "max_pooling3d_1", 2, 2, "valid"), conv("conv3d_1", 3, {3, 3, 3}, "same", "relu"),
+                     pool("MaxPooling3D", "max_pooling3d_2", 3, 2, "same"), simple("Flatten", "flatten_1"),
+                     dense("dense_1", 4, "relu"), dense("dense_2", 1, "linear")},
+                    {8, 8, 8, 1});
+}
+
+std::vector<std::pair<std::string, json>> all_configs() {
+  return {{"mini-mrinet", mini_mrinet_config()}, {"mixed", mixed_config()}, {"pool-first", pool_first_config()}};
+}
+
+at::Tensor random_input(const models::Sequential& net, uint64_t seed, bool quantise) {
+  at::manual_seed(seed);
+  at::Tensor x = at::randn({1, net.input_channels, net.input_shape[0], net.input_shape[1], net.input_shape[2]},
+                           at::TensorOptions().dtype(at::kDouble));
+  if (quantise) x = (x * 4).round() / 4;
+  return x;
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "mlens-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+}
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+int run(const std::string& command, std::string* output) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return -1;
+  std::string text;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
+  const int status = pclose(pipe);
+  if (output) *output = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace mlens::test

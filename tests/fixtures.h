@@ -1,0 +1,39 @@
+// Small synthetic networks and inputs shared by the tests. Sizes are odd on purpose (13×17×11) so that
+// TensorFlow's "same" padding is asymmetric somewhere.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/keras_import.h"
+
+namespace mlens::test {
+
+// Keras Sequential configs.
+nlohmann::json mini_mrinet_config();   // 13×17×11×1: conv/pool(3,2,same) ×2, 1×1 conv, flatten, dropout, dense, dense
+nlohmann::json mixed_config();         // 9×10×11×2: even kernel, valid padding, avg pool, folded and standalone BatchNorm
+nlohmann::json pool_first_config();    // 8×8×8×1: max pool straight on the input (ties from quantised voxels)
+std::vector<std::pair<std::string, nlohmann::json>> all_configs();
+
+// Standard-normal input with negatives, [1, C, D, H, W]; `quantise` rounds to multiples of 0.25 to make ties.
+at::Tensor random_input(const models::Sequential& net, uint64_t seed, bool quantise = false);
+
+// A fresh temporary directory for one test, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+ private:
+  std::string dir_;
+};
+
+// Runs a shell command, returning its exit status; stdout+stderr are captured in `output`.
+int run(const std::string& command, std::string* output = nullptr);
+
+}  // namespace mlens::test

@@ -1,0 +1,265 @@
+// Keras import: the imported channels-first model must compute what the Keras model computes. The
+// reference is a naive channels-last float64 forward pass written here from the Keras config and the
+// weights exactly as Keras stores them (kernels (kd, kh, kw, in, out), Flatten in (D, H, W, C) order).
+#include "testing.h"
+
+#include <cmath>
+#include <fstream>
+
+#include "fixtures.h"
+#include <H5Cpp.h>
+
+#include "io/keras_h5.h"
+#include "lrp/reference.h"
+#include "models/mrinet.h"
+#include "stats/compare.h"
+
+using namespace mlens;
+using nlohmann::json;
+
+namespace {
+
+constexpr double kImportTolerance = 1e-6;
+
+// A channels-last activation: shape (D, H, W, C) or (F).
+struct Act {
+  std::vector<int64_t> shape;
+  std::vector<double> v;
+};
+
+int64_t same_before(int64_t n, int64_t k, int64_t s, int64_t& out) {
+  out = (n + s - 1) / s;
+  return std::max<int64_t>((out - 1) * s + k - n, 0) / 2;
+}
+
+Act keras_forward(const json& model_config, const std::vector<io::WeightGroup>& groups, const Act& input) {
+  Act x = input;
+  size_t g = 0;
+  const auto next_weights = [&]() -> const std::vector<io::WeightArray>& {
+    while (groups[g].weights.empty()) ++g;
+    return groups[g++].weights;
+  };
+  const auto relu = [](Act& a) {
+    for (double& v : a.v) v = std::max(v, 0.0);
+  };
+  for (const json& layer : model_config["config"]["layers"]) {
+    const std::string cls = layer["class_name"];
+    const json& c = layer["config"];
+    if (cls == "Conv3D") {
+      const auto& w = next_weights();
+      const auto& K = w[0];
+      const int64_t kd = K.shape[0], kh = K.shape[1], kw = K.shape[2], ci = K.shape[3], co = K.shape[4];
+      const bool same = c["padding"] == "same";
+      int64_t o[3], p[3] = {0, 0, 0};
+      const int64_t k[3] = {kd, kh, kw};
+      for (int a = 0; a < 3; ++a) {
+        if (same)
+          p[a] = same_before(x.shape[a], k[a], 1, o[a]);
+        else
+          o[a] = x.shape[a] - k[a] + 1;
+      }
+      Act y{{o[0], o[1], o[2], co}, std::vector<double>(o[0] * o[1] * o[2] * co)};
+      for (int64_t d = 0; d < o[0]; ++d)
+        for (int64_t h = 0; h < o[1]; ++h)
+          for (int64_t q = 0; q < o[2]; ++q)
+            for (int64_t f = 0; f < co; ++f) {
+              double s = w.size() > 1 ? w[1].values[f] : 0.0;
+              for (int64_t a = 0; a < kd; ++a)
+                for (int64_t b = 0; b < kh; ++b)
+                  for (int64_t e = 0; e < kw; ++e) {
+                    const int64_t id = d + a - p[0], ih = h + b - p[1], iw = q + e - p[2];
+                    if (id < 0 || ih < 0 || iw < 0 || id >= x.shape[0] || ih >= x.shape[1] || iw >= x.shape[2]) continue;
+                    for (int64_t cc = 0; cc < ci; ++cc)
+                      s += x.v[((id * x.shape[1] + ih) * x.shape[2] + iw) * ci + cc] *
+                           K.values[(((a * kh + b) * kw + e) * ci + cc) * co + f];
+                  }
+              y.v[((d * o[1] + h) * o[2] + q) * co + f] = s;
+            }
+      x = y;
+      if (c["activation"] == "relu") relu(x);
+    } else if (cls == "MaxPooling3D" || cls == "AveragePooling3D") {
+      const int64_t k = c["pool_size"][0], s = c["strides"][0], C = x.shape[3];
+      int64_t o[3], p[3] = {0, 0, 0};
+      for (int a = 0; a < 3; ++a) {
+        if (c["padding"] == "same")
+          p[a] = same_before(x.shape[a], k, s, o[a]);
+        else
+          o[a] = (x.shape[a] - k) / s + 1;
+      }
+      Act y{{o[0], o[1], o[2], C}, std::vector<double>(o[0] * o[1] * o[2] * C)};
+      for (int64_t d = 0; d < o[0]; ++d)
+        for (int64_t h = 0; h < o[1]; ++h)
+          for (int64_t q = 0; q < o[2]; ++q)
+            for (int64_t f = 0; f < C; ++f) {
+              double m = -INFINITY, sum = 0;
+              int n = 0;
+              for (int64_t a = 0; a < k; ++a)
+                for (int64_t b = 0; b < k; ++b)
+                  for (int64_t e = 0; e < k; ++e) {
+                    const int64_t id = d * s + a - p[0], ih = h * s + b - p[1], iw = q * s + e - p[2];
+                    if (id < 0 || ih < 0 || iw < 0 || id >= x.shape[0] || ih >= x.shape[1] || iw >= x.shape[2]) continue;
+                    const double v = x.v[((id * x.shape[1] + ih) * x.shape[2] + iw) * C + f];
+                    m = std::max(m, v);
+                    sum += v;
+                    ++n;
+                  }
+              y.v[((d * o[1] + h) * o[2] + q) * C + f] = cls == "MaxPooling3D" ? m : sum / n;
+            }
+      x = y;
+    } else if (cls == "Flatten") {
+      x.shape = {static_cast<int64_t>(x.v.size())};  // channels-last C order is Keras' flatten order
+    } else if (cls == "Dense") {
+      const auto& w = next_weights();
+      const int64_t in = w[0].shape[0], out = w[0].shape[1];
+      Act y{{out}, std::vector<double>(out)};
+      for (int64_t j = 0; j < out; ++j) {
+        double s = w[1].values[j];
+        for (int64_t i = 0; i < in; ++i) s += x.v[i] * w[0].values[i * out + j];
+        y.v[j] = s;
+      }
+      x = y;
+      if (c["activation"] == "relu") relu(x);
+    } else if (cls == "BatchNormalization") {
+      const auto& w = next_weights();  // gamma, beta, moving_mean, moving_variance
+      const int64_t C = x.shape.back();
+      for (size_t i = 0; i < x.v.size(); ++i) {
+        const int64_t ch = static_cast<int64_t>(i) % C;
+        x.v[i] = w[0].values[ch] * (x.v[i] - w[2].values[ch]) / std::sqrt(w[3].values[ch] + 1e-3) + w[1].values[ch];
+      }
+    } else if (cls == "Activation") {
+      if (c["activation"] == "relu") relu(x);
+    }
+  }
+  return x;
+}
+
+// The same input as a Keras (D, H, W, C) array and an engine [1, C, D, H, W] tensor.
+std::pair<Act, at::Tensor> paired_input(const models::Sequential& net, uint64_t seed) {
+  const at::Tensor x = test::random_input(net, seed);
+  const at::Tensor last = x[0].permute({1, 2, 3, 0}).contiguous();
+  return {Act{last.sizes().vec(), lrp::reference::to_vector(last)}, x};
+}
+
+double relative_error(const at::Tensor& a, const std::vector<double>& b) {
+  return stats::relative_l2(lrp::reference::to_vector(a), b);
+}
+
+io::KerasFile roundtrip(const io::KerasFile& k, const std::string& path, io::StringStyle style) {
+  io::write_keras_h5(path, k, style);
+  return io::read_keras_h5(path);
+}
+
+}  // namespace
+
+TEST_CASE("imported models equal a channels-last float64 Keras forward pass", "[keras]") {
+  for (const auto& [name, config] : test::all_configs()) {
+    const auto model = models::random_keras_model(config, 21, 0.4);
+    const auto [x_last, x] = paired_input(model.net, 4);
+    const Act expected = keras_forward(config, model.keras.groups, x_last);
+    INFO(name);
+    CHECK(relative_error(model.net.forward(x), expected.v) < kImportTolerance);
+    CHECK(relative_error(model.net.to(at::kCPU, at::kFloat).forward(x.to(at::kFloat)), expected.v) < 1e-5);
+  }
+}
+
+TEST_CASE("Keras .h5 files of both string styles load to the same model", "[keras]") {
+  test::TempDir dir;
+  const auto model = models::random_keras_model(test::mini_mrinet_config(), 5, 0.1);
+  const at::Tensor x = test::random_input(model.net, 1);
+  const double expected = model.net.forward(x).item<double>();
+  for (auto style : {io::StringStyle::FixedLength, io::StringStyle::VariableLength}) {
+    const io::KerasFile k = roundtrip(model.keras, dir.path("m.h5"), style);
+    CHECK(k.keras_version == "2.2.4");
+    CHECK(k.backend == "tensorflow");
+    CHECK(k.groups.size() == model.keras.groups.size());
+    CHECK(models::load_keras_model(k).forward(x).item<double>() == Approx(expected).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("the older bare-list model_config and TF2 layer names import alike", "[keras]") {
+  const auto model = models::random_keras_model(test::mini_mrinet_config(), 5, 0.1);
+  const at::Tensor x = test::random_input(model.net, 1);
+  const double expected = model.net.forward(x).item<double>();
+  io::KerasFile k = model.keras;
+  k.path = "old.h5";
+  k.model_config["config"] = k.model_config["config"]["layers"];  // Keras < 2.2.3
+  for (auto& g : k.groups) g.layer_name = g.layer_name.substr(0, g.layer_name.rfind('_'));  // conv3d_1 -> conv3d
+  CHECK(models::load_keras_model(k).forward(x).item<double>() == Approx(expected).epsilon(1e-12));
+}
+
+TEST_CASE("weights-only files load with the named MRInet architecture", "[keras]") {
+  test::TempDir dir;
+  const models::Int3 shape{21, 19, 17};
+  const auto model = models::mrinet(shape, 3);
+  io::KerasFile weights_only = model.keras;
+  weights_only.model_config = nullptr;
+  const io::KerasFile k = roundtrip(weights_only, dir.path("w.h5"), io::StringStyle::FixedLength);
+  CHECK(k.model_config.is_null());
+  CHECK_THROWS_WITH(models::load_keras_model(k), Catch::Contains("weights only") && Catch::Contains("--arch mrinet"));
+  models::FileWeights source(k);
+  const models::Sequential net = models::import_keras(models::mrinet_config(shape), source, shape, k.path);
+  const at::Tensor x = test::random_input(net, 2);
+  CHECK(net.forward(x).item<double>() == Approx(model.net.forward(x).item<double>()).epsilon(1e-6));
+}
+
+TEST_CASE("MRInet at 198³ has the published layer sizes", "[keras]") {
+  const models::Sequential net = models::import_keras(models::mrinet_config({198, 198, 198}),
+                                                      *std::make_unique<models::RandomWeights>(0));
+  const auto shapes = net.layer_shapes();
+  // conv1, relu, pool1 -> 99; ... pool5 -> 7; flatten -> 7³·32.
+  CHECK(shapes[2] == std::vector<int64_t>{1, 16, 99, 99, 99});
+  CHECK(shapes[5] == std::vector<int64_t>{1, 16, 50, 50, 50});
+  CHECK(shapes[8] == std::vector<int64_t>{1, 32, 25, 25, 25});
+  CHECK(shapes[11] == std::vector<int64_t>{1, 64, 13, 13, 13});
+  CHECK(shapes[14] == std::vector<int64_t>{1, 32, 7, 7, 7});
+  CHECK(shapes[15] == std::vector<int64_t>{1, 10976});
+  CHECK(net.output_count() == 1);
+  // 16·27+16 + 16·16·27+16 + 32·16·27+32 + 64·32·27+64 + 32·64+32 + 10976·64+64 + 64+1
+  CHECK(net.parameter_count() == 448 + 6928 + 13856 + 55360 + 2080 + 702528 + 65);
+}
+
+TEST_CASE("bad Keras files get precise errors", "[keras]") {
+  test::TempDir dir;
+  std::ofstream(dir.path("text.h5")) << "definitely not hdf5";
+  CHECK_THROWS_WITH(io::read_keras_h5(dir.path("text.h5")), Catch::Contains("text.h5") && Catch::Contains("not an HDF5 file"));
+  CHECK_THROWS_WITH(io::read_keras_h5(dir.path("none.h5")), Catch::Contains("no such file"));
+
+  const auto model = models::random_keras_model(test::mini_mrinet_config(), 5);
+  {  // HDF5, but neither model_weights nor layer_names.
+    H5::H5File file(dir.path("plain.h5"), H5F_ACC_TRUNC);
+    file.createGroup("something_else");
+  }
+  CHECK_THROWS_WITH(io::read_keras_h5(dir.path("plain.h5")), Catch::Contains("no group \"model_weights\""));
+  {
+    io::KerasFile k = model.keras;
+    k.groups[0].weights[0].shape = {3, 3, 3, 1, 5};
+    k.groups[0].weights[0].values.resize(3 * 3 * 3 * 5);
+    k.path = dir.path("shape.h5");
+    CHECK_THROWS_WITH(models::load_keras_model(k), Catch::Contains("conv3d_1") && Catch::Contains("(3,3,3,1,5)") &&
+                                                       Catch::Contains("expected (3,3,3,1,4)"));
+  }
+  {
+    io::KerasFile k = model.keras;
+    k.groups[0].weights[1].values[2] = std::nan("");
+    io::write_keras_h5(dir.path("nan.h5"), k);
+    CHECK_THROWS_WITH(io::read_keras_h5(dir.path("nan.h5")), Catch::Contains("NaN") && Catch::Contains("conv3d_1/bias:0"));
+  }
+  {
+    io::KerasFile k = model.keras;
+    k.model_config["config"]["layers"][1]["class_name"] = "Conv2D";
+    k.path = "conv2d.h5";
+    CHECK_THROWS_WITH(models::load_keras_model(k), Catch::Contains("max_pooling3d_1") && Catch::Contains("\"Conv2D\" is not supported"));
+  }
+  {
+    io::KerasFile k = model.keras;
+    k.groups.pop_back();
+    k.path = "short.h5";
+    CHECK_THROWS_WITH(models::load_keras_model(k), Catch::Contains("no weights left for layer \"dense_2\""));
+  }
+  {
+    io::KerasFile k = model.keras;
+    k.model_config["config"]["layers"][0]["config"]["activation"] = "tanh";
+    k.path = "tanh.h5";
+    CHECK_THROWS_WITH(models::load_keras_model(k), Catch::Contains("activation \"tanh\" not supported"));
+  }
+}

@@ -1,0 +1,131 @@
+// Fast LRP (lrp::explain, LibTorch ops) against the naive float64 reference (lrp/reference.h) for every
+// rule and bias convention, on small random networks with negative inputs, negative biases, odd sizes
+// (asymmetric "same" padding), even kernels, valid padding, average pooling, BatchNorm and pooling ties.
+#include "testing.h"
+
+#include "fixtures.h"
+#include "lrp/explain.h"
+#include "lrp/pooling_rules.h"
+#include "lrp/reference.h"
+#include "models/pool.h"
+#include "stats/compare.h"
+
+using namespace mlens;
+
+namespace {
+
+// Named tolerances (DESIGN.md §4): relative L2 of the relevance map.
+constexpr double kFloat64Tolerance = 1e-6;
+constexpr double kFloat32Tolerance = 1e-4;
+
+std::vector<std::string> composites() {
+  return {"preset-a", "preset-b", "epsilon", "zplus",
+          "conv=alpha-beta,dense=epsilon",  // with the bias overrides below
+          "conv=epsilon,dense=alpha-beta,input=flat", "conv=alpha-beta,dense=epsilon,input=w2",
+          "conv=zplus,dense=epsilon,input=zbox"};
+}
+
+void compare(const models::Sequential& net64, const at::Tensor& x, const lrp::Composite& c, const std::string& label) {
+  const auto ref = lrp::reference::explain(net64, lrp::reference::to_vector(x[0]), c);
+  for (at::ScalarType dtype : {at::kDouble, at::kFloat}) {
+    const models::Sequential net = net64.to(at::kCPU, dtype);
+    const lrp::Explanation e = lrp::explain(net, x.to(dtype), c);
+    const double err = stats::relative_l2(lrp::reference::to_vector(e.relevance), ref.relevance);
+    const double tol = dtype == at::kDouble ? kFloat64Tolerance : kFloat32Tolerance;
+    INFO(label << " dtype=" << (dtype == at::kDouble ? "float64" : "float32") << " relative L2 = " << err);
+    CHECK(err < tol);
+    CHECK(e.prediction.item<double>() == Approx(ref.prediction).epsilon(dtype == at::kDouble ? 1e-12 : 1e-5));
+    CHECK(at::isfinite(e.relevance).all().item<bool>());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("fast LRP equals the float64 reference for every rule", "[lrp]") {
+  for (const auto& [name, config] : test::all_configs()) {
+    const auto model = models::random_keras_model(config, /*seed=*/7, /*bias_scale=*/0.3);
+    const bool ties = name == "pool-first";
+    const at::Tensor x = test::random_input(model.net, 11, /*quantise=*/ties);
+    for (const std::string& spec : composites())
+      for (const char* bias : {"innvestigate", "zennit", "none"}) {
+        lrp::RuleOverrides o;
+        o.bias = lrp::parse_bias_rule(bias);
+        o.low = -2.5;
+        o.high = 2.5;
+        for (const char* tie : {"first", "tf"}) {
+          o.ties = lrp::parse_ties(tie);
+          const lrp::Composite c = lrp::with_overrides(lrp::parse_composite(spec), o);
+          compare(model.net, x, c, name + " " + spec + " bias=" + bias + " ties=" + tie);
+        }
+      }
+  }
+}
+
+TEST_CASE("alpha-beta with other alpha and beta values matches the reference", "[lrp]") {
+  const auto model = models::random_keras_model(test::mini_mrinet_config(), 3, 0.2);
+  const at::Tensor x = test::random_input(model.net, 5);
+  for (auto [alpha, beta] : {std::pair{1.5, 0.5}, {3.0, 2.0}}) {
+    lrp::RuleOverrides o;
+    o.alpha = alpha;
+    o.beta = beta;
+    compare(model.net, x, lrp::with_overrides(lrp::parse_composite("preset-b"), o),
+            "alpha=" + std::to_string(alpha));
+  }
+}
+
+TEST_CASE("max-pool tie rules differ exactly where a window has several maxima", "[lrp]") {
+  // A single 2×2×2 window of equal values: `first` gives all relevance to cell 0, `tf` to all 8.
+  const auto model = models::random_keras_model(test::pool_first_config(), 1);
+  at::Tensor x = at::zeros({1, 1, 8, 8, 8}, at::kDouble);
+  x.slice(2, 0, 2).slice(3, 0, 2).slice(4, 0, 2).fill_(1.0);
+  const at::Tensor indices = models::max_pool(model.net.layers[0], x).indices;
+  at::Tensor r = at::zeros({1, 1, 4, 4, 4}, at::kDouble);
+  r.index_put_({0, 0, 0, 0, 0}, 2.0);
+  const at::Tensor first = lrp::max_pool_relevance_first(indices, x.sizes().vec(), r);
+  const at::Tensor out = models::forward(model.net.layers[0], x);
+  const at::Tensor tf = lrp::max_pool_relevance_tf(model.net.layers[0], x, out, r);
+  CHECK(first.sum().item<double>() == 2.0);
+  CHECK(first[0][0][0][0][0].item<double>() == 2.0);
+  CHECK(tf.sum().item<double>() == 16.0);
+  CHECK(tf.slice(2, 0, 2).slice(3, 0, 2).slice(4, 0, 2).eq(2.0).all().item<bool>());
+}
+
+TEST_CASE("overlapping max-pool windows add relevance instead of overwriting it", "[lrp]") {
+  // 3×3×3 windows with stride 2 overlap; one global maximum in the overlap wins several windows.
+  const auto model = models::random_keras_model(test::mini_mrinet_config(), 1);
+  const models::Layer& pool = model.net.layers[2];
+  REQUIRE(pool.kind == models::LayerKind::MaxPool3d);
+  at::Tensor x = at::zeros({1, 1, 5, 5, 5}, at::kDouble);
+  x.index_put_({0, 0, 1, 1, 1}, 9.0);
+  const auto pooled = models::max_pool(pool, x);
+  const at::Tensor r = at::ones_like(pooled.output);
+  const at::Tensor rin = lrp::max_pool_relevance_first(pooled.indices, x.sizes().vec(), r);
+  CHECK(rin.sum().item<double>() == Approx(r.sum().item<double>()));
+  CHECK(rin[0][0][1][1][1].item<double>() == 8.0);  // cell 1 lies in windows 0 and 1 on each axis
+}
+
+TEST_CASE("rule tables and parameters are validated", "[lrp]") {
+  CHECK_THROWS_WITH(lrp::parse_composite("preset-z"), Catch::Contains("unknown composite"));
+  CHECK_THROWS_WITH(lrp::parse_composite("conv=alpha-beta"), Catch::Contains("no entry for dense"));
+  CHECK_THROWS_WITH(lrp::parse_composite("pool=flat,conv=flat,dense=flat"), Catch::Contains("unknown layer role"));
+  CHECK_THROWS_WITH(lrp::parse_composite("conv=magic,dense=epsilon"), Catch::Contains("unknown LRP rule"));
+  lrp::RuleOverrides o;
+  o.alpha = 2;
+  o.beta = 0;
+  CHECK_THROWS_WITH(lrp::with_overrides(lrp::parse_composite("preset-a"), o), Catch::Contains("alpha - beta = 1"));
+  const lrp::Composite a = lrp::parse_composite("preset-a");
+  CHECK(a.rule_for(lrp::Role::Input).kind == lrp::RuleKind::AlphaBeta);
+  CHECK(a.rule_for(lrp::Role::Dense).epsilon == 0.1);
+}
+
+TEST_CASE("LeakyReLU networks run forward but are refused by LRP", "[lrp]") {
+  nlohmann::json config = test::pool_first_config();
+  auto& layers = config["config"]["layers"];
+  const nlohmann::json leaky = {{"class_name", "LeakyReLU"}, {"config", {{"name", "leaky_re_lu_1"}, {"alpha", 0.2}}}};
+  layers.insert(layers.begin() + 2, leaky);
+  const auto model = models::random_keras_model(config, 2);
+  const at::Tensor x = test::random_input(model.net, 1);
+  const auto ref = lrp::reference::forward(model.net, lrp::reference::to_vector(x[0]));
+  CHECK(model.net.forward(x).item<double>() == Approx(ref[0]).epsilon(1e-12));
+  CHECK_THROWS_WITH(lrp::explain(model.net, x, lrp::parse_composite("preset-a")), Catch::Contains("LeakyReLU"));
+}

@@ -1,0 +1,95 @@
+// NIfTI through ITK: the engine's axis order, geometry round trips, and clear errors.
+#include "testing.h"
+
+#include <itkImageFileReader.h>
+#include <itkImageFileWriter.h>
+#include <itkNiftiImageIO.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "fixtures.h"
+#include "io/volume.h"
+
+using namespace mlens;
+
+namespace {
+io::Volume make_volume() {
+  io::Volume v;
+  v.shape = {3, 4, 5};
+  v.voxels.resize(v.size());
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 4; ++j)
+      for (int64_t k = 0; k < 5; ++k) v.at(i, j, k) = static_cast<float>(100 * i + 10 * j + k);
+  v.geometry.spacing = {1.0, 1.5, 2.0};
+  v.geometry.origin = {-10.0, 20.5, 3.25};
+  v.geometry.direction = {-1, 0, 0, 0, 0, 1, 0, -1, 0};  // a flip and a swap of axes
+  return v;
+}
+}  // namespace
+
+TEST_CASE("a written volume reads back with its voxels and geometry", "[io]") {
+  test::TempDir dir;
+  for (const char* name : {"v.nii", "v.nii.gz"}) {
+    const io::Volume v = make_volume();
+    io::write_volume(dir.path(name), v);
+    const io::Volume r = io::read_volume(dir.path(name));
+    CHECK(r.shape == v.shape);
+    CHECK(r.voxels == v.voxels);
+    for (int a = 0; a < 3; ++a) {
+      CHECK(r.geometry.spacing[a] == Approx(v.geometry.spacing[a]));
+      CHECK(r.geometry.origin[a] == Approx(v.geometry.origin[a]));
+    }
+    for (int a = 0; a < 9; ++a) CHECK(r.geometry.direction[a] == Approx(v.geometry.direction[a]).margin(1e-6));
+  }
+}
+
+TEST_CASE("the engine's (i, j, k) is ITK's index (i, j, k)", "[io]") {
+  // The convention of io/volume.h: voxels[(i·nj + j)·nk + k] is the voxel ITK addresses as {i, j, k}.
+  test::TempDir dir;
+  io::write_volume(dir.path("v.nii.gz"), make_volume());
+  auto reader = itk::ImageFileReader<itk::Image<float, 3>>::New();
+  reader->SetImageIO(itk::NiftiImageIO::New());
+  reader->SetFileName(dir.path("v.nii.gz"));
+  reader->Update();
+  const auto image = reader->GetOutput();
+  CHECK(image->GetLargestPossibleRegion().GetSize()[0] == 3);
+  CHECK(image->GetPixel({{2, 1, 4}}) == 214.0f);
+  CHECK(image->GetPixel({{0, 3, 1}}) == 31.0f);
+}
+
+TEST_CASE("bad volume files get errors naming the file", "[io]") {
+  test::TempDir dir;
+  CHECK_THROWS_WITH(io::read_volume(dir.path("missing.nii.gz")), Catch::Contains("missing.nii.gz") && Catch::Contains("no such file"));
+  CHECK_THROWS_WITH(io::read_volume(dir.path("image.mgz")), Catch::Contains("expected a NIfTI"));
+  std::ofstream(dir.path("junk.nii")) << "not an image";
+  CHECK_THROWS_WITH(io::read_volume(dir.path("junk.nii")), Catch::Contains("junk.nii"));
+}
+
+TEST_CASE("4D images with more than one volume are refused", "[io]") {
+  test::TempDir dir;
+  using Image4 = itk::Image<float, 4>;
+  auto image = Image4::New();
+  Image4::RegionType region;
+  region.SetSize({{2, 2, 2, 3}});
+  image->SetRegions(region);
+  image->Allocate();
+  image->FillBuffer(1.0f);
+  auto writer = itk::ImageFileWriter<Image4>::New();
+  writer->SetImageIO(itk::NiftiImageIO::New());
+  writer->SetFileName(dir.path("four.nii.gz"));
+  writer->SetInput(image);
+  writer->Update();
+  CHECK_THROWS_WITH(io::read_volume(dir.path("four.nii.gz")), Catch::Contains("expected a 3D volume") && Catch::Contains("2x2x2x3"));
+}
+
+TEST_CASE("writing is atomic: no temporary file is left behind", "[io]") {
+  test::TempDir dir;
+  io::write_volume(dir.path("a.nii.gz"), make_volume());
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path(""))) {
+    (void)entry;
+    ++files;
+  }
+  CHECK(files == 1);
+}

@@ -1,0 +1,32 @@
+#include "tools/command.h"
+
+#include <sstream>
+
+namespace mlens::tools {
+
+Command inspect_command();
+Command predict_command();
+Command explain_command();
+Command validate_command();
+Command init_model_command();
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> all{inspect_command(), predict_command(), explain_command(), validate_command(),
+                                        init_model_command()};
+  return all;
+}
+
+std::string help_text(const Command& c) {
+  po::options_description options("Options", 100, 50);
+  po::positional_options_description positional;
+  c.declare(options, positional);
+  std::ostringstream s;
+  s << "mlens " << c.name << ": " << c.summary << "\n\n"
+    << "Usage: " << c.synopsis << "\n\n"
+    << c.description << "\n\n"
+    << options << "\n"
+    << "Example:\n  " << c.example << "\n";
+  return s.str();
+}
+
+}  // namespace mlens::tools

@@ -1,0 +1,148 @@
+#include "tools/options.h"
+
+#include <ATen/Parallel.h>
+#include <H5Cpp.h>
+#include <torch/version.h>
+
+#include <iostream>
+#include <sstream>
+
+#include "io/keras_h5.h"
+#include "models/keras_import.h"
+#include "models/mrinet.h"
+
+namespace mlens::tools {
+
+void add_model_options(po::options_description& o) {
+  o.add_options()("model,m", po::value<std::string>()->required()->value_name("FILE"),
+                  "Keras .h5 file: a full model (model.save) or weights only (save_weights, needs --arch)")(
+      "arch", po::value<std::string>()->value_name("NAME"),
+      "architecture for a weights-only file: mrinet (xai4mri's MRInet)")(
+      "input-shape", po::value<std::string>()->value_name("D,H,W"),
+      "model input size, needed with --arch (e.g. 198,198,198)");
+}
+
+models::Int3 parse_shape(const std::string& text) {
+  models::Int3 s{0, 0, 0};
+  std::stringstream in(text);
+  std::string part;
+  int n = 0;
+  while (std::getline(in, part, ',')) {
+    if (n == 3) throw UsageError("--input-shape \"" + text + "\": expected three sizes D,H,W");
+    try {
+      s[n++] = std::stoll(part);
+    } catch (const std::exception&) {
+      throw UsageError("--input-shape \"" + text + "\": \"" + part + "\" is not a number");
+    }
+  }
+  if (n != 3 || s[0] < 1 || s[1] < 1 || s[2] < 1) throw UsageError("--input-shape \"" + text + "\": expected D,H,W > 0");
+  return s;
+}
+
+models::Sequential load_model(const po::variables_map& vm, const engine::Runtime& runtime) {
+  const std::string path = vm["model"].as<std::string>();
+  const io::KerasFile file = io::read_keras_h5(path);
+  std::optional<models::Int3> shape;
+  if (vm.count("input-shape")) shape = parse_shape(vm["input-shape"].as<std::string>());
+  models::Sequential net;
+  if (!file.model_config.is_null()) {
+    if (vm.count("arch"))
+      throw UsageError("\"" + path + "\" holds a full model (architecture included); --arch is for weights-only files");
+    net = models::load_keras_model(file, shape);
+  } else {
+    if (!vm.count("arch"))
+      throw UsageError("\"" + path + "\" holds weights only; name the architecture: --arch mrinet --input-shape D,H,W");
+    const std::string arch = vm["arch"].as<std::string>();
+    if (arch != "mrinet") throw UsageError("--arch " + arch + ": known architectures: mrinet");
+    if (!shape) throw UsageError("--arch mrinet needs --input-shape D,H,W");
+    models::FileWeights weights(file);
+    net = models::import_keras(models::mrinet_config(*shape), weights, shape, path);
+    net.keras_version = file.keras_version;
+  }
+  if (net.name.empty()) net.name = path;
+  return net.to(runtime.device, runtime.dtype);
+}
+
+void add_runtime_options(po::options_description& o) {
+  o.add_options()("device", po::value<std::string>()->default_value("cpu")->value_name("DEV"),
+                  "cpu, cuda or cuda:N (needs a CUDA LibTorch)")(
+      "threads", po::value<int>()->default_value(0)->value_name("N"), "CPU threads; 0 = all cores")(
+      "dtype", po::value<std::string>()->default_value("float32")->value_name("TYPE"),
+      "float32, or float64 for validation against references");
+}
+
+engine::Runtime runtime_from(const po::variables_map& vm) {
+  engine::Runtime r;
+  try {
+    r = engine::Runtime::parse(vm["device"].as<std::string>(), vm["dtype"].as<std::string>(), vm["threads"].as<int>());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  r.activate();
+  return r;
+}
+
+void add_rule_options(po::options_description& o) {
+  o.add_options()("rule", po::value<std::string>()->default_value("preset-a")->value_name("SPEC"),
+                  "composite: preset-a (iNNvestigate lrp.sequential_preset_a), preset-b, epsilon, zplus, or a table "
+                  "role=rule,... with roles input, conv, dense and rules epsilon, alpha-beta, zplus, flat, w2, zbox")(
+      "epsilon", po::value<double>()->value_name("E"), "epsilon of every epsilon rule (preset-a: 0.1 on dense layers)")(
+      "alpha", po::value<double>()->value_name("A"), "alpha of every alpha-beta rule (alpha - beta = 1)")(
+      "beta", po::value<double>()->value_name("B"), "beta of every alpha-beta rule")(
+      "bias-rule", po::value<std::string>()->value_name("R"),
+      "where biases go: innvestigate (default; whole bias in both denominators), zennit (b+ activator, b- "
+      "inhibitor), none (conserving)")(
+      "ties", po::value<std::string>()->value_name("T"),
+      "max-pool ties: first (default; first maximum wins) or tf (every input within 1e-5 of the maximum, as "
+      "TensorFlow's gradient)")(
+      "low", po::value<double>()->value_name("L"), "z-box lower bound of the input (default -1)")(
+      "high", po::value<double>()->value_name("H"), "z-box upper bound of the input (default 1)");
+}
+
+lrp::Composite composite_from(const po::variables_map& vm) {
+  try {
+    lrp::RuleOverrides o;
+    const auto get = [&](const char* name, std::optional<double>& out) {
+      if (vm.count(name)) out = vm[name].as<double>();
+    };
+    get("epsilon", o.epsilon);
+    get("alpha", o.alpha);
+    get("beta", o.beta);
+    get("low", o.low);
+    get("high", o.high);
+    if (vm.count("bias-rule")) o.bias = lrp::parse_bias_rule(vm["bias-rule"].as<std::string>());
+    if (vm.count("ties")) o.ties = lrp::parse_ties(vm["ties"].as<std::string>());
+    return lrp::with_overrides(lrp::parse_composite(vm["rule"].as<std::string>()), o);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+}
+
+nlohmann::json to_json(const lrp::Composite& c) {
+  nlohmann::json rules = nlohmann::json::object();
+  for (const auto& [role, rule] : c.rules) rules[lrp::to_string(role)] = rule.describe();
+  return {{"name", c.name}, {"rules", rules}, {"max_pool_ties", lrp::to_string(c.ties)}};
+}
+
+nlohmann::json to_json(const std::vector<lrp::LayerAccount>& account) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& a : account)
+    rows.push_back({{"layer", a.layer}, {"kind", a.kind}, {"rule", a.rule}, {"primitive", a.primitive},
+                    {"relevance_out", a.relevance_out}, {"relevance_in", a.relevance_in}, {"absorbed", a.absorbed},
+                    {"small_denominators", a.small_denominators}, {"forward_seconds", a.forward_seconds},
+                    {"backward_seconds", a.backward_seconds}});
+  return rows;
+}
+
+nlohmann::json versions_json() {
+  unsigned h5_major = 0, h5_minor = 0, h5_release = 0;
+  H5::H5Library::getLibVersion(h5_major, h5_minor, h5_release);
+  return {{"mlens", MLENS_VERSION},
+          {"libtorch", TORCH_VERSION},
+          {"hdf5", std::to_string(h5_major) + "." + std::to_string(h5_minor) + "." + std::to_string(h5_release)},
+          {"torch_threads", at::get_num_threads()}};
+}
+
+void log(const std::string& message) { std::cerr << "mlens: " << message << std::endl; }
+
+}  // namespace mlens::tools

@@ -1,0 +1,37 @@
+// Option groups shared by several subcommands, declared once (model, runtime, LRP rule), and the
+// functions that turn parsed options into engine values.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "engine/runtime.h"
+#include "lrp/explain.h"
+#include "models/sequential.h"
+#include "tools/command.h"
+
+namespace mlens::tools {
+
+// --model FILE, --arch NAME, --input-shape D,H,W
+void add_model_options(po::options_description& options);
+// A full Keras model, or a weights-only file with --arch; moved to the runtime's device and dtype.
+models::Sequential load_model(const po::variables_map& vm, const engine::Runtime& runtime);
+
+// --device, --threads, --dtype
+void add_runtime_options(po::options_description& options);
+engine::Runtime runtime_from(const po::variables_map& vm);
+
+// --rule, --epsilon, --alpha, --beta, --bias-rule, --ties, --low, --high
+void add_rule_options(po::options_description& options);
+lrp::Composite composite_from(const po::variables_map& vm);
+
+// "198,198,198" -> {198, 198, 198}
+models::Int3 parse_shape(const std::string& text);
+
+nlohmann::json to_json(const lrp::Composite& composite);
+nlohmann::json to_json(const std::vector<lrp::LayerAccount>& account);
+nlohmann::json versions_json();
+
+// Progress and log lines go to stderr so stdout stays machine-readable.
+void log(const std::string& message);
+
+}  // namespace mlens::tools

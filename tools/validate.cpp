@@ -1,0 +1,97 @@
+// mlens validate: the engine's relevance map against a reference map from another tool.
+#include <iomanip>
+#include <iostream>
+
+#include "engine/subject.h"
+#include "io/npy.h"
+#include "io/volume.h"
+#include "stats/compare.h"
+#include "tools/options.h"
+
+namespace mlens::tools {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The reference as values in the engine's C order over (D, H, W).
+std::vector<double> read_reference(const std::string& path, const models::Int3& shape) {
+  std::vector<int64_t> found;
+  std::vector<double> values;
+  if (ends_with(path, ".npy")) {
+    io::NpyArray a = io::read_npy(path);
+    for (int64_t d : a.shape)
+      if (d != 1) found.push_back(d);  // (1, D, H, W, 1) as Keras/iNNvestigate return it
+    values = std::move(a.values);
+  } else {
+    const io::Volume v = io::read_volume(path);
+    found.assign(v.shape.begin(), v.shape.end());
+    values.assign(v.voxels.begin(), v.voxels.end());
+  }
+  if (found != std::vector<int64_t>{shape[0], shape[1], shape[2]}) {
+    std::string text;
+    for (int64_t d : found) text += (text.empty() ? "" : "x") + std::to_string(d);
+    throw std::invalid_argument("\"" + path + "\": reference of size " + text + " does not match the model input " +
+                                std::to_string(shape[0]) + "x" + std::to_string(shape[1]) + "x" + std::to_string(shape[2]));
+  }
+  return values;
+}
+
+int run(const po::variables_map& vm) {
+  const engine::Runtime runtime = runtime_from(vm);
+  const lrp::Composite composite = composite_from(vm);
+  const models::Sequential net = load_model(vm, runtime);
+  const std::string input = vm["input"].as<std::string>(), reference = vm["reference"].as<std::string>();
+  const double tolerance = vm["tolerance"].as<double>();
+  const std::vector<double> ref = read_reference(reference, net.input_shape);
+  const lrp::Explanation e = engine::explain(net, io::read_volume(input), composite, runtime, input);
+  const at::Tensor r = e.relevance.to(at::kCPU, at::kDouble).contiguous();
+  const std::vector<double> mine(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
+  const stats::MapComparison c = stats::compare_maps(mine, ref);
+  const bool pass = c.rel_l2 <= tolerance;
+  if (vm.count("json")) {
+    std::cout << nlohmann::json{{"reference", reference},  {"rule", to_json(composite)},
+                                {"voxels", c.voxels},      {"max_abs_error", c.max_abs_error},
+                                {"relative_l2", c.rel_l2}, {"pearson_r", c.pearson_r},
+                                {"sum_mlens", c.sum_test}, {"sum_reference", c.sum_reference},
+                                {"tolerance", tolerance},  {"pass", pass}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << std::setprecision(6) << "voxels:            " << c.voxels << "\n"
+              << "max abs error:     " << c.max_abs_error << "\n"
+              << "relative L2:       " << c.rel_l2 << "  (tolerance " << tolerance << ")\n"
+              << "Pearson r:         " << c.pearson_r << "\n"
+              << "sum of relevance:  mlens " << c.sum_test << ", reference " << c.sum_reference << "\n"
+              << (pass ? "PASS" : "FAIL: relative L2 beyond tolerance") << "\n";
+  }
+  return pass ? kExitOk : kExitBeyondTolerance;
+}
+
+}  // namespace
+
+Command validate_command() {
+  return {"validate",
+          "compare mlens' relevance map with a reference map from another tool",
+          "mlens validate --model MODEL.h5 --input VOL.nii.gz --reference REF.npy|REF.nii.gz [--rule ...] [--tolerance T]",
+          "Computes the relevance map as `explain` does and compares it voxel by voxel with a map made by another tool "
+          "(iNNvestigate, Zennit) for the same model, input and rule: max absolute error, relative L2 error "
+          "||mlens - ref|| / ||ref||, Pearson r and both sums. A .npy reference (float32/float64, C order, the model's "
+          "input orientation; singleton batch/channel axes allowed) is read without Python. Exits 3 when the relative L2 "
+          "error exceeds --tolerance. Use --dtype float64 for the tightest comparison.",
+          "mlens validate --model mrinet.h5 --input vol.nii.gz --reference innvestigate_preset_a.npy --dtype float64",
+          [](po::options_description& o, po::positional_options_description&) {
+            add_model_options(o);
+            o.add_options()("input,i", po::value<std::string>()->required()->value_name("VOL"),
+                            "NIfTI volume in the model's input grid")(
+                "reference,r", po::value<std::string>()->required()->value_name("REF"), "reference map (.npy, .nii, .nii.gz)")(
+                "tolerance", po::value<double>()->default_value(1e-4)->value_name("T"), "largest accepted relative L2 error")(
+                "json", "print JSON");
+            add_rule_options(o);
+            add_runtime_options(o);
+          },
+          run};
+}
+
+}  // namespace mlens::tools
