@@ -33,6 +33,10 @@ class TempDir {
   std::string dir_;
 };
 
+// Writes a .npy file (format 1.0) with the given header fields and raw little-endian data.
+void write_npy(const std::string& path, const std::string& descr, const std::string& fortran, const std::string& shape,
+               const std::vector<char>& data);
+
 // Runs a shell command, returning its exit status; stdout+stderr are captured in `output`.
 int run(const std::string& command, std::string* output = nullptr);
 

@@ -10,18 +10,6 @@
 using namespace mlens;
 
 namespace {
-void write_npy(const std::string& path, const std::string& descr, const std::string& fortran, const std::string& shape,
-               const std::vector<char>& data) {
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }";
-  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
-  const uint16_t len = static_cast<uint16_t>(header.size());
-  out.put(static_cast<char>(len & 0xff)).put(static_cast<char>(len >> 8));
-  out << header;
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
 template <typename T>
 std::vector<char> bytes(const std::vector<T>& v) {
   std::vector<char> b(v.size() * sizeof(T));
@@ -32,11 +20,11 @@ std::vector<char> bytes(const std::vector<T>& v) {
 
 TEST_CASE("float32 and float64 .npy arrays are read in C order", "[io]") {
   test::TempDir dir;
-  write_npy(dir.path("a.npy"), "<f4", "False", "(2, 3)", bytes(std::vector<float>{1, 2, 3, 4, 5, 6.5f}));
+  test::write_npy(dir.path("a.npy"), "<f4", "False", "(2, 3)", bytes(std::vector<float>{1, 2, 3, 4, 5, 6.5f}));
   const auto a = io::read_npy(dir.path("a.npy"));
   CHECK(a.shape == std::vector<int64_t>{2, 3});
   CHECK(a.values == std::vector<double>{1, 2, 3, 4, 5, 6.5});
-  write_npy(dir.path("b.npy"), "<f8", "False", "(1, 2, 1, 1, 1)", bytes(std::vector<double>{0.1, -7}));
+  test::write_npy(dir.path("b.npy"), "<f8", "False", "(1, 2, 1, 1, 1)", bytes(std::vector<double>{0.1, -7}));
   const auto b = io::read_npy(dir.path("b.npy"));
   CHECK(b.shape == std::vector<int64_t>{1, 2, 1, 1, 1});
   CHECK(b.values == std::vector<double>{0.1, -7});
@@ -44,11 +32,11 @@ TEST_CASE("float32 and float64 .npy arrays are read in C order", "[io]") {
 
 TEST_CASE("unsupported .npy files are refused with the field named", "[io]") {
   test::TempDir dir;
-  write_npy(dir.path("f.npy"), "<f4", "True", "(2,)", bytes(std::vector<float>{1, 2}));
+  test::write_npy(dir.path("f.npy"), "<f4", "True", "(2,)", bytes(std::vector<float>{1, 2}));
   CHECK_THROWS_WITH(io::read_npy(dir.path("f.npy")), Catch::Contains("Fortran order"));
-  write_npy(dir.path("i.npy"), "<i4", "False", "(2,)", bytes(std::vector<int32_t>{1, 2}));
+  test::write_npy(dir.path("i.npy"), "<i4", "False", "(2,)", bytes(std::vector<int32_t>{1, 2}));
   CHECK_THROWS_WITH(io::read_npy(dir.path("i.npy")), Catch::Contains("'<i4'"));
-  write_npy(dir.path("t.npy"), "<f8", "False", "(4,)", bytes(std::vector<double>{1, 2}));
+  test::write_npy(dir.path("t.npy"), "<f8", "False", "(4,)", bytes(std::vector<double>{1, 2}));
   CHECK_THROWS_WITH(io::read_npy(dir.path("t.npy")), Catch::Contains("truncated"));
   std::ofstream(dir.path("x.npy")) << "hello";
   CHECK_THROWS_WITH(io::read_npy(dir.path("x.npy")), Catch::Contains("not a .npy"));

@@ -16,6 +16,24 @@ const std::vector<Command>& commands() {
   return all;
 }
 
+namespace {
+
+// Breaks a paragraph into lines of at most `width` characters at spaces.
+std::string wrap(const std::string& text, size_t width) {
+  std::istringstream words(text);
+  std::string word, line, out;
+  while (words >> word) {
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  return out + line;
+}
+
+}  // namespace
+
 std::string help_text(const Command& c) {
   po::options_description options("Options", 100, 50);
   po::positional_options_description positional;
@@ -23,7 +41,7 @@ std::string help_text(const Command& c) {
   std::ostringstream s;
   s << "mlens " << c.name << ": " << c.summary << "\n\n"
     << "Usage: " << c.synopsis << "\n\n"
-    << c.description << "\n\n"
+    << wrap(c.description, 100) << "\n\n"
     << options << "\n"
     << "Example:\n  " << c.example << "\n";
   return s.str();

@@ -55,7 +55,7 @@ Command inspect_command() {
           "Reads a Keras .h5 model (or a weights-only file with a named architecture) exactly as `explain` would and "
           "prints the engine's layer table: fused Keras activations appear as their own ReLU layers and folded "
           "BatchNormalization layers are named after the layer they were folded into.",
-          "mlens inspect weights/demo/mrinet.h5",
+          "mlens inspect mrinet_198.h5",
           [](po::options_description& o, po::positional_options_description& p) {
             add_model_options(o);
             add_runtime_options(o);

@@ -1,0 +1,152 @@
+// The `mlens` command end to end on a small MRInet: each subcommand, its outputs, its exit codes, and
+// docs/cli.md staying equal to `--help`.
+#include "testing.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "fixtures.h"
+#include "io/keras_h5.h"
+#include "io/volume.h"
+#include "lrp/explain.h"
+#include "lrp/reference.h"
+#include "models/keras_import.h"
+#include "stats/compare.h"
+
+using namespace mlens;
+
+namespace {
+
+const std::string kMlens = MLENS_BINARY;
+const models::Int3 kShape{21, 19, 17};
+
+// A model file, a volume in its grid (non-trivial affine) and the same model loaded in-process.
+struct Setup {
+  test::TempDir dir;
+  std::string model, volume;
+  models::Sequential net;
+  Setup() {
+    model = dir.path("mrinet.h5");
+    volume = dir.path("vol.nii.gz");
+    REQUIRE(test::run(kMlens + " init-model --input-shape 21,19,17 --seed 4 --out " + model) == 0);
+    net = models::load_keras_model(io::read_keras_h5(model));
+    io::Volume v;
+    v.shape = kShape;
+    v.voxels.resize(v.size());
+    at::manual_seed(1);
+    const at::Tensor x = at::rand({v.size()}, at::kFloat);
+    std::memcpy(v.voxels.data(), x.data_ptr<float>(), v.voxels.size() * sizeof(float));
+    v.geometry.spacing = {1.2, 1.0, 0.8};
+    v.geometry.origin = {-90, 12, 30};
+    io::write_volume(volume, v);
+  }
+  at::Tensor input() const {
+    const io::Volume v = io::read_volume(volume);
+    return at::from_blob(const_cast<float*>(v.voxels.data()), {1, 1, kShape[0], kShape[1], kShape[2]}, at::kFloat)
+        .to(at::kDouble);
+  }
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("mlens inspect and predict report the model and its prediction", "[cli]") {
+  Setup s;
+  std::string out;
+  REQUIRE(test::run(kMlens + " inspect " + s.model, &out) == 0);
+  CHECK_THAT(out, Catch::Contains("conv3d_1") && Catch::Contains("dense_2") && Catch::Contains("2.2.4"));
+  REQUIRE(test::run(kMlens + " inspect --json " + s.model + " 2>/dev/null", &out) == 0);
+  const auto j = nlohmann::json::parse(out);
+  CHECK(j["parameters"] == s.net.parameter_count());
+  CHECK(j["input_shape"] == std::vector<int64_t>{21, 19, 17});
+
+  REQUIRE(test::run(kMlens + " predict --json --dtype float64 --model " + s.model + " --input " + s.volume, &out) == 0);
+  const double expected = s.net.forward(s.input()).item<double>();
+  CHECK(nlohmann::json::parse(out)["prediction"].get<double>() == Approx(expected).epsilon(1e-9));
+}
+
+TEST_CASE("mlens explain writes the map with the input's affine and a complete sidecar", "[cli]") {
+  Setup s;
+  const std::string rel = s.dir.path("rel.nii.gz");
+  std::string out;
+  REQUIRE(test::run(kMlens + " explain --model " + s.model + " --input " + s.volume + " --out " + rel +
+                        " --rule preset-a --dtype float64 --threads 1",
+                    &out) == 0);
+  const io::Volume map = io::read_volume(rel), vol = io::read_volume(s.volume);
+  CHECK(map.shape == vol.shape);
+  for (int a = 0; a < 3; ++a) {
+    CHECK(map.geometry.spacing[a] == Approx(vol.geometry.spacing[a]));
+    CHECK(map.geometry.origin[a] == Approx(vol.geometry.origin[a]));
+  }
+  const auto e = lrp::explain(s.net, s.input(), lrp::parse_composite("preset-a"));
+  const std::vector<double> written(map.voxels.begin(), map.voxels.end());
+  CHECK(stats::relative_l2(written, lrp::reference::to_vector(e.relevance)) < 1e-6);
+
+  const auto side = nlohmann::json::parse(read_file(s.dir.path("rel.json")));
+  CHECK(side["prediction"].get<double>() == Approx(e.prediction.item<double>()).epsilon(1e-9));
+  CHECK(side["rule"]["name"] == "preset-a");
+  CHECK(side["rule"]["rules"]["dense"] == "epsilon(epsilon=0.1, bias=innvestigate)");
+  CHECK(side["conservation"].size() == s.net.layers.size());
+  CHECK(side["options"]["dtype"] == "float64");
+  CHECK(side["versions"].contains("libtorch"));
+  CHECK(side["timings_seconds"]["explain"].get<double>() > 0);
+}
+
+TEST_CASE("mlens validate passes on a matching reference and exits 3 beyond tolerance", "[cli]") {
+  Setup s;
+  const auto e = lrp::explain(s.net, s.input(), lrp::parse_composite("preset-a"));
+  std::vector<float> ref(lrp::reference::to_vector(e.relevance).begin(), lrp::reference::to_vector(e.relevance).end());
+  std::vector<char> bytes(ref.size() * 4);
+  std::memcpy(bytes.data(), ref.data(), bytes.size());
+  test::write_npy(s.dir.path("ref.npy"), "<f4", "False", "(1, 21, 19, 17, 1)", bytes);
+  std::string out;
+  const std::string base = kMlens + " validate --model " + s.model + " --input " + s.volume + " --dtype float64 ";
+  CHECK(test::run(base + "--reference " + s.dir.path("ref.npy"), &out) == 0);
+  CHECK_THAT(out, Catch::Contains("PASS"));
+  for (float& v : ref) v *= 1.01f;
+  std::memcpy(bytes.data(), ref.data(), bytes.size());
+  test::write_npy(s.dir.path("off.npy"), "<f4", "False", "(21, 19, 17)", bytes);
+  CHECK(test::run(base + "--reference " + s.dir.path("off.npy") + " --json", &out) == 3);
+  CHECK_THAT(out, Catch::Contains("\"pass\": false"));
+  test::write_npy(s.dir.path("small.npy"), "<f4", "False", "(2, 2)", std::vector<char>(16));
+  CHECK(test::run(base + "--reference " + s.dir.path("small.npy"), &out) == 1);
+  CHECK_THAT(out, Catch::Contains("small.npy") && Catch::Contains("does not match the model input 21x19x17"));
+}
+
+TEST_CASE("mlens reports usage errors with exit 2 and bad files with exit 1", "[cli]") {
+  Setup s;
+  std::string out;
+  CHECK(test::run(kMlens + " explain --input " + s.volume + " --out x.nii.gz", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("--model"));
+  CHECK(test::run(kMlens + " frobnicate", &out) == 2);
+  CHECK(test::run(kMlens + " predict --model " + s.volume + " --input " + s.volume, &out) == 1);
+  CHECK_THAT(out, Catch::Contains("vol.nii.gz") && Catch::Contains("not an HDF5 file"));
+  CHECK(test::run(kMlens + " explain --model " + s.model + " --input " + s.volume + " --out r.nii.gz --rule nope", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("unknown composite"));
+  REQUIRE(test::run(kMlens + " init-model --input-shape 21,19,17 --weights-only --out " + s.dir.path("w.h5")) == 0);
+  CHECK(test::run(kMlens + " predict --model " + s.dir.path("w.h5") + " --input " + s.volume, &out) == 2);
+  CHECK_THAT(out, Catch::Contains("--arch mrinet"));
+  CHECK(test::run(kMlens + " predict --arch mrinet --input-shape 21,19,17 --model " + s.dir.path("w.h5") + " --input " +
+                      s.volume, &out) == 0);
+  CHECK(test::run(kMlens + " predict --arch mrinet --input-shape 22,19,17 --model " + s.dir.path("w.h5") + " --input " +
+                      s.volume, &out) == 1);
+  CHECK_THAT(out, Catch::Contains("not in the model's input grid 22x19x17"));
+}
+
+TEST_CASE("every subcommand's --help teaches with an example, and docs/cli.md matches it", "[cli]") {
+  const std::string docs = read_file(std::string(MLENS_SOURCE_DIR) + "/docs/cli.md");
+  for (const char* cmd : {"inspect", "predict", "explain", "validate", "init-model"}) {
+    std::string out;
+    REQUIRE(test::run(kMlens + " " + cmd + " --help", &out) == 0);
+    CHECK_THAT(out, Catch::Contains("Example:") && Catch::Contains("Usage: mlens"));
+    INFO("docs/cli.md is out of date for `mlens " << cmd << " --help`; regenerate it with scripts/cli-docs");
+    CHECK(docs.find(out) != std::string::npos);
+  }
+}
