@@ -3,6 +3,11 @@
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include <limits>
 #include <stdexcept>
 #include <thread>
 
@@ -46,7 +51,21 @@ int Runtime::thread_count() const {
   return hw > 0 ? static_cast<int>(hw) : 1;
 }
 
-void Runtime::activate() const { at::set_num_threads(thread_count()); }
+void Runtime::activate() const {
+  at::set_num_threads(thread_count());
+  keep_freed_memory();
+}
+
+void keep_freed_memory() {
+#ifdef __GLIBC__
+  // glibc serves every block above 32 MiB with its own mmap and returns it to the kernel on free, so each
+  // 500 MB activation of a 198³ MRInet is page-faulted in afresh: measured on the 2-core machines, that
+  // took longer than the convolutions themselves (bench/lrp, docs/performance.md). Serving large blocks
+  // from the heap and never trimming it lets freed activations be reused at once.
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+#endif
+}
 
 std::string Runtime::device_name() const { return device.str(); }
 

@@ -17,12 +17,17 @@ struct Runtime {
   // LibTorch without CUDA, or on a machine without a GPU, names both.
   static Runtime parse(const std::string& device, const std::string& dtype, int threads);
 
-  // Sets LibTorch's intra-op thread count (Debian's LibTorch defaults to one thread otherwise).
+  // Sets LibTorch's intra-op thread count (Debian's LibTorch defaults to one thread otherwise) and
+  // calls keep_freed_memory().
   void activate() const;
 
   std::string device_name() const;  // "cpu", "cuda:0"
   std::string dtype_name() const;   // "float32", "float64"
   int thread_count() const;         // the effective number of threads
 };
+
+// Makes the C allocator keep freed large blocks for reuse instead of returning them to the kernel
+// (process-wide; glibc only). Volumes of 198³ allocate hundreds of MB per layer.
+void keep_freed_memory();
 
 }  // namespace mlens::engine

@@ -1,5 +1,8 @@
+#include <chrono>
+#include <cstdio>
 #include "lrp/linear_rules.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "models/conv.h"
@@ -22,14 +25,14 @@ class LinearMap {
     }
   }
 
-  at::Tensor apply(const at::Tensor& x, const at::Tensor& w) const {
-    return conv() ? models::conv3d(x, w, at::Tensor(), pads_) : at::matmul(x, w.t());
+  // With `bias` defined the bias is added by the primitive itself (one pass less over the output).
+  at::Tensor apply(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = at::Tensor()) const {
+    if (conv()) return models::conv3d(x, w, bias, pads_);
+    return bias.defined() ? at::addmm(bias, x, w.t()) : at::matmul(x, w.t());
   }
   at::Tensor adjoint(const at::Tensor& s, const at::Tensor& w) const {
     return conv() ? models::conv3d_transpose(s, w, pads_, size_) : at::matmul(s, w);
   }
-  // A per-output vector broadcast over the output.
-  at::Tensor per_output(const at::Tensor& b) const { return conv() ? b.view({1, -1, 1, 1, 1}) : b.view({1, -1}); }
 
  private:
   bool conv() const { return layer_.kind == LayerKind::Conv3d; }
@@ -38,23 +41,27 @@ class LinearMap {
   models::Pads pads_;
 };
 
-// iNNvestigate's SafeDivide: a / (b + 1e-7·[b == 0]).
-at::Tensor safe_divide(const at::Tensor& a, const at::Tensor& b) { return a / b.masked_fill(b.eq(0), 1e-7); }
+// iNNvestigate's SafeDivide, a / (b + 1e-7·[b == 0]), computed into b's memory: at 198³ every
+// avoided temporary is a 500 MB allocation and a pass over it.
+at::Tensor safe_divide_into(const at::Tensor& a, at::Tensor b) {
+  b.masked_fill_(b.eq(0), 1e-7);
+  return at::div_out(b, a, b);
+}
 
 // Unstable denominators: relevance arrives (R ≠ 0) but |z| < 1e-6·max|z|.
 int64_t count_small(const at::Tensor& z, const at::Tensor& relevance) {
-  const at::Tensor a = z.abs();
-  const double limit = 1e-6 * a.max().item<double>();
-  return at::logical_and(a.lt(limit), relevance.ne(0)).sum().item<int64_t>();
+  const auto [lo, hi] = at::aminmax(z);
+  const double limit = 1e-6 * std::max(-lo.item<double>(), hi.item<double>());
+  return z.gt(-limit).logical_and_(z.lt(limit)).logical_and_(relevance.ne(0)).count_nonzero().item<int64_t>();
 }
 
 RuleResult epsilon(const LinearMap& m, const Layer& l, const Rule& r, const at::Tensor& x, const at::Tensor& R) {
-  at::Tensor z = m.apply(x, l.weight);
-  if (r.bias != BiasRule::None) z = z + m.per_output(l.bias);
-  // ε takes the sign of z, with sgn(0) = +1.
-  const at::Tensor denominator = z + at::where(z.ge(0), r.epsilon, -r.epsilon);
-  const at::Tensor s = R / denominator;
-  return {x * m.adjoint(s, l.weight), count_small(denominator, R)};
+  at::Tensor z = m.apply(x, l.weight, r.bias != BiasRule::None ? l.bias : at::Tensor());
+  // ε takes the sign of z, with sgn(0) = +1; then plain division.
+  z.add_(z.ge(0).to(z.scalar_type()).mul_(2 * r.epsilon).sub_(r.epsilon));
+  const int64_t small = count_small(z, R);
+  const at::Tensor s = at::div_out(z, R, z);
+  return {m.adjoint(s, l.weight).mul_(x), small};
 }
 
 RuleResult alpha_beta(const LinearMap& m, const Layer& l, const Rule& r, const at::Tensor& x, const at::Tensor& R) {
@@ -67,13 +74,15 @@ RuleResult alpha_beta(const LinearMap& m, const Layer& l, const Rule& r, const a
   // z = Σ a·w1 + Σ b·w2 (+ bias), and its redistribution a ⊙ adjoint(s, w1) + b ⊙ adjoint(s, w2).
   const auto part = [&](const at::Tensor& w_pos_in, const at::Tensor& w_neg_in, const at::Tensor& bias,
                         int64_t& small) {
-    at::Tensor z = m.apply(xp, w_pos_in);
-    if (negative_inputs) z = z + m.apply(xn, w_neg_in);
-    if (bias.defined()) z = z + m.per_output(bias);
+    at::Tensor z = m.apply(xp, w_pos_in, bias);
+    if (negative_inputs) z.add_(m.apply(xn, w_neg_in));
     small += count_small(z, R);
-    const at::Tensor s = safe_divide(R, z);
-    at::Tensor out = xp * m.adjoint(s, w_pos_in);
-    if (negative_inputs) out = out + xn * m.adjoint(s, w_neg_in);
+    const at::Tensor s = safe_divide_into(R, std::move(z));
+    auto T0 = std::chrono::steady_clock::now();
+    at::Tensor out = m.adjoint(s, w_pos_in);
+    fprintf(stderr, "  adjoint %.1f ms\n", std::chrono::duration<double>(std::chrono::steady_clock::now()-T0).count()*1e3);
+    out.mul_(xp);
+    if (negative_inputs) out.add_(m.adjoint(s, w_neg_in).mul_(xn));
     return out;
   };
 
@@ -87,28 +96,27 @@ RuleResult alpha_beta(const LinearMap& m, const Layer& l, const Rule& r, const a
     case BiasRule::None: break;
   }
   RuleResult result;
-  const at::Tensor activator = part(wp, wn, bias_activator, result.small_denominators);
-  if (r.beta == 0) {
-    result.relevance = r.alpha == 1 ? activator : r.alpha * activator;
-    return result;
-  }
-  const at::Tensor inhibitor = part(wn, wp, bias_inhibitor, result.small_denominators);
-  result.relevance = r.alpha * activator - r.beta * inhibitor;
+  at::Tensor activator = part(wp, wn, bias_activator, result.small_denominators);
+  if (r.alpha != 1) activator.mul_(r.alpha);
+  if (r.beta != 0) activator.sub_(part(wn, wp, bias_inhibitor, result.small_denominators), r.beta);
+  result.relevance = activator;
   return result;
 }
 
 // flat and w2: the relevance follows fixed weights u (ones or w²) evaluated on an all-ones input.
 RuleResult fixed_weights(const LinearMap& m, const at::Tensor& u, const at::Tensor& x, const at::Tensor& R) {
-  const at::Tensor z = m.apply(at::ones_like(x), u);
-  return {m.adjoint(safe_divide(R, z), u), count_small(z, R)};
+  at::Tensor z = m.apply(at::ones_like(x), u);
+  const int64_t small = count_small(z, R);
+  return {m.adjoint(safe_divide_into(R, std::move(z)), u), small};
 }
 
 RuleResult zbox(const LinearMap& m, const Layer& l, const Rule& r, const at::Tensor& x, const at::Tensor& R) {
   const at::Tensor wp = l.weight.clamp_min(0), wn = l.weight.clamp_max(0);
   const at::Tensor low = at::full_like(x, r.low), high = at::full_like(x, r.high);
-  const at::Tensor z = m.apply(x, l.weight) - m.apply(low, wp) - m.apply(high, wn);
-  const at::Tensor s = safe_divide(R, z);
-  return {x * m.adjoint(s, l.weight) - low * m.adjoint(s, wp) - high * m.adjoint(s, wn), count_small(z, R)};
+  at::Tensor z = m.apply(x, l.weight).sub_(m.apply(low, wp)).sub_(m.apply(high, wn));
+  const int64_t small = count_small(z, R);
+  const at::Tensor s = safe_divide_into(R, std::move(z));
+  return {m.adjoint(s, l.weight).mul_(x).sub_(m.adjoint(s, wp).mul_(low)).sub_(m.adjoint(s, wn).mul_(high)), small};
 }
 
 }  // namespace
