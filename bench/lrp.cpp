@@ -23,7 +23,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/phantom.h"
 #include "engine/runtime.h"
+#include "engine/subject.h"
 #include "lrp/explain.h"
 #include "models/mrinet.h"
 
@@ -40,15 +42,6 @@ double peak_rss_mib() {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-// A brain-like input: a noisy ellipsoid of intensities in [0, 1] on a zero background.
-at::Tensor synthetic_input(int64_t n) {
-  at::manual_seed(1);
-  const at::Tensor r = at::linspace(-1, 1, n);
-  const at::Tensor d = r.view({n, 1, 1}), h = r.view({1, n, 1}), w = r.view({1, 1, n});
-  const at::Tensor inside = ((d * d) / 0.7 + (h * h) / 0.8 + (w * w) / 0.6).lt(1.0);
-  return (inside.to(at::kFloat) * (0.5 + 0.5 * at::rand({n, n, n}))).view({1, 1, n, n, n}).contiguous();
 }
 
 // FLOPs of one forward pass: 2·(multiply-adds) of every convolution and dense layer.
@@ -70,7 +63,8 @@ json run_phase(const std::string& phase, int64_t size, int threads) {
   runtime.threads = threads;
   runtime.activate();
   const models::Sequential net = models::mrinet({size, size, size}, 7).net.to(at::kCPU, at::kFloat);
-  const at::Tensor x = synthetic_input(size);
+  const io::Volume volume = engine::phantom({size, size, size}, 1);
+  const at::Tensor x = engine::to_input(volume, net, runtime, "phantom");
   const double baseline_rss = peak_rss_mib();
   json result{{"phase", phase}};
 

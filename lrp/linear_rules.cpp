@@ -1,5 +1,3 @@
-#include <chrono>
-#include <cstdio>
 #include "lrp/linear_rules.h"
 
 #include <algorithm>
@@ -78,10 +76,7 @@ RuleResult alpha_beta(const LinearMap& m, const Layer& l, const Rule& r, const a
     if (negative_inputs) z.add_(m.apply(xn, w_neg_in));
     small += count_small(z, R);
     const at::Tensor s = safe_divide_into(R, std::move(z));
-    auto T0 = std::chrono::steady_clock::now();
-    at::Tensor out = m.adjoint(s, w_pos_in);
-    fprintf(stderr, "  adjoint %.1f ms\n", std::chrono::duration<double>(std::chrono::steady_clock::now()-T0).count()*1e3);
-    out.mul_(xp);
+    at::Tensor out = m.adjoint(s, w_pos_in).mul_(xp);
     if (negative_inputs) out.add_(m.adjoint(s, w_neg_in).mul_(xn));
     return out;
   };

@@ -9,10 +9,11 @@ Command predict_command();
 Command explain_command();
 Command validate_command();
 Command init_model_command();
+Command phantom_command();
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all{inspect_command(), predict_command(), explain_command(), validate_command(),
-                                        init_model_command()};
+                                        init_model_command(), phantom_command()};
   return all;
 }
 

@@ -1,0 +1,14 @@
+// A synthetic FLAIR-like test volume: an ellipsoidal "brain" with noisy tissue, darker ventricles and a
+// few bright periventricular "lesions" on a zero background. Deterministic for a seed. For trying the
+// pipeline, tests and benchmarks (the realistic cohort simulator is issue 5); not an anatomical model.
+#pragma once
+
+#include <cstdint>
+
+#include "io/volume.h"
+
+namespace mlens::engine {
+
+io::Volume phantom(const std::array<int64_t, 3>& shape, uint64_t seed);
+
+}  // namespace mlens::engine
