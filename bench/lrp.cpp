@@ -44,6 +44,20 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// The shortest of `repeats` timed runs after one warm-up run (oneDNN builds its kernels on first use).
+// The minimum, because on a shared machine noise only ever adds time.
+template <typename F>
+double best_of(int repeats, F&& f) {
+  f();
+  double best = 1e300;
+  for (int i = 0; i < repeats; ++i) {
+    const auto t = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, seconds_since(t));
+  }
+  return best;
+}
+
 // FLOPs of one forward pass: 2·(multiply-adds) of every convolution and dense layer.
 double forward_flops(const models::Sequential& net) {
   double flops = 0;
@@ -58,7 +72,7 @@ double forward_flops(const models::Sequential& net) {
   return flops;
 }
 
-json run_phase(const std::string& phase, int64_t size, int threads) {
+json run_phase(const std::string& phase, int64_t size, int threads, int repeats) {
   engine::Runtime runtime;
   runtime.threads = threads;
   runtime.activate();
@@ -69,17 +83,14 @@ json run_phase(const std::string& phase, int64_t size, int threads) {
   json result{{"phase", phase}};
 
   if (phase == "forward") {
-    net.forward(x);  // warm-up: oneDNN builds its kernels on first use
-    const auto t = std::chrono::steady_clock::now();
-    const double y = net.forward(x).item<double>();
-    result["seconds"] = seconds_since(t);
-    result["prediction"] = y;
+    result["seconds"] = best_of(repeats, [&] { result["prediction"] = net.forward(x).item<double>(); });
   } else if (phase == "preset-a") {
     const lrp::Composite c = lrp::parse_composite("preset-a");
-    lrp::explain(net, x, c);
-    const auto t = std::chrono::steady_clock::now();
-    const lrp::Explanation e = lrp::explain(net, x, c);
-    result["seconds"] = seconds_since(t);
+    lrp::Explanation e;
+    result["seconds"] = best_of(repeats, [&] {
+      e = lrp::Explanation{};  // free the previous run's map before the next one
+      e = lrp::explain(net, x, c);
+    });
     result["prediction"] = e.prediction.item<double>();
     result["relevance_sum"] = e.relevance.sum().item<double>();
     json layers = json::array();
@@ -95,10 +106,11 @@ json run_phase(const std::string& phase, int64_t size, int threads) {
       h.sum().backward();
       return (input.grad() * input).detach();
     };
-    once();
-    const auto t = std::chrono::steady_clock::now();
-    const at::Tensor gxi = once();
-    result["seconds"] = seconds_since(t);
+    at::Tensor gxi;
+    result["seconds"] = best_of(repeats, [&] {
+      gxi = at::Tensor();
+      gxi = once();
+    });
     result["relevance_sum"] = gxi.sum().item<double>();
   }
   result["peak_rss_mib"] = peak_rss_mib();
@@ -107,8 +119,9 @@ json run_phase(const std::string& phase, int64_t size, int threads) {
   return result;
 }
 
-json run_child(const std::string& self, const std::string& phase, int64_t size, int threads) {
-  const std::string cmd = self + " --phase " + phase + " --size " + std::to_string(size) + " --threads " + std::to_string(threads);
+json run_child(const std::string& self, const std::string& phase, int64_t size, int threads, int repeats) {
+  const std::string cmd = self + " --phase " + phase + " --size " + std::to_string(size) + " --threads " +
+                          std::to_string(threads) + " --repeats " + std::to_string(repeats);
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) throw std::runtime_error("cannot run " + cmd);
   std::string out;
@@ -123,29 +136,30 @@ json run_child(const std::string& self, const std::string& phase, int64_t size, 
 int main(int argc, char** argv) {
   std::string phase;
   int64_t size = 198;
-  int threads = 0;
+  int threads = 0, repeats = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--phase") phase = argv[i + 1];
     else if (a == "--size") size = std::stoll(argv[i + 1]);
     else if (a == "--threads") threads = std::stoi(argv[i + 1]);
+    else if (a == "--repeats") repeats = std::stoi(argv[i + 1]);
     else {
-      std::cerr << "usage: lrp [--size N (198)] [--threads N (0 = all cores)]\n";
+      std::cerr << "usage: lrp [--size N (198)] [--threads N (0 = all cores)] [--repeats N (3)]\n";
       return 2;
     }
   }
   if (!phase.empty()) {
-    std::cout << run_phase(phase, size, threads).dump() << "\n";
+    std::cout << run_phase(phase, size, threads, repeats).dump() << "\n";
     return 0;
   }
 
   engine::Runtime rt;
   rt.threads = threads;
-  std::printf("bench/lrp: MRInet %lld³, float32, CPU, %d threads, LibTorch %s\n\n", static_cast<long long>(size),
-              rt.thread_count(), TORCH_VERSION);
-  const json fwd = run_child(argv[0], "forward", size, threads);
-  const json lrp = run_child(argv[0], "preset-a", size, threads);
-  const json base = run_child(argv[0], "gradxinput", size, threads);
+  std::printf("bench/lrp: MRInet %lld³, float32, CPU, %d threads, LibTorch %s, best of %d runs per phase\n\n",
+              static_cast<long long>(size), rt.thread_count(), TORCH_VERSION, repeats);
+  const json fwd = run_child(argv[0], "forward", size, threads, repeats);
+  const json lrp = run_child(argv[0], "preset-a", size, threads, repeats);
+  const json base = run_child(argv[0], "gradxinput", size, threads, repeats);
 
   const double flops = fwd["flops"];
   std::printf("%-34s %10s %12s %16s\n", "phase", "seconds", "peak RSS MiB", "GFLOP/s");
