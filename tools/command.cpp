@@ -10,10 +10,11 @@ Command explain_command();
 Command validate_command();
 Command init_model_command();
 Command phantom_command();
+Command stats_command();
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all{inspect_command(), predict_command(), explain_command(), validate_command(),
-                                        init_model_command(), phantom_command()};
+                                        stats_command(), init_model_command(), phantom_command()};
   return all;
 }
 

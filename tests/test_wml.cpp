@@ -1,0 +1,137 @@
+// The WML analysis: per-subject overlay columns by hand on tiny volumes, 26-connectivity, R-style
+// tables, and `mlens stats` against R 4.2.2 on the table below (t.test / wilcox.test paired,
+// cor.test pearson and spearman with exact = FALSE, on n_wml_voxel vs brain_age − age).
+#include "testing.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "fixtures.h"
+#include "io/table.h"
+#include "stats/wml_overlay.h"
+
+using namespace mlens;
+
+namespace {
+const std::string kMlens = MLENS_BINARY;
+
+// Written as R's write.csv writes: quoted header, an unnamed row-index column, NA for missing.
+const char* kTable = R"("","sic","n_wml_voxel","a_wml_voxel","ap_voxel","age","brain_age","p_wml_voxel"
+"0","S01",0,NA,1.42e-05,29,24.1,0
+"1","S02",131,0.00165,2.32e-05,42,41.0,0.0133
+"2","S03",8,0.00069,2.14e-05,48,49.1,0.00034
+"3","S04",1213,0.000247,1.67e-05,72,71.3,0.0185
+"4","S05",837,0.000194,8.59e-06,61,62.7,0.0215
+"5","S06",790,0.000813,1.59e-05,66,67.9,0.0439
+"6","S07",82,0.00186,1.09e-05,63,71.1,0.0134
+"7","S08",5032,0.000223,1.52e-05,73,74.0,0.0621
+"8","S09",263,-1.99e-06,1.60e-05,71,70.5,-3.4e-05
+"9","S10",35,0.000228,4.34e-06,66,69.9,0.00252
+"10","S11",192,0.000447,1.03e-05,75,74.0,0.00735
+"11","S12",30,0.0005,1.2e-05,50,NA,0.001
+)";
+}  // namespace
+
+TEST_CASE("overlay columns follow the study's definitions", "[wml]") {
+  // 2×2×2 volume: relevance r, lesion probabilities p, threshold 0.5 strictly greater (0.5 is exact in
+  // float; 0.8f is 0.800000012 and would count, as it does for the study's float64 `img > 0.8`).
+  const std::vector<float> r{0.5f, -0.25f, 0.0f, 1.0f, 0.0f, 0.25f, -0.5f, 2.0f};
+  const std::vector<float> p{0.9f, 0.5f, 0.95f, 0.1f, 0.0f, 0.0f, 0.85f, 0.0f};
+  const stats::WmlRow w = stats::wml_overlay(r, p, {}, {2, 2, 2}, 8.0, 0.5);
+  // Lesion voxels: 0 (0.5), 2 (0.0), 6 (-0.5); voxel 1 sits exactly on the threshold and is out.
+  CHECK(w.n_wml_voxel == 3);
+  CHECK(w.s_wml_voxel == Approx(0.0));
+  CHECK(w.a_wml_voxel == Approx(0.0));
+  // Non-zero relevance: 0.5, -0.25, 1, 0.25, -0.5, 2 → sum 3, mean 0.5.
+  CHECK(w.s_voxel == Approx(3.0));
+  CHECK(w.a_voxel == Approx(0.5));
+  CHECK(w.as_voxel == Approx(9.0));
+  CHECK(w.s_pos_voxel == Approx(3.75));
+  CHECK(w.s_neg_voxel == Approx(-0.75));
+  CHECK(w.ap_voxel == Approx(3.75 / 4));
+  CHECK(w.p_wml_voxel == Approx(0.0));
+  CHECK(w.p_voxel == Approx(3.75 / 4 * 3 / 3.75));
+  CHECK(w.lesion_volume_ml == Approx(3 * 8.0 / 1000));
+  CHECK(w.lesion_count == 1);  // 0, 2 and 6 touch by faces/edges in a 2×2×2 cube
+}
+
+TEST_CASE("an empty lesion map gives n_wml_voxel = 0 and empty means", "[wml]") {
+  const stats::WmlRow w = stats::wml_overlay({1, 2, 3}, {0, 0, 0}, {}, {1, 1, 3}, 1.0);
+  CHECK(w.n_wml_voxel == 0);
+  CHECK(std::isnan(w.a_wml_voxel));
+  CHECK(w.p_wml_voxel == 0);
+  CHECK(w.lesion_count == 0);
+  CHECK_THROWS_WITH(stats::wml_overlay({1, 2}, {0, 0, 0}, {}, {1, 1, 3}, 1.0), Catch::Contains("share one grid"));
+}
+
+TEST_CASE("a brain mask removes voxels from every set", "[wml]") {
+  const stats::WmlRow w = stats::wml_overlay({1, 2, 3}, {1, 1, 0}, {1, 0, 1}, {1, 1, 3}, 1.0);
+  CHECK(w.n_wml_voxel == 1);
+  CHECK(w.s_voxel == Approx(4.0));
+}
+
+TEST_CASE("lesions are counted as 26-connected components", "[wml]") {
+  // 3×3×3: corners (0,0,0) and (1,1,1) touch diagonally (one component); (0,0,2) is separate from
+  // (1,1,1)? It touches it diagonally too, so all three are one; (2,2,0) touches (1,1,1) as well.
+  std::vector<uint8_t> b(27, 0);
+  const auto at = [](int i, int j, int k) { return (i * 3 + j) * 3 + k; };
+  b[at(0, 0, 0)] = b[at(1, 1, 1)] = b[at(2, 2, 0)] = 1;
+  CHECK(stats::count_components_26(b, {3, 3, 3}) == 1);
+  b[at(1, 1, 1)] = 0;
+  CHECK(stats::count_components_26(b, {3, 3, 3}) == 2);
+  std::vector<uint8_t> line(7, 0);
+  line[0] = line[2] = line[4] = 1;  // gaps of one voxel along a line: three components
+  CHECK(stats::count_components_26(line, {1, 1, 7}) == 3);
+}
+
+TEST_CASE("R and pandas tables are read as they are", "[wml]") {
+  const io::Table t = io::parse_csv(kTable, "wml.csv");
+  CHECK(t.columns.front().empty());
+  CHECK(t.rows.size() == 12);
+  const auto a = t.numbers("a_wml_voxel");
+  CHECK(std::isnan(a[0]));
+  CHECK(a[1] == Approx(0.00165));
+  CHECK(t.text("sic")[11] == "S12");
+  const io::Table pandas = io::parse_csv("Unnamed: 0,x,y\r\n0,1.5,\r\n1,\"2,5\",nan\r\n", "p.csv");
+  CHECK(pandas.columns[0].empty());
+  CHECK(std::isnan(pandas.numbers("y")[0]));
+  CHECK(pandas.text("x")[1] == "2,5");
+  CHECK_THROWS_WITH(pandas.numbers("x"), Catch::Contains("\"2,5\" is not a number") && Catch::Contains("row 2"));
+  CHECK_THROWS_WITH(t.numbers("gap"), Catch::Contains("no column \"gap\"") && Catch::Contains("n_wml_voxel"));
+  CHECK_THROWS_WITH(io::parse_csv("a,b\n1,2,3\n", "bad.csv"), Catch::Contains("line 2 has 3 fields"));
+  // Round trip through our writer.
+  CHECK(io::parse_csv(io::to_csv(t), "again").rows == t.rows);
+}
+
+TEST_CASE("mlens stats reproduces R on a study-style table", "[wml][cli]") {
+  test::TempDir dir;
+  std::ofstream(dir.path("wml.csv")) << kTable;
+  std::string out;
+  REQUIRE(test::run(kMlens + " stats --table " + dir.path("wml.csv") + " --out " + dir.path("stats"), &out) == 0);
+  CHECK_THAT(out, Catch::Contains("9 of 12 subjects") && Catch::Contains("t(8) = 2.73"));
+  std::ifstream in(dir.path("stats/stats.json"));
+  std::stringstream s;
+  s << in.rdbuf();
+  const auto j = nlohmann::json::parse(s.str());
+  CHECK(j["included"] == 9);
+  const auto& t = j["paired_t_test"];
+  CHECK(t["t"].get<double>() == Approx(2.7281971780131080).epsilon(1e-9));
+  CHECK(t["df"].get<double>() == 8);
+  CHECK(t["p"].get<double>() == Approx(2.5917965885054451e-02).epsilon(1e-8));
+  CHECK(t["ci_low"].get<double>() == Approx(9.5238986218920506e-05).epsilon(1e-8));
+  CHECK(t["ci_high"].get<double>() == Approx(1.1356232360033016e-03).epsilon(1e-8));
+  CHECK(j["wilcoxon_signed_rank"]["V"].get<double>() == 44);
+  CHECK(j["wilcoxon_signed_rank"]["p"].get<double>() == Approx(0.0078125).epsilon(1e-12));
+  CHECK(j["lesion_load_vs_gap"]["pearson"]["r"].get<double>() == Approx(-0.00059760825251458293).epsilon(1e-8));
+  CHECK(j["lesion_load_vs_gap"]["pearson"]["p"].get<double>() == Approx(0.99860864339688748537).epsilon(1e-8));
+  CHECK(j["lesion_load_vs_gap"]["spearman"]["r"].get<double>() == Approx(0.050114025233602574).epsilon(1e-10));
+  CHECK(j["lesion_load_vs_gap"]["spearman"]["p"].get<double>() == Approx(0.883665268126761383).epsilon(1e-8));
+  CHECK(j["mean_p_wml_voxel"].get<double>() == Approx(0.020281777777777777).epsilon(1e-12));
+  CHECK(std::ifstream(dir.path("stats/wml_relevance.svg")).good());
+  CHECK(std::ifstream(dir.path("stats/lesion_load_vs_gap.svg")).good());
+
+  CHECK(test::run(kMlens + " stats --min-wml-voxels 5000 --table " + dir.path("wml.csv") + " --out " + dir.path("s2"),
+                  &out) == 1);
+  CHECK_THAT(out, Catch::Contains("only 1 of 12 subjects"));
+}
