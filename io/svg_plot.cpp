@@ -10,7 +10,7 @@
 namespace mlens::io {
 namespace {
 
-constexpr double kWidth = 640, kHeight = 480, kLeft = 90, kRight = 30, kTop = 50, kBottom = 70;
+constexpr double kWidth = 660, kHeight = 480, kLeft = 105, kRight = 45, kTop = 50, kBottom = 70;
 
 std::string escape(const std::string& s) {
   std::string out;
@@ -70,7 +70,7 @@ std::string open_svg(const Frame& f, const Axes& axes, bool x_ticks) {
   }
   s << "<text x=\"" << kWidth / 2 << "\" y=\"" << kHeight - 20 << "\" text-anchor=\"middle\">" << escape(axes.x_label)
     << "</text>\n"
-    << "<text transform=\"translate(22," << kHeight / 2 << ") rotate(-90)\" text-anchor=\"middle\">"
+    << "<text transform=\"translate(18," << kHeight / 2 << ") rotate(-90)\" text-anchor=\"middle\">"
     << escape(axes.y_label) << "</text>\n";
   return s.str();
 }
