@@ -5,7 +5,9 @@
 #include <itkImageFileWriter.h>
 #include <itkNiftiImageIO.h>
 
+#include <cmath>
 #include <filesystem>
+#include <sstream>
 #include <stdexcept>
 
 #include "io/atomic_file.h"
@@ -120,6 +122,29 @@ void write_volume(const std::string& path, const Volume& volume) {
       throw std::runtime_error("\"" + path + "\": writing failed (" + e.GetDescription() + ")");
     }
   });
+}
+
+std::string describe_grid(const Volume& v) {
+  std::ostringstream s;
+  s << v.shape[0] << "x" << v.shape[1] << "x" << v.shape[2] << ", spacing (" << v.geometry.spacing[0] << ", "
+    << v.geometry.spacing[1] << ", " << v.geometry.spacing[2] << "), origin (" << v.geometry.origin[0] << ", "
+    << v.geometry.origin[1] << ", " << v.geometry.origin[2] << "), direction (";
+  for (int i = 0; i < 9; ++i) s << (i ? (i % 3 ? ", " : "; ") : "") << v.geometry.direction[i];
+  s << ")";
+  return s.str();
+}
+
+void require_same_grid(const Volume& a, const std::string& a_name, const Volume& b, const std::string& b_name) {
+  bool same = a.shape == b.shape;
+  for (int i = 0; i < 3 && same; ++i)
+    same = std::abs(a.geometry.spacing[i] - b.geometry.spacing[i]) < 1e-3 &&
+           std::abs(a.geometry.origin[i] - b.geometry.origin[i]) < 1e-3;
+  for (int i = 0; i < 9 && same; ++i) same = std::abs(a.geometry.direction[i] - b.geometry.direction[i]) < 1e-5;
+  if (!same)
+    throw std::invalid_argument("\"" + a_name + "\" and \"" + b_name +
+                                "\" are not on the same voxel grid (mlens does not resample silently; bring one into "
+                                "the other's grid first):\n  " + a_name + ": " + describe_grid(a) + "\n  " + b_name +
+                                ": " + describe_grid(b));
 }
 
 }  // namespace mlens::io

@@ -38,4 +38,12 @@ Volume read_volume(const std::string& path);
 // temporary name in the same directory and renamed, so a killed process never leaves a partial map.
 void write_volume(const std::string& path, const Volume& volume);
 
+// Throws std::invalid_argument unless both volumes have the same shape and geometry (spacing and
+// origin within 1e-3 mm, direction cosines within 1e-5). The message prints both grids, as ITK does:
+// mlens never resamples silently.
+void require_same_grid(const Volume& a, const std::string& a_name, const Volume& b, const std::string& b_name);
+
+// "198x198x198, spacing (1, 1, 1), origin (..), direction (..)"
+std::string describe_grid(const Volume& v);
+
 }  // namespace mlens::io

@@ -9,6 +9,7 @@
 
 #include "fixtures.h"
 #include "io/table.h"
+#include "io/volume.h"
 #include "stats/wml_overlay.h"
 
 using namespace mlens;
@@ -134,4 +135,43 @@ TEST_CASE("mlens stats reproduces R on a study-style table", "[wml][cli]") {
   CHECK(test::run(kMlens + " stats --min-wml-voxels 5000 --table " + dir.path("wml.csv") + " --out " + dir.path("s2"),
                   &out) == 1);
   CHECK_THAT(out, Catch::Contains("only 1 of 12 subjects"));
+}
+
+TEST_CASE("mlens overlay adds one row per subject and refuses mismatched grids", "[wml][cli]") {
+  test::TempDir dir;
+  io::Volume rel, les;
+  rel.shape = les.shape = {4, 4, 4};
+  rel.voxels.assign(64, 0.0f);
+  les.voxels.assign(64, 0.0f);
+  rel.geometry.spacing = les.geometry.spacing = {2, 2, 2};
+  for (int v = 0; v < 64; ++v) rel.voxels[v] = static_cast<float>((v % 7) - 2) / 8;
+  for (int v : {5, 6, 21, 40}) les.voxels[v] = 0.9f;
+  io::write_volume(dir.path("rel.nii.gz"), rel);
+  io::write_volume(dir.path("les.nii.gz"), les);
+  const std::string base = kMlens + " overlay --relevance " + dir.path("rel.nii.gz") + " --lesions " + dir.path("les.nii.gz") +
+                           " --out " + dir.path("wml.csv");
+  std::string out;
+  REQUIRE(test::run(base + " --id a --age 60 --brain-age 64.5", &out) == 0);
+  REQUIRE(test::run(base + " --id b", &out) == 0);
+  REQUIRE(test::run(base + " --id a --age 60 --brain-age 65", &out) == 0);  // replaces a's row
+  const io::Table t = io::read_csv(dir.path("wml.csv"));
+  REQUIRE(t.rows.size() == 2);
+  CHECK(t.text("id") == std::vector<std::string>{"b", "a"});
+  const stats::WmlRow w = stats::wml_overlay(rel.voxels, les.voxels, {}, rel.shape, 8.0);
+  CHECK(t.numbers("n_wml_voxel")[1] == 4);
+  CHECK(t.numbers("a_wml_voxel")[1] == Approx(w.a_wml_voxel));
+  CHECK(t.numbers("ap_voxel")[1] == Approx(w.ap_voxel));
+  CHECK(t.numbers("gap")[1] == Approx(5.0));
+  CHECK(std::isnan(t.numbers("gap")[0]));
+  CHECK(t.numbers("lesion_volume_ml")[1] == Approx(4 * 8.0 / 1000));
+  CHECK(t.numbers("lesion_count")[1] == w.lesion_count);
+
+  les.geometry.origin = {0, 0, 5};
+  io::write_volume(dir.path("shifted.nii.gz"), les);
+  CHECK(test::run(kMlens + " overlay --relevance " + dir.path("rel.nii.gz") + " --lesions " + dir.path("shifted.nii.gz") +
+                      " --out " + dir.path("x.csv"),
+                  &out) == 1);
+  CHECK_THAT(out, Catch::Contains("not on the same voxel grid") && Catch::Contains("origin (0, 0, 5)") &&
+                      Catch::Contains("origin (0, 0, 0)"));
+  CHECK_FALSE(std::ifstream(dir.path("x.csv")).good());
 }

@@ -11,10 +11,11 @@ Command validate_command();
 Command init_model_command();
 Command phantom_command();
 Command stats_command();
+Command overlay_command();
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all{inspect_command(), predict_command(), explain_command(), validate_command(),
-                                        stats_command(), init_model_command(), phantom_command()};
+                                        overlay_command(), stats_command(), init_model_command(), phantom_command()};
   return all;
 }
 
