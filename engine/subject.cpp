@@ -7,8 +7,10 @@ namespace mlens::engine {
 
 at::Tensor to_input(const io::Volume& v, const models::Sequential& net, const Runtime& runtime,
                     const std::string& source) {
-  if (v.shape[0] != net.input_shape[0] || v.shape[1] != net.input_shape[1] || v.shape[2] != net.input_shape[2] ||
-      net.input_channels != 1)
+  if (net.input_channels != 1)
+    throw std::invalid_argument("model \"" + net.name + "\" takes " + std::to_string(net.input_channels) +
+                                " channels per voxel; a NIfTI volume gives one");
+  if (v.shape[0] != net.input_shape[0] || v.shape[1] != net.input_shape[1] || v.shape[2] != net.input_shape[2])
     throw std::invalid_argument("\"" + source + "\": volume of size " + std::to_string(v.shape[0]) + "x" +
                                 std::to_string(v.shape[1]) + "x" + std::to_string(v.shape[2]) +
                                 " is not in the model's input grid " + std::to_string(net.input_shape[0]) + "x" +

@@ -25,19 +25,13 @@ void require_nifti_name(const std::string& path) {
     throw std::runtime_error("\"" + path + "\": expected a NIfTI file name ending in .nii or .nii.gz");
 }
 
-// The single conversion between ITK's buffer (i fastest) and our C order over (i, j, k) (k fastest).
-// `to_engine` copies ITK -> engine; otherwise engine -> ITK.
-void convert_axis_order(float* itk_buffer, float* engine, const std::array<int64_t, 3>& n, bool to_engine) {
+// The single place that relates ITK's buffer order (i fastest) to ours (C order over (i, j, k), k fastest):
+// calls f(itk_offset, engine_offset) for every voxel.
+template <typename F>
+void for_each_voxel(const std::array<int64_t, 3>& n, F&& f) {
   for (int64_t i = 0; i < n[0]; ++i)
     for (int64_t j = 0; j < n[1]; ++j)
-      for (int64_t k = 0; k < n[2]; ++k) {
-        float& a = itk_buffer[i + n[0] * (j + n[1] * k)];
-        float& b = engine[(i * n[1] + j) * n[2] + k];
-        if (to_engine)
-          b = a;
-        else
-          a = b;
-      }
+      for (int64_t k = 0; k < n[2]; ++k) f(i + n[0] * (j + n[1] * k), (i * n[1] + j) * n[2] + k);
 }
 
 }  // namespace
@@ -83,7 +77,8 @@ Volume read_volume(const std::string& path) {
     for (int b = 0; b < 3; ++b) v.geometry.direction[3 * a + b] = image->GetDirection()(a, b);
   }
   v.voxels.resize(v.size());
-  convert_axis_order(image->GetBufferPointer(), v.voxels.data(), v.shape, /*to_engine=*/true);
+  const float* itk = image->GetBufferPointer();
+  for_each_voxel(v.shape, [&](int64_t from, int64_t to) { v.voxels[to] = itk[from]; });
   return v;
 }
 
@@ -108,8 +103,8 @@ void write_volume(const std::string& path, const Volume& volume) {
   image->SetOrigin(origin);
   image->SetDirection(direction);
   image->Allocate();
-  convert_axis_order(image->GetBufferPointer(), const_cast<float*>(volume.voxels.data()), volume.shape,
-                     /*to_engine=*/false);
+  float* itk = image->GetBufferPointer();
+  for_each_voxel(volume.shape, [&](int64_t to, int64_t from) { itk[to] = volume.voxels[from]; });
 
   write_atomically(path, [&](const std::string& tmp) {
     auto writer = itk::ImageFileWriter<ItkImage>::New();

@@ -331,6 +331,7 @@ RandomModel random_keras_model(const nlohmann::json& model_config, uint64_t seed
   RandomModel m;
   m.net = import_keras(model_config, weights, std::nullopt, "random model");
   m.keras.model_config = model_config;
+  // The layout is Keras 2.2's; saying so keeps Keras' own loader from applying its Keras-1 conversions.
   m.keras.keras_version = "2.2.4";
   m.keras.backend = "tensorflow";
   // Every Keras layer gets a group, weighted or not, as model.save writes them.
