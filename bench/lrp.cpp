@@ -78,7 +78,7 @@ json run_phase(const std::string& phase, int64_t size, int threads, int repeats)
   runtime.activate();
   const models::Sequential net = models::mrinet({size, size, size}, 7).net.to(at::kCPU, at::kFloat);
   const io::Volume volume = engine::phantom({size, size, size}, 1);
-  const at::Tensor x = engine::to_input(volume, net, runtime, "phantom");
+  const at::Tensor x = engine::to_input(volume, net.input_shape, runtime, "phantom");
   const double baseline_rss = peak_rss_mib();
   json result{{"phase", phase}};
 

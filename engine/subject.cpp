@@ -5,16 +5,13 @@
 
 namespace mlens::engine {
 
-at::Tensor to_input(const io::Volume& v, const models::Sequential& net, const Runtime& runtime,
+at::Tensor to_input(const io::Volume& v, const models::Int3& input_shape, const Runtime& runtime,
                     const std::string& source) {
-  if (net.input_channels != 1)
-    throw std::invalid_argument("model \"" + net.name + "\" takes " + std::to_string(net.input_channels) +
-                                " channels per voxel; a NIfTI volume gives one");
-  if (v.shape[0] != net.input_shape[0] || v.shape[1] != net.input_shape[1] || v.shape[2] != net.input_shape[2])
+  if (v.shape != input_shape)
     throw std::invalid_argument("\"" + source + "\": volume of size " + std::to_string(v.shape[0]) + "x" +
                                 std::to_string(v.shape[1]) + "x" + std::to_string(v.shape[2]) +
-                                " is not in the model's input grid " + std::to_string(net.input_shape[0]) + "x" +
-                                std::to_string(net.input_shape[1]) + "x" + std::to_string(net.input_shape[2]) +
+                                " is not in the model's input grid " + std::to_string(input_shape[0]) + "x" +
+                                std::to_string(input_shape[1]) + "x" + std::to_string(input_shape[2]) +
                                 " (preprocess it to the model's grid first)");
   for (size_t i = 0; i < v.voxels.size(); ++i)
     if (!std::isfinite(v.voxels[i]))
@@ -36,14 +33,24 @@ io::Volume to_volume(const at::Tensor& map, const io::Volume& like) {
   return out;
 }
 
-double predict(const models::Sequential& net, const io::Volume& volume, const Runtime& runtime,
-               const std::string& source) {
-  return net.forward(to_input(volume, net, runtime, source)).reshape({-1})[0].item<double>();
+models::Ensemble as_ensemble(models::Sequential net) {
+  models::Ensemble e;
+  e.name = net.name;
+  if (net.input_channels != 1)
+    throw std::invalid_argument("model \"" + net.name + "\" takes " + std::to_string(net.input_channels) +
+                                " channels per voxel; a NIfTI volume gives one");
+  e.members.push_back({net.name, 1.0, std::make_shared<const models::Sequential>(std::move(net)), nullptr});
+  return e;
 }
 
-lrp::Explanation explain(const models::Sequential& net, const io::Volume& volume, const lrp::Composite& composite,
-                         const Runtime& runtime, const std::string& source) {
-  return lrp::explain(net, to_input(volume, net, runtime, source), composite);
+double predict(const models::Ensemble& model, const io::Volume& volume, const Runtime& runtime,
+               const std::string& source) {
+  return model.predict(to_input(volume, model.input_shape(), runtime, source))[0].item<double>();
+}
+
+lrp::EnsembleExplanation explain(const models::Ensemble& model, const io::Volume& volume, const lrp::Composite& composite,
+                                 const Runtime& runtime, const std::string& source, bool keep_member_maps) {
+  return lrp::explain(model, to_input(volume, model.input_shape(), runtime, source), composite, keep_member_maps);
 }
 
 }  // namespace mlens::engine

@@ -102,7 +102,8 @@ TEST_CASE("mlens explain writes the map with the input's affine and a complete s
 TEST_CASE("mlens validate passes on a matching reference and exits 3 beyond tolerance", "[cli]") {
   Setup s;
   const auto e = lrp::explain(s.net, s.input(), lrp::parse_composite("preset-a"));
-  std::vector<float> ref(lrp::reference::to_vector(e.relevance).begin(), lrp::reference::to_vector(e.relevance).end());
+  const std::vector<double> relevance = lrp::reference::to_vector(e.relevance);
+  std::vector<float> ref(relevance.begin(), relevance.end());
   std::vector<char> bytes(ref.size() * 4);
   std::memcpy(bytes.data(), ref.data(), bytes.size());
   test::write_npy(s.dir.path("ref.npy"), "<f4", "False", "(1, 21, 19, 17, 1)", bytes);

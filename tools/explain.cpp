@@ -12,12 +12,14 @@
 namespace mlens::tools {
 namespace {
 
-std::string sidecar_for(const std::string& out) {
+// Length of the NIfTI extension of `out` (".nii.gz" or ".nii").
+std::size_t sidecar_suffix_length(const std::string& out) {
   for (const std::string ext : {".nii.gz", ".nii"})
-    if (out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0)
-      return out.substr(0, out.size() - ext.size()) + ".json";
+    if (out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0) return ext.size();
   throw UsageError("--out \"" + out + "\": expected a NIfTI file name ending in .nii.gz or .nii");
 }
+
+std::string sidecar_for(const std::string& out) { return out.substr(0, out.size() - sidecar_suffix_length(out)) + ".json"; }
 
 std::string now_utc() {
   const std::time_t t = std::time(nullptr);
@@ -36,19 +38,32 @@ int run(const po::variables_map& vm) {
   const auto t0 = clock::now();
   const engine::Runtime runtime = runtime_from(vm);
   const lrp::Composite composite = composite_from(vm);
-  const models::Sequential net = load_model(vm, runtime);
-  lrp::check_explainable(net);
+  const models::Ensemble model = load_model(vm, runtime);
+  lrp::check_explainable(model);
   const io::Volume volume = io::read_volume(input);
   const double load_seconds = seconds_since(t0);
 
   log("explaining " + input + " with " + composite.name + " on " + runtime.device_name() + " (" + runtime.dtype_name() +
       ", " + std::to_string(runtime.thread_count()) + " threads)");
   const auto t1 = clock::now();
-  const lrp::Explanation e = engine::explain(net, volume, composite, runtime, input);
+  const bool member_maps = vm.count("members") > 0;
+  const lrp::EnsembleExplanation e = engine::explain(model, volume, composite, runtime, input, member_maps);
   const double explain_seconds = seconds_since(t1);
 
   const auto t2 = clock::now();
   io::write_volume(out, engine::to_volume(e.relevance, volume));
+  nlohmann::json members = nlohmann::json::array();
+  for (std::size_t k = 0; k < e.members.size(); ++k) {
+    const lrp::MemberExplanation& m = e.members[k];
+    nlohmann::json entry{{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction.item<double>()},
+                         {"conservation", to_json(m.account)}};
+    if (member_maps) {
+      const std::string path = out.substr(0, out.size() - sidecar_suffix_length(out)) + "_member-" + std::to_string(k + 1) + ".nii.gz";
+      io::write_volume(path, engine::to_volume(m.relevance, volume));
+      entry["relevance_map"] = path;
+    }
+    members.push_back(entry);
+  }
   const double write_seconds = seconds_since(t2);
 
   const double prediction = e.prediction.item<double>();
@@ -58,10 +73,13 @@ int run(const po::variables_map& vm) {
       {"relevance_sum", relevance_sum},
       {"relevance_map", out},
       {"input", input},
-      {"model", {{"file", vm["model"].as<std::string>()}, {"name", net.name}, {"keras_version", net.keras_version}}},
+      {"model", {{"file", vm.count("manifest") ? vm["manifest"].as<std::string>() : vm["model"].as<std::string>()},
+                 {"name", model.name},
+                 {"ensemble", vm.count("manifest") > 0}}},
+      {"members", members},
       {"rule", to_json(composite)},
       {"options", {{"device", runtime.device_name()}, {"dtype", runtime.dtype_name()}, {"threads", runtime.thread_count()}}},
-      {"conservation", to_json(e.account)},
+      {"conservation", e.members.size() == 1 ? members[0]["conservation"] : nlohmann::json(nullptr)},
       {"timings_seconds", {{"load", load_seconds}, {"explain", explain_seconds}, {"write", write_seconds}}},
       {"versions", versions_json()},
       {"created", now_utc()}};
@@ -85,12 +103,14 @@ int run(const po::variables_map& vm) {
 Command explain_command() {
   return {"explain",
           "predict and write the LRP relevance map of one volume",
-          "mlens explain --model MODEL.h5 --input VOL.nii.gz --out REL.nii.gz [--rule preset-a] [options]",
+          "mlens explain (--model MODEL.h5 | --manifest ENSEMBLE.mlens.json) --input VOL.nii.gz --out REL.nii.gz "
+          "[--rule preset-a] [--members] [options]",
           "Runs the forward pass, then Layer-wise Relevance Propagation from the predicted value back to the voxels, "
           "with iNNvestigate's semantics (docs/lrp.md). Writes the relevance map as float32 NIfTI with the input's "
           "affine (open it over the input in FSLeyes or ITK-SNAP) and a JSON sidecar with the prediction, the rules, "
           "the per-layer conservation account (how much relevance each bias absorbed), timings and versions. Files are "
-          "written atomically.",
+          "written atomically. With --manifest the map is the ensemble's: the coefficient-weighted sum of its "
+          "members' maps (the intercept carries no relevance); --members also writes each network's own map.",
           "mlens explain --model mrinet.h5 --input sub-01_flair_198.nii.gz --rule preset-a --out sub-01_relevance.nii.gz",
           [](po::options_description& o, po::positional_options_description&) {
             add_model_options(o);
@@ -98,6 +118,7 @@ Command explain_command() {
                             "NIfTI volume in the model's input grid")(
                 "out,o", po::value<std::string>()->required()->value_name("REL"), "relevance map to write (.nii.gz)")(
                 "sidecar", po::value<std::string>()->value_name("JSON"), "sidecar path (default: REL with .json)")(
+                "members", "also write each ensemble member's map (REL_member-K.nii.gz)")(
                 "json", "print the sidecar to stdout instead of a summary");
             add_rule_options(o);
             add_runtime_options(o);

@@ -15,7 +15,7 @@ std::string shape_text(const std::vector<int64_t>& s) {
 
 int run(const po::variables_map& vm) {
   const engine::Runtime runtime = runtime_from(vm);
-  const models::Sequential net = load_model(vm, runtime);
+  const models::Sequential net = load_network(vm, runtime);
   const auto shapes = net.layer_shapes();
   if (vm.count("json")) {
     nlohmann::json layers = nlohmann::json::array();
@@ -57,7 +57,7 @@ Command inspect_command() {
           "BatchNormalization layers are named after the layer they were folded into.",
           "mlens inspect mrinet_198.h5",
           [](po::options_description& o, po::positional_options_description& p) {
-            add_model_options(o);
+            add_model_options(o, /*ensembles=*/false);
             add_runtime_options(o);
             o.add_options()("json", "print JSON instead of a table");
             p.add("model", 1);

@@ -7,19 +7,22 @@
 #include <iostream>
 #include <sstream>
 
-#include "io/keras_h5.h"
-#include "models/keras_import.h"
-#include "models/mrinet.h"
+#include "engine/model_loader.h"
+#include "engine/subject.h"
+#include "io/manifest.h"
 
 namespace mlens::tools {
 
-void add_model_options(po::options_description& o) {
-  o.add_options()("model,m", po::value<std::string>()->required()->value_name("FILE"),
+void add_model_options(po::options_description& o, bool ensembles) {
+  o.add_options()("model,m", po::value<std::string>()->value_name("FILE"),
                   "Keras .h5 file: a full model (model.save) or weights only (save_weights, needs --arch)")(
       "arch", po::value<std::string>()->value_name("NAME"),
       "architecture for a weights-only file: mrinet (xai4mri's MRInet)")(
       "input-shape", po::value<std::string>()->value_name("D,H,W"),
       "model input size, needed with --arch (e.g. 198,198,198)");
+  if (ensembles)
+    o.add_options()("manifest", po::value<std::string>()->value_name("JSON"),
+                    "ensemble manifest (*.mlens.json) instead of --model: members, linear head, input geometry");
 }
 
 models::Int3 parse_shape(const std::string& text) {
@@ -39,28 +42,23 @@ models::Int3 parse_shape(const std::string& text) {
   return s;
 }
 
-models::Sequential load_model(const po::variables_map& vm, const engine::Runtime& runtime) {
-  const std::string path = vm["model"].as<std::string>();
-  const io::KerasFile file = io::read_keras_h5(path);
+models::Sequential load_network(const po::variables_map& vm, const engine::Runtime& runtime) {
+  if (!vm.count("model")) throw UsageError("give the model: --model FILE");
   std::optional<models::Int3> shape;
   if (vm.count("input-shape")) shape = parse_shape(vm["input-shape"].as<std::string>());
-  models::Sequential net;
-  if (!file.model_config.is_null()) {
-    if (vm.count("arch"))
-      throw UsageError("\"" + path + "\" holds a full model (architecture included); --arch is for weights-only files");
-    net = models::load_keras_model(file, shape);
-  } else {
-    if (!vm.count("arch"))
-      throw UsageError("\"" + path + "\" holds weights only; name the architecture: --arch mrinet --input-shape D,H,W");
-    const std::string arch = vm["arch"].as<std::string>();
-    if (arch != "mrinet") throw UsageError("--arch " + arch + ": known architectures: mrinet");
-    if (!shape) throw UsageError("--arch mrinet needs --input-shape D,H,W");
-    models::FileWeights weights(file);
-    net = models::import_keras(models::mrinet_config(*shape), weights, shape, path);
-    net.keras_version = file.keras_version;
+  const std::string arch = vm.count("arch") ? vm["arch"].as<std::string>() : "";
+  try {
+    return engine::load_network(vm["model"].as<std::string>(), arch, shape, runtime);
+  } catch (const engine::MissingArchitecture& e) {
+    throw UsageError(e.what());  // the file is fine; the command line lacks --arch
   }
-  if (net.name.empty()) net.name = path;
-  return net.to(runtime.device, runtime.dtype);
+}
+
+models::Ensemble load_model(const po::variables_map& vm, const engine::Runtime& runtime) {
+  if (vm.count("manifest") && vm.count("model")) throw UsageError("give either --model or --manifest, not both");
+  if (vm.count("manifest")) return engine::load_ensemble(io::read_manifest(vm["manifest"].as<std::string>()), runtime);
+  if (!vm.count("model")) throw UsageError("give the model: --model FILE (or an ensemble: --manifest FILE)");
+  return engine::as_ensemble(load_network(vm, runtime));
 }
 
 void add_runtime_options(po::options_description& o) {

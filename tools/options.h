@@ -5,16 +5,18 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/runtime.h"
-#include "lrp/explain.h"
-#include "models/sequential.h"
+#include "lrp/ensemble.h"
+#include "models/ensemble.h"
 #include "tools/command.h"
 
 namespace mlens::tools {
 
-// --model FILE, --arch NAME, --input-shape D,H,W
-void add_model_options(po::options_description& options);
-// A full Keras model, or a weights-only file with --arch; moved to the runtime's device and dtype.
-models::Sequential load_model(const po::variables_map& vm, const engine::Runtime& runtime);
+// --model FILE, --arch NAME, --input-shape D,H,W; with `ensembles` also --manifest FILE
+void add_model_options(po::options_description& options, bool ensembles = true);
+// A full Keras model, or a weights-only file with --arch; on the runtime's device and dtype.
+models::Sequential load_network(const po::variables_map& vm, const engine::Runtime& runtime);
+// --manifest (an ensemble) or --model (a network, as an ensemble of one).
+models::Ensemble load_model(const po::variables_map& vm, const engine::Runtime& runtime);
 
 // --device, --threads, --dtype
 void add_runtime_options(po::options_description& options);

@@ -11,13 +11,12 @@ namespace {
 
 int run(const po::variables_map& vm) {
   const engine::Runtime runtime = runtime_from(vm);
-  const models::Sequential net = load_model(vm, runtime);
+  const models::Ensemble model = load_model(vm, runtime);
   const std::string input = vm["input"].as<std::string>();
   const io::Volume volume = io::read_volume(input);
-  const double prediction = engine::predict(net, volume, runtime, input);
+  const double prediction = engine::predict(model, volume, runtime, input);
   if (vm.count("json"))
-    std::cout << nlohmann::json{{"model", vm["model"].as<std::string>()}, {"input", input}, {"prediction", prediction}}.dump(2)
-              << "\n";
+    std::cout << nlohmann::json{{"model", model.name}, {"input", input}, {"prediction", prediction}}.dump(2) << "\n";
   else
     std::cout << std::setprecision(8) << prediction << "\n";
   return kExitOk;
@@ -28,9 +27,10 @@ int run(const po::variables_map& vm) {
 Command predict_command() {
   return {"predict",
           "predict brain-age for a volume already in the model's input grid",
-          "mlens predict --model MODEL.h5 --input VOL.nii.gz [--json]",
+          "mlens predict (--model MODEL.h5 | --manifest ENSEMBLE.mlens.json) --input VOL.nii.gz [--json]",
           "Runs the model's forward pass on one NIfTI volume whose voxel grid is the model's input grid (for the "
-          "published FLAIR MRInets: 198x198x198 after pruning) and prints the prediction.",
+          "published FLAIR MRInets: 198x198x198 after pruning) and prints the prediction. With --manifest the "
+          "prediction is the ensemble's: intercept + the coefficient-weighted sum of its members' predictions.",
           "mlens predict --model mrinet.h5 --input sub-01_flair_198.nii.gz --json",
           [](po::options_description& o, po::positional_options_description&) {
             add_model_options(o);

@@ -41,11 +41,11 @@ std::vector<double> read_reference(const std::string& path, const models::Int3& 
 int run(const po::variables_map& vm) {
   const engine::Runtime runtime = runtime_from(vm);
   const lrp::Composite composite = composite_from(vm);
-  const models::Sequential net = load_model(vm, runtime);
+  const models::Ensemble model = load_model(vm, runtime);
   const std::string input = vm["input"].as<std::string>(), reference = vm["reference"].as<std::string>();
   const double tolerance = vm["tolerance"].as<double>();
-  const std::vector<double> ref = read_reference(reference, net.input_shape);
-  const lrp::Explanation e = engine::explain(net, io::read_volume(input), composite, runtime, input);
+  const std::vector<double> ref = read_reference(reference, model.input_shape());
+  const lrp::EnsembleExplanation e = engine::explain(model, io::read_volume(input), composite, runtime, input);
   const at::Tensor r = e.relevance.to(at::kCPU, at::kDouble).contiguous();
   const std::vector<double> mine(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
   const stats::MapComparison c = stats::compare_maps(mine, ref);
@@ -74,7 +74,8 @@ int run(const po::variables_map& vm) {
 Command validate_command() {
   return {"validate",
           "compare mlens' relevance map with a reference map from another tool",
-          "mlens validate --model MODEL.h5 --input VOL.nii.gz --reference REF.npy|REF.nii.gz [--rule ...] [--tolerance T]",
+          "mlens validate (--model MODEL.h5 | --manifest M.mlens.json) --input VOL.nii.gz --reference REF.npy|REF.nii.gz "
+          "[--rule ...] [--tolerance T]",
           "Computes the relevance map as `explain` does and compares it voxel by voxel with a map made by another tool "
           "(iNNvestigate, Zennit) for the same model, input and rule: max absolute error, relative L2 error "
           "||mlens - ref|| / ||ref||, Pearson r and both sums. A .npy reference (float32/float64, C order, the model's "

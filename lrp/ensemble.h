@@ -1,0 +1,35 @@
+// Relevance of an ensemble with a linear head: R = Σ_k c_k R_k (recursively for multi-level
+// ensembles), prediction y = c₀ + Σ_k c_k y_k. The intercept keeps the relevance it would carry.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "lrp/explain.h"
+#include "models/ensemble.h"
+
+namespace mlens::lrp {
+
+struct MemberExplanation {
+  std::string name;       // "sub-ensemble/member" path for nested members
+  double coefficient;     // the product of the head coefficients down to this network
+  at::Tensor prediction;  // [N] the network's own prediction
+  at::Tensor relevance;   // [N, 1, D, H, W] its own map (undefined unless requested)
+  std::vector<LayerAccount> account;  // its conservation account
+};
+
+struct EnsembleExplanation {
+  at::Tensor prediction;  // [N]
+  at::Tensor relevance;   // [N, 1, D, H, W] = Σ coefficient · member relevance
+  std::vector<MemberExplanation> members;  // every network, depth first
+};
+
+// check_explainable for every network of the ensemble.
+void check_explainable(const models::Ensemble& ensemble);
+
+EnsembleExplanation explain(const models::Ensemble& ensemble, const at::Tensor& x, const Composite& composite,
+                            bool keep_member_maps = false);
+
+}  // namespace mlens::lrp

@@ -1,0 +1,40 @@
+// Ensembles with linear heads: prediction y = c₀ + Σ_k c_k y_k over members that are networks or,
+// for multi-level ensembles (MLENS), ensembles themselves.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/sequential.h"
+
+namespace mlens::models {
+
+struct Ensemble;
+
+struct EnsembleMember {
+  std::string name;  // model file or sub-ensemble name, for tables
+  double coefficient = 1;
+  std::shared_ptr<const Sequential> network;  // exactly one of network / ensemble is set
+  std::shared_ptr<const Ensemble> ensemble;
+};
+
+struct Ensemble {
+  std::string name;
+  double intercept = 0;
+  std::vector<EnsembleMember> members;
+
+  // The common input shape of all members (checked when the ensemble is built).
+  Int3 input_shape() const;
+  // x [N, 1, D, H, W] -> [N]
+  at::Tensor predict(const at::Tensor& x) const;
+  // Every member on `device` in `dtype`.
+  Ensemble to(const at::Device& device, at::ScalarType dtype) const;
+};
+
+// Throws std::invalid_argument naming two members whose input shapes differ.
+void check_same_input(const Ensemble& ensemble);
+
+}  // namespace mlens::models
