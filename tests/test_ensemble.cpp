@@ -137,3 +137,35 @@ TEST_CASE("mlens explain --manifest writes the ensemble map and each member's", 
   CHECK(j["prediction"].get<double>() == Approx(y).epsilon(1e-9));
   CHECK(j["model"]["ensemble"] == true);
 }
+
+TEST_CASE("mlens explain --manifest preprocesses a subject and writes the map in the subject's grid", "[ensemble][cli]") {
+  test::TempDir dir;
+  io::write_keras_h5(dir.path("m1.h5"), models::mrinet({21, 19, 17}, 1).keras);
+  write_json(dir.path("e.mlens.json"),
+             {{"input", {{"shape", {21, 19, 17}}, {"orientation", "LIA"}, {"preprocessing", {{"fit", "prune"}, {"normalise", "unit"}}}}},
+              {"members", {{{"model", "m1.h5"}}}}});
+  io::Volume v;  // a subject in LPS, larger than the model grid, brain in a 15×12×10 box
+  v.shape = {30, 26, 24};
+  v.voxels.assign(v.size(), 0.0f);
+  for (int64_t i = 5; i < 20; ++i)
+    for (int64_t j = 6; j < 18; ++j)
+      for (int64_t k = 4; k < 14; ++k) v.at(i, j, k) = 0.2f + 0.01f * static_cast<float>((i * 7 + j * 3 + k) % 50);
+  v.geometry.origin = {-15, -13, -12};
+  io::write_volume(dir.path("sub.nii.gz"), v);
+  std::string out;
+  REQUIRE(test::run(std::string(MLENS_BINARY) + " explain --manifest " + dir.path("e.mlens.json") + " --input " +
+                        dir.path("sub.nii.gz") + " --out " + dir.path("rel.nii.gz") + " --model-space " + dir.path("rel_model.nii.gz"),
+                    &out) == 0);
+  const io::Volume rel = io::read_volume(dir.path("rel.nii.gz")), model_space = io::read_volume(dir.path("rel_model.nii.gz"));
+  CHECK(rel.shape == v.shape);
+  for (int a = 0; a < 3; ++a) CHECK(rel.geometry.origin[a] == Approx(v.geometry.origin[a]));
+  CHECK(model_space.shape == models::Int3{21, 19, 17});
+  double inside = 0, outside = 0, total_model = 0;
+  for (int64_t i = 0; i < v.shape[0]; ++i)
+    for (int64_t j = 0; j < v.shape[1]; ++j)
+      for (int64_t k = 0; k < v.shape[2]; ++k)
+        (v.at(i, j, k) != 0 ? inside : outside) += std::abs(rel.at(i, j, k));
+  for (float x : model_space.voxels) total_model += std::abs(x);
+  CHECK(outside == 0);  // nothing outside the brain box
+  CHECK(inside == Approx(total_model).epsilon(1e-5));  // the whole map came back
+}

@@ -5,6 +5,9 @@
 
 #include <cmath>
 
+#include <algorithm>
+
+#include "engine/pipeline.h"
 #include "engine/preprocess.h"
 
 using namespace mlens;
@@ -121,4 +124,45 @@ TEST_CASE("normalisations follow their formulas", "[preprocess]") {
   io::Volume zero = v;
   std::fill(zero.voxels.begin(), zero.voxels.end(), 0.0f);
   CHECK_THROWS_WITH(engine::scale_to_unit(zero, "z.nii"), Catch::Contains("not positive"));
+}
+
+TEST_CASE("the manifest's chain prepares a subject and returns maps to the subject's grid", "[preprocess]") {
+  io::Volume subject = blob({30, 28, 26}, {4, 6, 3}, {20, 21, 19});
+  subject.geometry.direction = {1, 0, 0, 0, 1, 0, 0, 0, 1};  // LPS
+  engine::PreprocessSpec spec;
+  spec.shape = {24, 24, 24};
+  spec.orientation = "LIA";
+  spec.fit = "prune";
+  spec.normalise = "unit";
+  const engine::Prepared p = engine::prepare(subject, spec, nullptr, "sub-01");
+  CHECK(p.model_input.shape == engine::Int3{24, 24, 24});
+  CHECK(engine::orientation_code(p.model_input.geometry) == "LIA");
+  CHECK(p.reoriented);
+  CHECK(p.pruned);
+  // The model input itself, sent back, is the normalised subject: every voxel in place.
+  const io::Volume back = engine::to_subject_space(p.model_input, p);
+  CHECK(back.shape == subject.shape);
+  const float max = *std::max_element(subject.voxels.begin(), subject.voxels.end());
+  for (std::size_t i = 0; i < back.voxels.size(); ++i) REQUIRE(back.voxels[i] == subject.voxels[i] / max);
+  for (int a = 0; a < 3; ++a) CHECK(back.geometry.origin[a] == subject.geometry.origin[a]);
+
+  io::Volume mask = subject;
+  std::fill(mask.voxels.begin(), mask.voxels.end(), 1.0f);
+  mask.at(10, 10, 10) = 0;
+  const engine::Prepared masked = engine::prepare(subject, spec, &mask, "sub-01");
+  CHECK(engine::to_subject_space(masked.model_input, masked).at(10, 10, 10) == 0.0f);
+  mask.geometry.origin = {0, 0, 0};
+  CHECK_THROWS_WITH(engine::prepare(subject, spec, &mask, "sub-01"), Catch::Contains("not on the same voxel grid"));
+}
+
+TEST_CASE("preprocessing fields of a manifest are checked", "[preprocess]") {
+  io::EnsembleSpec m;
+  m.source = "m.mlens.json";
+  m.input_shape = {24, 24, 24};
+  m.preprocessing = {{"fit", "stretch"}};
+  CHECK_THROWS_WITH(engine::preprocess_spec(m), Catch::Contains("input.preprocessing.fit") && Catch::Contains("stretch"));
+  m.preprocessing = {{"fit", "prune"}, {"normalise", "study-uint8"}};
+  CHECK_THROWS_WITH(engine::preprocess_spec(m), Catch::Contains("dataset_max"));
+  m.preprocessing = {{"fit", "prune"}, {"normalise", "study-uint8"}, {"dataset_max", 350}};
+  CHECK(engine::preprocess_spec(m).ceiling == 383);
 }

@@ -38,9 +38,11 @@ int run(const po::variables_map& vm) {
   const auto t0 = clock::now();
   const engine::Runtime runtime = runtime_from(vm);
   const lrp::Composite composite = composite_from(vm);
-  const models::Ensemble model = load_model(vm, runtime);
+  const LoadedModel loaded = load_model(vm, runtime);
+  const models::Ensemble& model = loaded.model;
   lrp::check_explainable(model);
-  const io::Volume volume = io::read_volume(input);
+  const engine::Prepared prepared = prepare_subject(vm, loaded);
+  const io::Volume& volume = prepared.model_input;
   const double load_seconds = seconds_since(t0);
 
   log("explaining " + input + " with " + composite.name + " on " + runtime.device_name() + " (" + runtime.dtype_name() +
@@ -51,7 +53,12 @@ int run(const po::variables_map& vm) {
   const double explain_seconds = seconds_since(t1);
 
   const auto t2 = clock::now();
-  io::write_volume(out, engine::to_volume(e.relevance, volume));
+  // Maps are made in the model's grid and written in the subject's (the same grid for --model).
+  const auto subject_map = [&](const at::Tensor& map) {
+    return engine::to_subject_space(engine::to_volume(map, volume), prepared);
+  };
+  io::write_volume(out, subject_map(e.relevance));
+  if (vm.count("model-space")) io::write_volume(vm["model-space"].as<std::string>(), engine::to_volume(e.relevance, volume));
   nlohmann::json members = nlohmann::json::array();
   for (std::size_t k = 0; k < e.members.size(); ++k) {
     const lrp::MemberExplanation& m = e.members[k];
@@ -59,7 +66,7 @@ int run(const po::variables_map& vm) {
                          {"conservation", to_json(m.account)}};
     if (member_maps) {
       const std::string path = out.substr(0, out.size() - sidecar_suffix_length(out)) + "_member-" + std::to_string(k + 1) + ".nii.gz";
-      io::write_volume(path, engine::to_volume(m.relevance, volume));
+      io::write_volume(path, subject_map(m.relevance));
       entry["relevance_map"] = path;
     }
     members.push_back(entry);
@@ -73,7 +80,7 @@ int run(const po::variables_map& vm) {
       {"relevance_sum", relevance_sum},
       {"relevance_map", out},
       {"input", input},
-      {"model", {{"file", vm.count("manifest") ? vm["manifest"].as<std::string>() : vm["model"].as<std::string>()},
+      {"model", {{"file", loaded.source},
                  {"name", model.name},
                  {"ensemble", vm.count("manifest") > 0}}},
       {"members", members},
@@ -114,9 +121,10 @@ Command explain_command() {
           "mlens explain --model mrinet.h5 --input sub-01_flair_198.nii.gz --rule preset-a --out sub-01_relevance.nii.gz",
           [](po::options_description& o, po::positional_options_description&) {
             add_model_options(o);
-            o.add_options()("input,i", po::value<std::string>()->required()->value_name("VOL"),
-                            "NIfTI volume in the model's input grid")(
-                "out,o", po::value<std::string>()->required()->value_name("REL"), "relevance map to write (.nii.gz)")(
+            add_subject_options(o);
+            o.add_options()("out,o", po::value<std::string>()->required()->value_name("REL"),
+                            "relevance map to write (.nii.gz), in the input volume's grid")(
+                "model-space", po::value<std::string>()->value_name("FILE"), "also write the map in the model's grid")(
                 "sidecar", po::value<std::string>()->value_name("JSON"), "sidecar path (default: REL with .json)")(
                 "members", "also write each ensemble member's map (REL_member-K.nii.gz)")(
                 "json", "print the sidecar to stdout instead of a summary");

@@ -54,11 +54,30 @@ models::Sequential load_network(const po::variables_map& vm, const engine::Runti
   }
 }
 
-models::Ensemble load_model(const po::variables_map& vm, const engine::Runtime& runtime) {
+LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runtime) {
   if (vm.count("manifest") && vm.count("model")) throw UsageError("give either --model or --manifest, not both");
-  if (vm.count("manifest")) return engine::load_ensemble(io::read_manifest(vm["manifest"].as<std::string>()), runtime);
+  if (vm.count("manifest")) {
+    const std::string path = vm["manifest"].as<std::string>();
+    const io::EnsembleSpec spec = io::read_manifest(path);
+    return {engine::load_ensemble(spec, runtime), engine::preprocess_spec(spec), path};
+  }
   if (!vm.count("model")) throw UsageError("give the model: --model FILE (or an ensemble: --manifest FILE)");
-  return engine::as_ensemble(load_network(vm, runtime));
+  return {engine::as_ensemble(load_network(vm, runtime)), engine::PreprocessSpec{}, vm["model"].as<std::string>()};
+}
+
+void add_subject_options(po::options_description& o) {
+  o.add_options()("input,i", po::value<std::string>()->required()->value_name("VOL"),
+                  "NIfTI volume: in the model's input grid for --model; for --manifest, the subject's volume, which the "
+                  "manifest's preprocessing brings into the grid")(
+      "mask", po::value<std::string>()->value_name("MASK"), "brain mask in the volume's grid (voxels with 0 are zeroed)");
+}
+
+engine::Prepared prepare_subject(const po::variables_map& vm, const LoadedModel& loaded) {
+  const std::string input = vm["input"].as<std::string>();
+  const io::Volume subject = io::read_volume(input);
+  std::optional<io::Volume> mask;
+  if (vm.count("mask")) mask = io::read_volume(vm["mask"].as<std::string>());
+  return engine::prepare(subject, loaded.preprocess, mask ? &*mask : nullptr, input);
 }
 
 void add_runtime_options(po::options_description& o) {

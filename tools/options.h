@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/pipeline.h"
 #include "engine/runtime.h"
 #include "lrp/ensemble.h"
 #include "models/ensemble.h"
@@ -15,8 +16,19 @@ namespace mlens::tools {
 void add_model_options(po::options_description& options, bool ensembles = true);
 // A full Keras model, or a weights-only file with --arch; on the runtime's device and dtype.
 models::Sequential load_network(const po::variables_map& vm, const engine::Runtime& runtime);
-// --manifest (an ensemble) or --model (a network, as an ensemble of one).
-models::Ensemble load_model(const po::variables_map& vm, const engine::Runtime& runtime);
+// What predict/explain/validate run: an ensemble (a single --model is an ensemble of one) and the
+// manifest's preprocessing (none for --model: the volume must already be in the model's grid).
+struct LoadedModel {
+  models::Ensemble model;
+  engine::PreprocessSpec preprocess;
+  std::string source;  // the --model or --manifest path
+};
+LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runtime);
+
+// --input VOL, --mask MASK
+void add_subject_options(po::options_description& options);
+// The subject's volume through the model's preprocessing (reorient, prune, normalise).
+engine::Prepared prepare_subject(const po::variables_map& vm, const LoadedModel& loaded);
 
 // --device, --threads, --dtype
 void add_runtime_options(po::options_description& options);

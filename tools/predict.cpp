@@ -11,12 +11,12 @@ namespace {
 
 int run(const po::variables_map& vm) {
   const engine::Runtime runtime = runtime_from(vm);
-  const models::Ensemble model = load_model(vm, runtime);
+  const LoadedModel loaded = load_model(vm, runtime);
   const std::string input = vm["input"].as<std::string>();
-  const io::Volume volume = io::read_volume(input);
-  const double prediction = engine::predict(model, volume, runtime, input);
+  const engine::Prepared prepared = prepare_subject(vm, loaded);
+  const double prediction = engine::predict(loaded.model, prepared.model_input, runtime, input);
   if (vm.count("json"))
-    std::cout << nlohmann::json{{"model", model.name}, {"input", input}, {"prediction", prediction}}.dump(2) << "\n";
+    std::cout << nlohmann::json{{"model", loaded.source}, {"input", input}, {"prediction", prediction}}.dump(2) << "\n";
   else
     std::cout << std::setprecision(8) << prediction << "\n";
   return kExitOk;
@@ -30,12 +30,13 @@ Command predict_command() {
           "mlens predict (--model MODEL.h5 | --manifest ENSEMBLE.mlens.json) --input VOL.nii.gz [--json]",
           "Runs the model's forward pass on one NIfTI volume whose voxel grid is the model's input grid (for the "
           "published FLAIR MRInets: 198x198x198 after pruning) and prints the prediction. With --manifest the "
-          "prediction is the ensemble's: intercept + the coefficient-weighted sum of its members' predictions.",
+          "prediction is the ensemble's: intercept + the coefficient-weighted sum of its members' predictions, and the "
+          "manifest's preprocessing (reorient, prune, normalise; docs/ensembles.md) brings a subject's volume into the grid.",
           "mlens predict --model mrinet.h5 --input sub-01_flair_198.nii.gz --json",
           [](po::options_description& o, po::positional_options_description&) {
             add_model_options(o);
-            o.add_options()("input,i", po::value<std::string>()->required()->value_name("VOL"),
-                            "NIfTI volume (.nii or .nii.gz) in the model's input grid")("json", "print JSON");
+            add_subject_options(o);
+            o.add_options()("json", "print JSON");
             add_runtime_options(o);
           },
           run};

@@ -41,11 +41,13 @@ std::vector<double> read_reference(const std::string& path, const models::Int3& 
 int run(const po::variables_map& vm) {
   const engine::Runtime runtime = runtime_from(vm);
   const lrp::Composite composite = composite_from(vm);
-  const models::Ensemble model = load_model(vm, runtime);
+  const LoadedModel loaded = load_model(vm, runtime);
   const std::string input = vm["input"].as<std::string>(), reference = vm["reference"].as<std::string>();
   const double tolerance = vm["tolerance"].as<double>();
-  const std::vector<double> ref = read_reference(reference, model.input_shape());
-  const lrp::EnsembleExplanation e = engine::explain(model, io::read_volume(input), composite, runtime, input);
+  const std::vector<double> ref = read_reference(reference, loaded.model.input_shape());
+  // References from other tools are in the model's input grid: compare there.
+  const lrp::EnsembleExplanation e =
+      engine::explain(loaded.model, prepare_subject(vm, loaded).model_input, composite, runtime, input);
   const at::Tensor r = e.relevance.to(at::kCPU, at::kDouble).contiguous();
   const std::vector<double> mine(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
   const stats::MapComparison c = stats::compare_maps(mine, ref);
@@ -84,8 +86,8 @@ Command validate_command() {
           "mlens validate --model mrinet.h5 --input vol.nii.gz --reference innvestigate_preset_a.npy --dtype float64",
           [](po::options_description& o, po::positional_options_description&) {
             add_model_options(o);
-            o.add_options()("input,i", po::value<std::string>()->required()->value_name("VOL"),
-                            "NIfTI volume in the model's input grid")(
+            add_subject_options(o);
+            o.add_options()(
                 "reference,r", po::value<std::string>()->required()->value_name("REF"), "reference map (.npy, .nii, .nii.gz)")(
                 "tolerance", po::value<double>()->default_value(1e-4)->value_name("T"), "largest accepted relative L2 error")(
                 "json", "print JSON");

@@ -1,0 +1,66 @@
+#include "engine/pipeline.h"
+
+#include <stdexcept>
+
+namespace mlens::engine {
+
+PreprocessSpec preprocess_spec(const io::EnsembleSpec& m) {
+  PreprocessSpec s;
+  s.shape = m.input_shape;
+  s.orientation = m.orientation;
+  const nlohmann::json& p = m.preprocessing;
+  if (p.is_null()) return s;
+  const auto field_error = [&](const std::string& field, const std::string& what) {
+    return std::invalid_argument("\"" + m.source + "\": input.preprocessing." + field + ": " + what);
+  };
+  s.fit = p.value("fit", "none");
+  if (s.fit != "prune" && s.fit != "none") throw field_error("fit", "\"" + s.fit + "\" (expected prune or none)");
+  if (s.fit == "prune" && s.shape[0] <= 0) throw field_error("fit", "prune needs input.shape");
+  s.normalise = p.value("normalise", "none");
+  if (s.normalise != "none" && s.normalise != "unit" && s.normalise != "zscore" && s.normalise != "study-uint8")
+    throw field_error("normalise", "\"" + s.normalise + "\" (expected none, unit, zscore or study-uint8)");
+  if (s.normalise == "study-uint8") {
+    if (!p.contains("dataset_max")) throw field_error("dataset_max", "study-uint8 needs the training set's maximum");
+    s.dataset_max = p.at("dataset_max").get<double>();
+    s.ceiling = p.value("ceiling", 383.0);
+  }
+  return s;
+}
+
+Prepared prepare(const io::Volume& subject, const PreprocessSpec& spec, const io::Volume* mask, const std::string& source) {
+  Prepared p;
+  p.subject.shape = subject.shape;
+  p.subject.geometry = subject.geometry;
+  io::Volume v = subject;
+  if (mask) {
+    io::require_same_grid(subject, source, *mask, "brain mask");
+    for (std::size_t i = 0; i < v.voxels.size(); ++i)
+      if (mask->voxels[i] == 0) v.voxels[i] = 0;
+  }
+  p.subject_orientation = orientation_code(subject.geometry, source);
+  if (!spec.orientation.empty() && spec.orientation != p.subject_orientation) {
+    v = reorient(v, spec.orientation, source);
+    p.reoriented = true;
+  }
+  if (spec.fit == "prune") {
+    v = prune(v, spec.shape, p.prune, source);
+    p.pruned = true;
+  }
+  if (spec.normalise == "unit") scale_to_unit(v, source);
+  if (spec.normalise == "zscore") zscore_in_brain(v, source);
+  if (spec.normalise == "study-uint8") study_uint8(v, spec.dataset_max, spec.ceiling, source);
+  p.model_input = std::move(v);
+  return p;
+}
+
+io::Volume to_subject_space(const io::Volume& model_map, const Prepared& p) {
+  io::Volume m = model_map;
+  m.geometry = p.model_input.geometry;
+  if (p.pruned) m = unprune(m, p.prune);
+  if (p.reoriented) m = reorient(m, p.subject_orientation);
+  if (m.shape != p.subject.shape) throw std::logic_error("to_subject_space: the map did not return to the subject's grid");
+  m.geometry = p.subject.geometry;  // identical up to rounding; the subject's header is the reference
+  return m;
+}
+
+}  // namespace mlens::engine

@@ -1,0 +1,45 @@
+// The manifest's preprocessing chain for one subject, and its inverse for maps:
+//
+//   subject volume ─(× brain mask)─ reorient to input.orientation ─ prune to input.shape ─ normalise
+//        ▲                                                                                    │ model
+//   subject-space map ◀── reorient back ◀── unprune (zeros outside the box) ◀── model-grid map ┘
+//
+// Manifest fields (input.preprocessing): "fit": "prune" | "none" (the volume is already in the grid),
+// "normalise": "none" | "unit" | "zscore" | "study-uint8" (with "dataset_max", optional "ceiling" = 383).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "engine/preprocess.h"
+#include "io/manifest.h"
+#include "io/volume.h"
+
+namespace mlens::engine {
+
+struct PreprocessSpec {
+  Int3 shape{0, 0, 0};
+  std::string orientation;        // "" = keep
+  std::string fit = "none";       // "prune" or "none"
+  std::string normalise = "none"; // "none", "unit", "zscore", "study-uint8"
+  double dataset_max = 0, ceiling = 383;
+};
+
+// From a manifest; errors name the manifest and the field.
+PreprocessSpec preprocess_spec(const io::EnsembleSpec& manifest);
+
+struct Prepared {
+  io::Volume model_input;
+  io::Volume subject;  // the subject's grid (shape and geometry; voxels not kept)
+  std::string subject_orientation;
+  bool reoriented = false, pruned = false;
+  PruneGeometry prune;
+};
+
+// `mask` (optional) must share the subject's grid.
+Prepared prepare(const io::Volume& subject, const PreprocessSpec& spec, const io::Volume* mask, const std::string& source);
+
+// A map in the model's grid back into the subject's grid (same shape and affine as the subject volume).
+io::Volume to_subject_space(const io::Volume& model_map, const Prepared& prepared);
+
+}  // namespace mlens::engine
