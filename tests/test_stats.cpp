@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "stats/brain_age.h"
 #include "stats/correlation.h"
 #include "stats/p_values.h"
 #include "stats/paired.h"
@@ -84,4 +85,22 @@ TEST_CASE("Pearson and Spearman correlations match R's cor.test", "[stats]") {
   CHECK(t.p == Approx(0.0014307538559247873).epsilon(1e-8));
   // Missing values drop their pair.
   CHECK(pearson({2.1, 3.4, NAN, 1.9, 5.6}, {20, 31, 99, 25, 48}).n == 4);
+}
+
+TEST_CASE("age-bias correction and accuracy match R's lm", "[stats]") {
+  // R: fit <- lm(pred ~ age); de Lange & Cole: pred + (age - fitted); Cole: (pred - b) / a.
+  const std::vector<double> age{25, 31, 38, 44, 50, 57, 63, 69, 74, 80};
+  const std::vector<double> pred{30.2, 34.1, 39.0, 43.5, 48.9, 54.0, 58.8, 63.1, 67.5, 71.9};
+  const AgeBiasModel m = fit_age_bias(age, pred);
+  CHECK(m.intercept == Approx(10.27881212198791161).epsilon(1e-12));
+  CHECK(m.slope == Approx(0.76876060033921079).epsilon(1e-12));
+  CHECK(corrected_brain_age(m, AgeBiasMethod::DeLangeCole2020, age[0], pred[0]) - age[0] ==
+        Approx(0.702172869531818122).epsilon(1e-10));
+  CHECK(corrected_brain_age(m, AgeBiasMethod::Cole2018, age[8], pred[8]) - age[8] == Approx(0.433039170794657480).epsilon(1e-10));
+  const Accuracy a = accuracy(age, pred);
+  CHECK(a.mae == Approx(3.86));
+  CHECK(a.r == Approx(0.99964108177927757).epsilon(1e-12));
+  CHECK(a.r2 == Approx(0.93330346571090272).epsilon(1e-12));
+  CHECK_THROWS_WITH(fit_age_bias({40, 40, 40}, {1, 2, 3}), Catch::Contains("all ages are equal"));
+  CHECK_THROWS_WITH(parse_age_bias_method("magic"), Catch::Contains("delange, cole"));
 }
