@@ -36,6 +36,11 @@ EnsembleSpec parse_manifest(const nlohmann::json& j, const std::string& source, 
     e.orientation = in.value("orientation", "");
     if (in.contains("preprocessing")) e.preprocessing = in.at("preprocessing");
   }
+  if (j.contains("training") && j.at("training").contains("age_range")) {
+    const auto& r = j.at("training").at("age_range");
+    if (!r.is_array() || r.size() != 2) throw manifest_error(source, "training.age_range", "expected [min, max]");
+    e.training_age_range = {r[0].get<double>(), r[1].get<double>()};
+  }
   if (!j.contains("members") || !j.at("members").is_array() || j.at("members").empty())
     throw manifest_error(source, "members", "expected a non-empty list of models or ensembles");
   const auto& members = j.at("members");

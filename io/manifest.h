@@ -42,6 +42,8 @@ struct EnsembleSpec {
   nlohmann::json preprocessing;  // kept as given for the preprocessing step (issue 3)
   double intercept = 0;
   std::vector<MemberSpec> members;
+  // "training": {"age_range": [min, max]}: predictions outside it are flagged; min > max when unknown.
+  std::array<double, 2> training_age_range{1, 0};
 };
 
 // Reads and checks a manifest: required fields present, one coefficient per member, every model file

@@ -27,13 +27,30 @@ void check_same_input(const Ensemble& e) {
                                   shape_text(first) + "; all members must share one input geometry");
 }
 
-at::Tensor Ensemble::predict(const at::Tensor& x) const {
-  at::Tensor y = at::full({x.size(0)}, intercept, x.options());
-  for (const auto& m : members) {
-    const at::Tensor ym = m.network ? m.network->forward(x).reshape({x.size(0)}) : m.ensemble->predict(x);
+namespace {
+
+at::Tensor predict_weighted(const Ensemble& e, const at::Tensor& x, double weight, const std::string& prefix,
+                            std::vector<MemberPrediction>* out) {
+  at::Tensor y = at::full({x.size(0)}, e.intercept, x.options());
+  for (const auto& m : e.members) {
+    const std::string name = prefix.empty() ? m.name : prefix + "/" + m.name;
+    const double w = weight * m.coefficient;
+    at::Tensor ym;
+    if (m.network) {
+      ym = m.network->forward(x).reshape({x.size(0)});
+      if (out) out->push_back({name, w, ym});
+    } else {
+      ym = predict_weighted(*m.ensemble, x, w, name, out);
+    }
     y.add_(ym, m.coefficient);
   }
   return y;
+}
+
+}  // namespace
+
+at::Tensor Ensemble::predict(const at::Tensor& x, std::vector<MemberPrediction>* members) const {
+  return predict_weighted(*this, x, 1.0, "", members);
 }
 
 Ensemble Ensemble::to(const at::Device& device, at::ScalarType dtype) const {

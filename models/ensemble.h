@@ -21,6 +21,14 @@ struct EnsembleMember {
   std::shared_ptr<const Ensemble> ensemble;
 };
 
+// One network's own prediction and its effective weight in the ensemble (the product of the head
+// coefficients on its path).
+struct MemberPrediction {
+  std::string name;
+  double coefficient;
+  at::Tensor prediction;  // [N]
+};
+
 struct Ensemble {
   std::string name;
   double intercept = 0;
@@ -28,8 +36,8 @@ struct Ensemble {
 
   // The common input shape of all members (checked when the ensemble is built).
   Int3 input_shape() const;
-  // x [N, 1, D, H, W] -> [N]
-  at::Tensor predict(const at::Tensor& x) const;
+  // x [N, 1, D, H, W] -> [N]; with `members`, every network's own prediction too (depth first).
+  at::Tensor predict(const at::Tensor& x, std::vector<MemberPrediction>* members = nullptr) const;
   // Every member on `device` in `dtype`.
   Ensemble to(const at::Device& device, at::ScalarType dtype) const;
 };

@@ -1,7 +1,8 @@
 // A subcommand of `mlens`: its help text and option table, declared once, and its run function.
 // main.cpp parses the command line against the table, prints `--help` from it, and maps errors to exit
 // codes (documented in docs/cli.md):
-//   0 success, 1 error (bad input file, failed computation), 2 usage error, 3 validation beyond tolerance.
+//   0 success, 1 error (bad input file, failed computation), 2 usage error, 3 validation beyond tolerance,
+//   4 a cohort run finished but some subjects failed (listed in failures.csv).
 #pragma once
 
 #include <boost/program_options.hpp>
@@ -14,7 +15,7 @@ namespace mlens::tools {
 
 namespace po = boost::program_options;
 
-inline constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitBeyondTolerance = 3;
+inline constexpr int kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitBeyondTolerance = 3, kExitSomeFailed = 4;
 
 struct Command {
   std::string name;

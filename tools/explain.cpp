@@ -32,8 +32,6 @@ int run(const po::variables_map& vm) {
   using clock = std::chrono::steady_clock;
   const auto seconds_since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
   const std::string out = vm["out"].as<std::string>();
-  const std::string sidecar = vm.count("sidecar") ? vm["sidecar"].as<std::string>() : sidecar_for(out);
-  const std::string input = vm["input"].as<std::string>();
 
   const auto t0 = clock::now();
   const engine::Runtime runtime = runtime_from(vm);
@@ -41,6 +39,10 @@ int run(const po::variables_map& vm) {
   const LoadedModel loaded = load_model(vm, runtime);
   const models::Ensemble& model = loaded.model;
   lrp::check_explainable(model);
+  if (vm.count("cohort")) return run_cohort(vm, runtime, loaded, /*explain=*/true, composite);
+  if (!vm.count("input")) throw UsageError("give --input VOL (or --cohort CSV)");
+  const std::string sidecar = vm.count("sidecar") ? vm["sidecar"].as<std::string>() : sidecar_for(out);
+  const std::string input = vm["input"].as<std::string>();
   const engine::Prepared prepared = prepare_subject(vm, loaded);
   const io::Volume& volume = prepared.model_input;
   const double load_seconds = seconds_since(t0);
@@ -117,17 +119,19 @@ Command explain_command() {
           "affine (open it over the input in FSLeyes or ITK-SNAP) and a JSON sidecar with the prediction, the rules, "
           "the per-layer conservation account (how much relevance each bias absorbed), timings and versions. Files are "
           "written atomically. With --manifest the map is the ensemble's: the coefficient-weighted sum of its "
-          "members' maps (the intercept carries no relevance); --members also writes each network's own map.",
+          "members' maps (the intercept carries no relevance); --members also writes each network's own map. With --cohort "
+          "every subject's map goes to DIR/<id>/relevance.nii.gz (docs/cohorts.md), resumable and shardable.",
           "mlens explain --model mrinet.h5 --input sub-01_flair_198.nii.gz --rule preset-a --out sub-01_relevance.nii.gz",
           [](po::options_description& o, po::positional_options_description&) {
             add_model_options(o);
             add_subject_options(o);
             o.add_options()("out,o", po::value<std::string>()->required()->value_name("REL"),
-                            "relevance map to write (.nii.gz), in the input volume's grid")(
+                            "relevance map to write (.nii.gz), in the input volume's grid; with --cohort a directory")(
                 "model-space", po::value<std::string>()->value_name("FILE"), "also write the map in the model's grid")(
                 "sidecar", po::value<std::string>()->value_name("JSON"), "sidecar path (default: REL with .json)")(
                 "members", "also write each ensemble member's map (REL_member-K.nii.gz)")(
                 "json", "print the sidecar to stdout instead of a summary");
+            add_cohort_options(o);
             add_rule_options(o);
             add_runtime_options(o);
           },

@@ -12,7 +12,8 @@ void print_overview() {
   std::cout << "mlens " MLENS_VERSION " — brain-age from FLAIR MRI with 3D CNN ensembles, explained by LRP\n\n"
                "Usage: mlens <command> [options]     mlens <command> --help\n\nCommands:\n";
   for (const Command& c : commands()) std::cout << "  " << c.name << std::string(14 - c.name.size(), ' ') << c.summary << "\n";
-  std::cout << "\nExit codes: 0 success, 1 error, 2 usage error, 3 validation beyond tolerance.\n"
+  std::cout << "\nExit codes: 0 success, 1 error, 2 usage error, 3 validation beyond tolerance,\n"
+               "4 cohort finished with failed subjects (see failures.csv).\n"
                "Documentation: docs/cli.md, docs/lrp.md, docs/architecture.md\n";
 }
 

@@ -4,9 +4,11 @@
 #include <H5Cpp.h>
 #include <torch/version.h>
 
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "engine/cohort.h"
 #include "engine/model_loader.h"
 #include "engine/subject.h"
 #include "io/manifest.h"
@@ -59,14 +61,14 @@ LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runti
   if (vm.count("manifest")) {
     const std::string path = vm["manifest"].as<std::string>();
     const io::EnsembleSpec spec = io::read_manifest(path);
-    return {engine::load_ensemble(spec, runtime), engine::preprocess_spec(spec), path};
+    return {engine::load_ensemble(spec, runtime), engine::preprocess_spec(spec), path, spec.training_age_range};
   }
   if (!vm.count("model")) throw UsageError("give the model: --model FILE (or an ensemble: --manifest FILE)");
-  return {engine::as_ensemble(load_network(vm, runtime)), engine::PreprocessSpec{}, vm["model"].as<std::string>()};
+  return {engine::as_ensemble(load_network(vm, runtime)), engine::PreprocessSpec{}, vm["model"].as<std::string>(), {1, 0}};
 }
 
 void add_subject_options(po::options_description& o) {
-  o.add_options()("input,i", po::value<std::string>()->required()->value_name("VOL"),
+  o.add_options()("input,i", po::value<std::string>()->value_name("VOL"),
                   "NIfTI volume: in the model's input grid for --model; for --manifest, the subject's volume, which the "
                   "manifest's preprocessing brings into the grid")(
       "mask", po::value<std::string>()->value_name("MASK"), "brain mask in the volume's grid (voxels with 0 are zeroed)");
@@ -158,6 +160,71 @@ nlohmann::json versions_json() {
           {"libtorch", TORCH_VERSION},
           {"hdf5", std::to_string(h5_major) + "." + std::to_string(h5_minor) + "." + std::to_string(h5_release)},
           {"torch_threads", at::get_num_threads()}};
+}
+
+void add_cohort_options(po::options_description& o) {
+  o.add_options()("cohort", po::value<std::string>()->value_name("CSV"),
+                  "score a cohort instead of one volume: a CSV with id, flair[, age, sex, wml, transform] (paths "
+                  "relative to it); --out is then a directory")(
+      "shard", po::value<std::string>()->value_name("I/N"), "run only subjects I, I+N, I+2N, ... (1-based) of the cohort")(
+      "force", "recompute subjects whose outputs are complete (default: skip them)")(
+      "bias-model", po::value<std::string>()->value_name("JSON"),
+      "age-bias model to apply (a bias_model.json from a reference cohort); default: fit on this cohort")(
+      "bias-method", po::value<std::string>()->default_value("delange")->value_name("M"),
+      "age-bias correction: delange (de Lange & Cole 2020) or cole (Cole 2018)");
+}
+
+int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, const LoadedModel& loaded, bool explain,
+               const lrp::Composite& composite) {
+  const std::string cohort_path = vm["cohort"].as<std::string>();
+  const std::vector<io::Subject> cohort = io::read_cohort(cohort_path);
+  engine::CohortOptions o;
+  o.out_dir = vm["out"].as<std::string>();
+  o.explain = explain;
+  o.members = vm.count("members") > 0;
+  o.force = vm.count("force") > 0;
+  o.composite = composite;
+  try {
+    o.bias_method = stats::parse_age_bias_method(vm["bias-method"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("bias-model")) {
+    const std::string path = vm["bias-model"].as<std::string>();
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("\"" + path + "\": cannot open the bias model");
+    const nlohmann::json j = nlohmann::json::parse(in);
+    stats::AgeBiasModel m;
+    m.slope = j.at("slope").get<double>();
+    m.intercept = j.at("intercept").get<double>();
+    m.n = j.value("n", std::size_t{0});
+    o.bias_model = m;
+  }
+  o.training_age_range = loaded.training_age_range;
+  std::vector<io::Subject> todo = cohort;
+  if (vm.count("shard")) {
+    const std::string text = vm["shard"].as<std::string>();
+    const auto slash = text.find('/');
+    int index = 0, count = 0;
+    try {
+      index = std::stoi(text.substr(0, slash));
+      count = std::stoi(text.substr(slash + 1));
+    } catch (const std::exception&) {
+      throw UsageError("--shard " + text + ": expected I/N, e.g. 2/10");
+    }
+    try {
+      todo = io::shard(cohort, index, count);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--shard: ") + e.what());
+    }
+    o.shard_tag = "shard-" + std::to_string(index) + "-of-" + std::to_string(count);
+  }
+  log((explain ? "explaining " : "scoring ") + std::to_string(todo.size()) + " of " + std::to_string(cohort.size()) +
+      " subjects from " + cohort_path + " into " + o.out_dir);
+  const engine::CohortSummary s = engine::run_cohort(cohort, todo, loaded.model, loaded.preprocess, runtime, o, log);
+  std::cout << s.computed << " computed, " << s.skipped << " skipped (done earlier), " << s.failed << " failed; "
+            << s.completed << " of " << s.cohort << " subjects complete in " << o.out_dir << "/predictions.csv\n";
+  return s.failed ? kExitSomeFailed : kExitOk;
 }
 
 void log(const std::string& message) { std::cerr << "mlens: " << message << std::endl; }

@@ -22,6 +22,7 @@ struct LoadedModel {
   models::Ensemble model;
   engine::PreprocessSpec preprocess;
   std::string source;  // the --model or --manifest path
+  std::array<double, 2> training_age_range{1, 0};  // from the manifest; min > max: unknown
 };
 LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runtime);
 
@@ -44,6 +45,13 @@ models::Int3 parse_shape(const std::string& text);
 nlohmann::json to_json(const lrp::Composite& composite);
 nlohmann::json to_json(const std::vector<lrp::LayerAccount>& account);
 nlohmann::json versions_json();
+
+// --cohort CSV, --shard I/N, --force, --bias-model JSON, --bias-method
+void add_cohort_options(po::options_description& options);
+// Runs a whole cohort into --out DIR (engine/cohort.h); `explain` adds relevance maps. Exit code 0, or
+// 4 when some subjects failed.
+int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, const LoadedModel& loaded, bool explain,
+               const lrp::Composite& composite);
 
 // Progress and log lines go to stderr so stdout stays machine-readable.
 void log(const std::string& message);

@@ -12,6 +12,11 @@ namespace {
 int run(const po::variables_map& vm) {
   const engine::Runtime runtime = runtime_from(vm);
   const LoadedModel loaded = load_model(vm, runtime);
+  if (vm.count("cohort")) {
+    if (!vm.count("out")) throw UsageError("--cohort needs --out DIR");
+    return run_cohort(vm, runtime, loaded, /*explain=*/false, lrp::Composite{});
+  }
+  if (!vm.count("input")) throw UsageError("give --input VOL (or --cohort CSV)");
   const std::string input = vm["input"].as<std::string>();
   const engine::Prepared prepared = prepare_subject(vm, loaded);
   const double prediction = engine::predict(loaded.model, prepared.model_input, runtime, input);
@@ -27,16 +32,22 @@ int run(const po::variables_map& vm) {
 Command predict_command() {
   return {"predict",
           "predict brain-age for a volume already in the model's input grid",
-          "mlens predict (--model MODEL.h5 | --manifest ENSEMBLE.mlens.json) --input VOL.nii.gz [--json]",
+          "mlens predict (--model MODEL.h5 | --manifest ENSEMBLE.mlens.json) (--input VOL.nii.gz [--json] | --cohort "
+          "COHORT.csv --out DIR)",
           "Runs the model's forward pass on one NIfTI volume whose voxel grid is the model's input grid (for the "
           "published FLAIR MRInets: 198x198x198 after pruning) and prints the prediction. With --manifest the "
           "prediction is the ensemble's: intercept + the coefficient-weighted sum of its members' predictions, and the "
-          "manifest's preprocessing (reorient, prune, normalise; docs/ensembles.md) brings a subject's volume into the grid.",
+          "manifest's preprocessing (reorient, prune, normalise; docs/ensembles.md) brings a subject's volume into the grid. "
+          "With --cohort every subject is scored into DIR (predictions.csv with gap and age-bias-corrected gap, "
+          "members' spread, QC flags; failures.csv; summary.json; docs/cohorts.md); completed subjects are skipped "
+          "on a re-run, so a killed run resumes, and --shard I/N splits the cohort for a job array.",
           "mlens predict --model mrinet.h5 --input sub-01_flair_198.nii.gz --json",
           [](po::options_description& o, po::positional_options_description&) {
             add_model_options(o);
             add_subject_options(o);
-            o.add_options()("json", "print JSON");
+            o.add_options()("json", "print JSON")("out,o", po::value<std::string>()->value_name("DIR"),
+                                                  "with --cohort: the output directory");
+            add_cohort_options(o);
             add_runtime_options(o);
           },
           run};

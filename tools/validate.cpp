@@ -42,6 +42,7 @@ int run(const po::variables_map& vm) {
   const engine::Runtime runtime = runtime_from(vm);
   const lrp::Composite composite = composite_from(vm);
   const LoadedModel loaded = load_model(vm, runtime);
+  if (!vm.count("input")) throw UsageError("give --input VOL");
   const std::string input = vm["input"].as<std::string>(), reference = vm["reference"].as<std::string>();
   const double tolerance = vm["tolerance"].as<double>();
   const std::vector<double> ref = read_reference(reference, loaded.model.input_shape());

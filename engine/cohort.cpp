@@ -1,0 +1,223 @@
+#include "engine/cohort.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/subject.h"
+#include "io/atomic_file.h"
+#include "io/table.h"
+#include "io/volume.h"
+
+namespace mlens::engine {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string subject_dir(const CohortOptions& o, const std::string& id) { return o.out_dir + "/" + id; }
+
+bool completed(const CohortOptions& o, const std::string& id) {
+  const std::string dir = subject_dir(o, id);
+  if (!fs::exists(dir + "/prediction.json")) return false;
+  return !o.explain || fs::exists(dir + "/relevance.nii.gz");
+}
+
+json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+// One subject, start to finish; throws on any failure (the caller records it).
+void score_subject(const io::Subject& s, const models::Ensemble& model, const PreprocessSpec& preprocess,
+                   const Runtime& runtime, const CohortOptions& o) {
+  const io::Volume subject = io::read_volume(s.flair);
+  const Prepared prepared = prepare(subject, preprocess, nullptr, s.flair);
+  const std::string dir = subject_dir(o, s.id);
+  fs::create_directories(dir);
+  json members = json::array();
+  double brain_age = 0;
+  if (o.explain) {
+    const lrp::EnsembleExplanation e = explain(model, prepared.model_input, o.composite, runtime, s.flair, o.members);
+    brain_age = e.prediction[0].item<double>();
+    if (!std::isfinite(brain_age)) throw std::runtime_error("the prediction is not finite (" + std::to_string(brain_age) + ")");
+    const auto subject_map = [&](const at::Tensor& map) {
+      return to_subject_space(to_volume(map, prepared.model_input), prepared);
+    };
+    io::write_volume(dir + "/relevance.nii.gz", subject_map(e.relevance));
+    json accounts = json::array();
+    for (std::size_t k = 0; k < e.members.size(); ++k) {
+      const auto& m = e.members[k];
+      members.push_back({{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction[0].item<double>()}});
+      if (o.members) io::write_volume(dir + "/relevance_member-" + std::to_string(k + 1) + ".nii.gz", subject_map(m.relevance));
+      json rows = json::array();
+      for (const auto& a : m.account)
+        rows.push_back({{"layer", a.layer}, {"rule", a.rule}, {"relevance_out", a.relevance_out},
+                        {"relevance_in", a.relevance_in}, {"small_denominators", a.small_denominators}});
+      accounts.push_back({{"member", m.name}, {"layers", rows}});
+    }
+    json rules = json::object();
+    for (const auto& [role, rule] : o.composite.rules) rules[lrp::to_string(role)] = rule.describe();
+    io::write_text_atomically(dir + "/relevance.json",
+                              json{{"id", s.id}, {"input", s.flair}, {"prediction", brain_age},
+                                   {"relevance_sum", e.relevance.sum().item<double>()},
+                                   {"rule", {{"name", o.composite.name}, {"rules", rules}, {"max_pool_ties", lrp::to_string(o.composite.ties)}}},
+                                   {"conservation", accounts}}
+                                      .dump(2) + "\n");
+  } else {
+    std::vector<models::MemberPrediction> parts;
+    const at::Tensor y = model.predict(to_input(prepared.model_input, model.input_shape(), runtime, s.flair), &parts);
+    brain_age = y[0].item<double>();
+    if (!std::isfinite(brain_age)) throw std::runtime_error("the prediction is not finite (" + std::to_string(brain_age) + ")");
+    for (const auto& m : parts) members.push_back({{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction[0].item<double>()}});
+  }
+  io::write_text_atomically(dir + "/prediction.json",
+                            json{{"id", s.id}, {"input", s.flair}, {"age", number_or_null(s.age)}, {"brain_age", brain_age},
+                                 {"members", members}}
+                                    .dump(2) + "\n");
+}
+
+std::string format_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%d:%02d", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  return buf;
+}
+
+// The cohort table from every completed subject, in cohort order.
+CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOptions& o, CohortSummary summary,
+                          const std::function<void(const std::string&)>& log) {
+  struct Row {
+    std::string id;
+    double age, brain_age;
+    std::vector<double> members;
+  };
+  std::vector<Row> rows;
+  std::vector<std::string> member_names;
+  for (const auto& s : cohort) {
+    const std::string path = subject_dir(o, s.id) + "/prediction.json";
+    if (!fs::exists(path)) continue;
+    std::ifstream in(path);
+    const json j = json::parse(in);
+    Row r{s.id, s.age, j.at("brain_age").get<double>(), {}};
+    std::vector<std::string> names;
+    for (const auto& m : j.at("members")) {
+      r.members.push_back(m.at("prediction").get<double>());
+      names.push_back(m.at("name").get<std::string>());
+    }
+    if (member_names.empty()) member_names = names;
+    rows.push_back(std::move(r));
+  }
+  summary.completed = rows.size();
+
+  std::vector<double> ages, predictions;
+  for (const auto& r : rows) {
+    ages.push_back(r.age);
+    predictions.push_back(r.brain_age);
+  }
+  json bias = nullptr;
+  std::optional<stats::AgeBiasModel> model = o.bias_model;
+  std::string bias_source = "given (--bias-model)";
+  if (!model) {
+    try {
+      model = stats::fit_age_bias(ages, predictions);
+      bias_source = "fitted on this cohort (n = " + std::to_string(model->n) + "): its corrected gaps are not independent of it";
+    } catch (const std::invalid_argument&) {
+      bias_source = "none (fewer than 3 subjects with age)";
+    }
+  }
+  if (model) {
+    bias = {{"slope", model->slope}, {"intercept", model->intercept}, {"n", model->n}, {"method", stats::to_string(o.bias_method)},
+            {"source", bias_source}};
+    if (!o.bias_model) io::write_text_atomically(o.out_dir + "/bias_model.json", bias.dump(2) + "\n");
+  }
+
+  io::Table t;
+  t.columns = {"id", "age", "brain_age", "gap", "corrected_brain_age", "corrected_gap", "members_sd", "flags"};
+  for (std::size_t k = 0; k < member_names.size(); ++k) t.columns.push_back("member_" + std::to_string(k + 1));
+  const bool range_known = o.training_age_range[0] <= o.training_age_range[1];
+  for (const auto& r : rows) {
+    const double corrected = model && std::isfinite(r.age) ? stats::corrected_brain_age(*model, o.bias_method, r.age, r.brain_age)
+                                                           : std::nan("");
+    double mean = 0, sd = 0;
+    for (double m : r.members) mean += m / static_cast<double>(r.members.size());
+    for (double m : r.members) sd += (m - mean) * (m - mean);
+    sd = r.members.size() > 1 ? std::sqrt(sd / static_cast<double>(r.members.size() - 1)) : std::nan("");
+    std::string flags;
+    if (range_known && (r.brain_age < o.training_age_range[0] || r.brain_age > o.training_age_range[1]))
+      flags = "outside_training_range";
+    std::vector<std::string> cells{r.id,
+                                   io::csv_number(r.age),
+                                   io::csv_number(r.brain_age),
+                                   io::csv_number(r.brain_age - r.age),
+                                   io::csv_number(corrected),
+                                   io::csv_number(corrected - r.age),
+                                   io::csv_number(sd),
+                                   flags};
+    for (double m : r.members) cells.push_back(io::csv_number(m));
+    t.rows.push_back(cells);
+  }
+  io::write_csv(o.out_dir + "/predictions.csv", t);
+
+  json summary_json{{"cohort", summary.cohort}, {"completed", summary.completed}, {"this_run", {{"subjects", summary.todo},
+                    {"computed", summary.computed}, {"skipped", summary.skipped}, {"failed", summary.failed}}},
+                    {"age_bias", bias}, {"members", member_names}};
+  try {
+    const stats::Accuracy acc = stats::accuracy(ages, predictions);
+    summary_json["accuracy"] = {{"n", acc.n}, {"mae", acc.mae}, {"r", acc.r}, {"r2", acc.r2}};
+  } catch (const std::invalid_argument&) {
+  }
+  if (predictions.size() >= 5) {
+    double mean = 0, var = 0;
+    for (double p : predictions) mean += p / static_cast<double>(predictions.size());
+    for (double p : predictions) var += (p - mean) * (p - mean) / static_cast<double>(predictions.size() - 1);
+    // A model that predicts (almost) the same age for everyone is broken input or preprocessing, not a
+    // young or old cohort: say so loudly.
+    if (std::sqrt(var) < 1.0) {
+      summary_json["qc"]["near_constant_predictions"] = std::sqrt(var);
+      log("WARNING: predictions are nearly constant across the cohort (SD " + std::to_string(std::sqrt(var)) +
+          " years): check the preprocessing and the inputs");
+    }
+  }
+  io::write_text_atomically(o.out_dir + "/summary.json", summary_json.dump(2) + "\n");
+  return summary;
+}
+
+}  // namespace
+
+CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vector<io::Subject>& todo,
+                         const models::Ensemble& model, const PreprocessSpec& preprocess, const Runtime& runtime,
+                         const CohortOptions& o, const std::function<void(const std::string&)>& log) {
+  fs::create_directories(o.out_dir);
+  CohortSummary summary;
+  summary.cohort = cohort.size();
+  summary.todo = todo.size();
+  io::Table failures;
+  failures.columns = {"id", "input", "error"};
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t k = 0; k < todo.size(); ++k) {
+    const io::Subject& s = todo[k];
+    const std::string position = "[" + std::to_string(k + 1) + "/" + std::to_string(todo.size()) + "] " + s.id;
+    if (!o.force && completed(o, s.id)) {
+      ++summary.skipped;
+      log(position + ": done earlier, skipped");
+      continue;
+    }
+    try {
+      score_subject(s, model, preprocess, runtime, o);
+      ++summary.computed;
+    } catch (const std::exception& e) {
+      ++summary.failed;
+      failures.rows.push_back({s.id, s.flair, e.what()});
+      log(position + ": FAILED: " + e.what());
+      continue;
+    }
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double rate = static_cast<double>(summary.computed) / elapsed;
+    log(position + ": done (" + std::to_string(rate * 60).substr(0, 5) + " subjects/min, ETA " +
+        format_seconds(static_cast<double>(todo.size() - k - 1) / rate) + ")");
+  }
+  const std::string failures_file = o.out_dir + (o.shard_tag.empty() ? "/failures.csv" : "/failures-" + o.shard_tag + ".csv");
+  io::write_csv(failures_file, failures);
+  return write_table(cohort, o, summary, log);
+}
+
+}  // namespace mlens::engine

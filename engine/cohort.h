@@ -1,0 +1,49 @@
+// Scoring a cohort: every subject through preprocessing, the ensemble and (optionally) LRP, with
+// per-subject outputs written atomically, failures recorded instead of stopping the run, resume by
+// skipping completed subjects, and the cohort table rebuilt from all completed subjects at the end.
+//
+//   DIR/<id>/prediction.json      brain-age, member predictions (written last: it marks completion)
+//   DIR/<id>/relevance.nii.gz     with explain: the map in the subject's grid (+ relevance.json)
+//   DIR/predictions.csv           every completed subject of the cohort (columns in docs/cohorts.md)
+//   DIR/failures.csv              subject, reason (failures-shard-I-of-N.csv for a shard)
+//   DIR/summary.json              counts, accuracy, age-bias model, QC flags
+// Per-subject files hold no timings, so a resumed run produces the same bytes as an uninterrupted one.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/pipeline.h"
+#include "engine/runtime.h"
+#include "io/cohort.h"
+#include "lrp/composite.h"
+#include "models/ensemble.h"
+#include "stats/brain_age.h"
+
+namespace mlens::engine {
+
+struct CohortOptions {
+  std::string out_dir;
+  bool explain = false;  // also relevance maps
+  bool members = false;  // with explain: each member's map
+  bool force = false;    // recompute completed subjects
+  lrp::Composite composite;
+  std::optional<stats::AgeBiasModel> bias_model;  // reuse; else fitted on this cohort's subjects with ages
+  stats::AgeBiasMethod bias_method = stats::AgeBiasMethod::DeLangeCole2020;
+  std::array<double, 2> training_age_range{1, 0};  // min > max: unknown
+  std::string shard_tag;  // "" or "shard-2-of-3"
+};
+
+struct CohortSummary {
+  std::size_t cohort = 0, todo = 0, computed = 0, skipped = 0, failed = 0, completed = 0;
+};
+
+// `cohort` is the whole list (for the table); `todo` the part this process runs (a shard or all).
+CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vector<io::Subject>& todo,
+                         const models::Ensemble& model, const PreprocessSpec& preprocess, const Runtime& runtime,
+                         const CohortOptions& options, const std::function<void(const std::string&)>& log);
+
+}  // namespace mlens::engine

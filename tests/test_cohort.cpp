@@ -1,0 +1,145 @@
+// Cohort runs: the table and its columns, failures recorded while the run goes on, shards that
+// together equal the unsharded run, and a run killed with SIGKILL that resumes to byte-identical outputs.
+#include "testing.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "engine/phantom.h"
+#include "fixtures.h"
+#include "io/table.h"
+#include "io/volume.h"
+#include "models/mrinet.h"
+
+using namespace mlens;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kMlens = MLENS_BINARY;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Two MRInets for `shape`, a manifest, `n` phantom subjects (+ one whose file is missing).
+struct Cohort {
+  test::TempDir dir;
+  explicit Cohort(const models::Int3& shape, int n) {
+    for (uint64_t seed : {1, 2}) io::write_keras_h5(dir.path("m" + std::to_string(seed) + ".h5"), models::mrinet(shape, seed).keras);
+    std::ofstream(dir.path("e.mlens.json"))
+        << nlohmann::json{{"input", {{"shape", shape}}},
+                          {"training", {{"age_range", {0.0, 0.5}}}},
+                          {"head", {{"intercept", 0.0}, {"coefficients", {0.5, 0.5}}}},
+                          {"members", {{{"model", "m1.h5"}}, {{"model", "m2.h5"}}}}}
+               .dump();
+    std::ofstream csv(dir.path("cohort.csv"));
+    csv << "id,flair,age\n";
+    for (int s = 1; s <= n; ++s) {
+      const std::string id = "sub-" + std::to_string(s);
+      io::write_volume(dir.path(id + ".nii.gz"), engine::phantom(shape, static_cast<uint64_t>(s)));
+      csv << id << "," << id << ".nii.gz," << 20 + 7 * s << "\n";
+      if (s == 2) csv << "sub-missing,nowhere.nii.gz,50\n";
+    }
+  }
+  std::string run(const std::string& command, const std::string& out, const std::string& extra = "") const {
+    return kMlens + " " + command + " --manifest " + dir.path("e.mlens.json") + " --cohort " + dir.path("cohort.csv") +
+           " --out " + out + " --threads 1 " + extra;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a cohort run writes the table, records failures and goes on", "[cohort][cli]") {
+  Cohort c({21, 19, 17}, 5);
+  std::string out;
+  CHECK(test::run(c.run("predict", c.dir.path("out")), &out) == 4);  // one subject failed
+  CHECK_THAT(out, Catch::Contains("5 computed, 0 skipped (done earlier), 1 failed"));
+  const io::Table t = io::read_csv(c.dir.path("out/predictions.csv"));
+  REQUIRE(t.rows.size() == 5);
+  CHECK(t.text("id")[1] == "sub-2");
+  const io::Table f = io::read_csv(c.dir.path("out/failures.csv"));
+  REQUIRE(f.rows.size() == 1);
+  CHECK(f.text("id")[0] == "sub-missing");
+  CHECK_THAT(f.text("error")[0], Catch::Contains("nowhere.nii.gz") && Catch::Contains("no such file"));
+
+  // brain_age = the ensemble on the subject; the spread of the two members; gap and corrected gap.
+  REQUIRE(test::run(kMlens + " predict --json --threads 1 --manifest " + c.dir.path("e.mlens.json") + " --input " +
+                        c.dir.path("sub-3.nii.gz"),
+                    &out) == 0);
+  CHECK(t.numbers("brain_age")[2] == Approx(nlohmann::json::parse(out)["prediction"].get<double>()).epsilon(1e-6));
+  const double m1 = t.numbers("member_1")[2], m2 = t.numbers("member_2")[2];
+  CHECK(t.numbers("brain_age")[2] == Approx(0.5 * m1 + 0.5 * m2).epsilon(1e-6));
+  CHECK(t.numbers("members_sd")[2] == Approx(std::abs(m1 - m2) / std::sqrt(2.0)).epsilon(1e-6));
+  CHECK(t.numbers("gap")[2] == Approx(t.numbers("brain_age")[2] - 41));
+  const auto bias = nlohmann::json::parse(slurp(c.dir.path("out/bias_model.json")));
+  const double a = bias["slope"], b = bias["intercept"];
+  CHECK(t.numbers("corrected_gap")[2] == Approx(t.numbers("brain_age")[2] + (41 - (a * 41 + b)) - 41).margin(1e-6));
+  CHECK_THAT(bias["source"].get<std::string>(), Catch::Contains("fitted on this cohort"));
+  // Untrained models predict near 0: outside the manifest's training range [0, 0.5] or not, flagged per row.
+  for (std::size_t r = 0; r < t.rows.size(); ++r) {
+    const double y = t.numbers("brain_age")[r];
+    CHECK((t.text("flags")[r] == "outside_training_range") == (y < 0 || y > 0.5));
+  }
+  const auto summary = nlohmann::json::parse(slurp(c.dir.path("out/summary.json")));
+  CHECK(summary["completed"] == 5);
+  CHECK(summary["accuracy"]["n"] == 5);
+  CHECK(summary["qc"].contains("near_constant_predictions"));  // untrained: the same age for everyone
+
+  // A re-run skips everything that is complete; --bias-model reuses the coefficients.
+  CHECK(test::run(c.run("predict", c.dir.path("out"), "--bias-model " + c.dir.path("out/bias_model.json")), &out) == 4);
+  CHECK_THAT(out, Catch::Contains("0 computed, 5 skipped"));
+}
+
+TEST_CASE("shards 1/3, 2/3 and 3/3 together equal the unsharded run", "[cohort][cli]") {
+  Cohort c({21, 19, 17}, 5);
+  std::string out;
+  test::run(c.run("explain", c.dir.path("all")), &out);
+  for (const char* s : {"1/3", "2/3", "3/3"}) test::run(c.run("explain", c.dir.path("sharded"), std::string("--shard ") + s), &out);
+  CHECK(slurp(c.dir.path("sharded/predictions.csv")) == slurp(c.dir.path("all/predictions.csv")));
+  for (int s = 1; s <= 5; ++s) {
+    const std::string id = "sub-" + std::to_string(s);
+    CHECK(slurp(c.dir.path("sharded/" + id + "/relevance.nii.gz")) == slurp(c.dir.path("all/" + id + "/relevance.nii.gz")));
+  }
+  // The failure lands in the shard that owns it (sub-missing is the 3rd subject: shard 3/3).
+  CHECK(io::read_csv(c.dir.path("sharded/failures-shard-3-of-3.csv")).rows.size() == 1);
+  CHECK(io::read_csv(c.dir.path("sharded/failures-shard-1-of-3.csv")).rows.empty());
+  CHECK(test::run(c.run("explain", c.dir.path("x"), "--shard 4/3"), &out) == 2);
+}
+
+TEST_CASE("a run killed with SIGKILL resumes to byte-identical outputs", "[cohort][cli]") {
+  const int n = 10;
+  Cohort c({40, 40, 40}, n);
+  std::string out;
+  test::run(c.run("explain", c.dir.path("whole")), &out);
+
+  // Start the same run, kill it once two subjects are complete, then run it again.
+  const std::string killed = c.dir.path("killed");
+  REQUIRE(test::run(c.run("explain", killed) + " > /dev/null 2>&1 & echo $! > " + c.dir.path("pid")) == 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(killed + "/sub-2/prediction.json") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(test::run("kill -9 $(cat " + c.dir.path("pid") + ")") == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int complete = 0;
+  for (int s = 1; s <= n; ++s) complete += fs::exists(killed + "/sub-" + std::to_string(s) + "/prediction.json");
+  INFO("subjects complete when killed: " << complete);
+  REQUIRE(complete < n);  // it really was interrupted
+
+  test::run(c.run("explain", killed), &out);
+  CHECK_THAT(out, Catch::Contains(std::to_string(complete) + " skipped"));
+  for (const char* file : {"predictions.csv", "failures.csv", "bias_model.json"})
+    CHECK(slurp(killed + "/" + file) == slurp(c.dir.path("whole/") + file));
+  for (int s = 1; s <= n; ++s)
+    for (const char* file : {"relevance.nii.gz", "relevance.json", "prediction.json"}) {
+      const std::string rel = "sub-" + std::to_string(s) + "/" + file;
+      INFO(rel);
+      CHECK(slurp(killed + "/" + rel) == slurp(c.dir.path("whole/") + rel));
+    }
+}
