@@ -11,11 +11,10 @@
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "io/itk_image.h"
 
 namespace mlens::io {
 namespace {
-
-using ItkImage = itk::Image<float, 3>;
 
 void require_nifti_name(const std::string& path) {
   const auto ends_with = [&](const std::string& s) {
@@ -23,15 +22,6 @@ void require_nifti_name(const std::string& path) {
   };
   if (!ends_with(".nii") && !ends_with(".nii.gz"))
     throw std::runtime_error("\"" + path + "\": expected a NIfTI file name ending in .nii or .nii.gz");
-}
-
-// The single place that relates ITK's buffer order (i fastest) to ours (C order over (i, j, k), k fastest):
-// calls f(itk_offset, engine_offset) for every voxel.
-template <typename F>
-void for_each_voxel(const std::array<int64_t, 3>& n, F&& f) {
-  for (int64_t i = 0; i < n[0]; ++i)
-    for (int64_t j = 0; j < n[1]; ++j)
-      for (int64_t k = 0; k < n[2]; ++k) f(i + n[0] * (j + n[1] * k), (i * n[1] + j) * n[2] + k);
 }
 
 }  // namespace
@@ -66,19 +56,7 @@ Volume read_volume(const std::string& path) {
   } catch (const itk::ExceptionObject& e) {
     throw std::runtime_error("\"" + path + "\": reading voxels failed (" + e.GetDescription() + ")");
   }
-  ItkImage::Pointer image = reader->GetOutput();
-  const auto size = image->GetLargestPossibleRegion().GetSize();
-
-  Volume v;
-  for (int a = 0; a < 3; ++a) {
-    v.shape[a] = static_cast<int64_t>(size[a]);
-    v.geometry.spacing[a] = image->GetSpacing()[a];
-    v.geometry.origin[a] = image->GetOrigin()[a];
-    for (int b = 0; b < 3; ++b) v.geometry.direction[3 * a + b] = image->GetDirection()(a, b);
-  }
-  v.voxels.resize(v.size());
-  const float* itk = image->GetBufferPointer();
-  for_each_voxel(v.shape, [&](int64_t from, int64_t to) { v.voxels[to] = itk[from]; });
+  Volume v = from_itk(reader->GetOutput());
   return v;
 }
 
@@ -87,24 +65,7 @@ void write_volume(const std::string& path, const Volume& volume) {
   if (static_cast<int64_t>(volume.voxels.size()) != volume.size())
     throw std::invalid_argument("write_volume(\"" + path + "\"): voxel count does not match the shape");
 
-  auto image = ItkImage::New();
-  ItkImage::RegionType region;
-  ItkImage::SpacingType spacing;
-  ItkImage::PointType origin;
-  ItkImage::DirectionType direction;
-  for (int a = 0; a < 3; ++a) {
-    region.SetSize(a, static_cast<itk::SizeValueType>(volume.shape[a]));
-    spacing[a] = volume.geometry.spacing[a];
-    origin[a] = volume.geometry.origin[a];
-    for (int b = 0; b < 3; ++b) direction(a, b) = volume.geometry.direction[3 * a + b];
-  }
-  image->SetRegions(region);
-  image->SetSpacing(spacing);
-  image->SetOrigin(origin);
-  image->SetDirection(direction);
-  image->Allocate();
-  float* itk = image->GetBufferPointer();
-  for_each_voxel(volume.shape, [&](int64_t to, int64_t from) { itk[to] = volume.voxels[from]; });
+  const ItkImage::Pointer image = to_itk(volume);
 
   write_atomically(path, [&](const std::string& tmp) {
     auto writer = itk::ImageFileWriter<ItkImage>::New();

@@ -1,0 +1,53 @@
+#include "io/itk_image.h"
+
+namespace mlens::io {
+namespace {
+
+// Calls f(itk_offset, engine_offset) for every voxel.
+template <typename F>
+void for_each_voxel(const std::array<int64_t, 3>& n, F&& f) {
+  for (int64_t i = 0; i < n[0]; ++i)
+    for (int64_t j = 0; j < n[1]; ++j)
+      for (int64_t k = 0; k < n[2]; ++k) f(i + n[0] * (j + n[1] * k), (i * n[1] + j) * n[2] + k);
+}
+
+}  // namespace
+
+ItkImage::Pointer to_itk(const Volume& volume) {
+  auto image = ItkImage::New();
+  ItkImage::RegionType region;
+  ItkImage::SpacingType spacing;
+  ItkImage::PointType origin;
+  ItkImage::DirectionType direction;
+  for (int a = 0; a < 3; ++a) {
+    region.SetSize(a, static_cast<itk::SizeValueType>(volume.shape[a]));
+    spacing[a] = volume.geometry.spacing[a];
+    origin[a] = volume.geometry.origin[a];
+    for (int b = 0; b < 3; ++b) direction(a, b) = volume.geometry.direction[3 * a + b];
+  }
+  image->SetRegions(region);
+  image->SetSpacing(spacing);
+  image->SetOrigin(origin);
+  image->SetDirection(direction);
+  image->Allocate();
+  float* itk = image->GetBufferPointer();
+  if (!volume.voxels.empty()) for_each_voxel(volume.shape, [&](int64_t to, int64_t from) { itk[to] = volume.voxels[from]; });
+  return image;
+}
+
+Volume from_itk(const ItkImage* image) {
+  const auto size = image->GetLargestPossibleRegion().GetSize();
+  Volume v;
+  for (int a = 0; a < 3; ++a) {
+    v.shape[a] = static_cast<int64_t>(size[a]);
+    v.geometry.spacing[a] = image->GetSpacing()[a];
+    v.geometry.origin[a] = image->GetOrigin()[a];
+    for (int b = 0; b < 3; ++b) v.geometry.direction[3 * a + b] = image->GetDirection()(a, b);
+  }
+  v.voxels.resize(static_cast<std::size_t>(v.size()));
+  const float* itk = image->GetBufferPointer();
+  for_each_voxel(v.shape, [&](int64_t from, int64_t to) { v.voxels[to] = itk[from]; });
+  return v;
+}
+
+}  // namespace mlens::io

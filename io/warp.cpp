@@ -1,0 +1,151 @@
+#include "io/warp.h"
+
+#include <itkCompositeTransform.h>
+#include <itkDisplacementFieldTransform.h>
+#include <itkHDF5TransformIOFactory.h>
+#include <itkImageFileReader.h>
+#include <itkLinearInterpolateImageFunction.h>
+#include <itkMatlabTransformIOFactory.h>
+#include <itkMatrixOffsetTransformBase.h>
+#include <itkNearestNeighborInterpolateImageFunction.h>
+#include <itkNiftiImageIO.h>
+#include <itkResampleImageFilter.h>
+#include <itkTransformFactory.h>
+#include <itkTransformFileReader.h>
+#include <itkTxtTransformIOFactory.h>
+
+#include <filesystem>
+#include <mutex>
+#include <stdexcept>
+
+#include "io/itk_image.h"
+
+namespace mlens::io {
+namespace {
+
+using Transform = itk::Transform<double, 3, 3>;
+using Composite = itk::CompositeTransform<double, 3>;
+using FieldImage = itk::Image<itk::Vector<double, 3>, 3>;
+
+}  // namespace
+
+void register_transform_io() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    itk::MatlabTransformIOFactory::RegisterOneFactory();
+    itk::TxtTransformIOFactory::RegisterOneFactory();
+    itk::HDF5TransformIOFactory::RegisterOneFactory();
+    // ANTs writes its affines as MatrixOffsetTransformBase, which ITK's factory does not know by default.
+    itk::TransformFactory<itk::MatrixOffsetTransformBase<double, 3, 3>>::RegisterTransform();
+  });
+}
+
+namespace {
+
+bool is_nifti(const std::string& path) {
+  return path.size() > 4 && (path.compare(path.size() - 4, 4, ".nii") == 0 ||
+                             (path.size() > 7 && path.compare(path.size() - 7, 7, ".nii.gz") == 0));
+}
+
+Transform::Pointer read_one(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw std::runtime_error("transform \"" + path + "\": no such file");
+  if (is_nifti(path)) {
+    auto reader = itk::ImageFileReader<FieldImage>::New();
+    reader->SetImageIO(itk::NiftiImageIO::New());
+    reader->SetFileName(path);
+    try {
+      reader->Update();
+    } catch (const itk::ExceptionObject& e) {
+      throw std::runtime_error("transform \"" + path + "\": not a readable displacement field (" + e.GetDescription() + ")");
+    }
+    auto field = itk::DisplacementFieldTransform<double, 3>::New();
+    field->SetDisplacementField(reader->GetOutput());
+    return field.GetPointer();
+  }
+  register_transform_io();
+  auto reader = itk::TransformFileReaderTemplate<double>::New();
+  reader->SetFileName(path);
+  try {
+    reader->Update();
+  } catch (const itk::ExceptionObject& e) {
+    throw std::runtime_error("transform \"" + path + "\": not a readable ITK/ANTs transform (" + e.GetDescription() + ")");
+  }
+  const auto* list = reader->GetTransformList();
+  if (list->empty()) throw std::runtime_error("transform \"" + path + "\": the file holds no transform");
+  auto* t = dynamic_cast<Transform*>(list->front().GetPointer());
+  if (!t) throw std::runtime_error("transform \"" + path + "\": not a 3D transform");
+  return t;
+}
+
+}  // namespace
+
+struct TransformChain::Impl {
+  Composite::Pointer composite = Composite::New();
+};
+
+TransformChain::TransformChain() : impl_(std::make_unique<Impl>()) {}
+TransformChain::~TransformChain() = default;
+TransformChain::TransformChain(TransformChain&&) noexcept = default;
+TransformChain& TransformChain::operator=(TransformChain&&) noexcept = default;
+
+TransformChain TransformChain::read(const std::vector<std::string>& specs) {
+  TransformChain chain;
+  for (const std::string& spec : specs) {
+    std::string path = spec;
+    bool invert = false;
+    if (!path.empty() && path[0] == '!') {
+      invert = true;
+      path = path.substr(1);
+    } else if (path.size() > 4 && path.front() == '[' && path.compare(path.size() - 3, 3, ",1]") == 0) {
+      invert = true;
+      path = path.substr(1, path.size() - 4);
+    }
+    Transform::Pointer t = read_one(path);
+    if (invert) {
+      auto inverse = t->GetInverseTransform();
+      if (!inverse)
+        throw std::runtime_error("transform \"" + path + "\" cannot be inverted (for a displacement field use its "
+                                 "inverse warp file, e.g. ANTs' *InverseWarp.nii.gz)");
+      t = dynamic_cast<Transform*>(inverse.GetPointer());
+    }
+    // ITK applies a composite's transforms in reverse order of addition, as ANTs applies its -t list.
+    chain.impl_->composite->AddTransform(t);
+  }
+  return chain;
+}
+
+std::array<double, 3> TransformChain::apply(const std::array<double, 3>& point) const {
+  Composite::InputPointType p;
+  for (int a = 0; a < 3; ++a) p[a] = point[a];
+  const auto q = impl_->composite->TransformPoint(p);
+  return {q[0], q[1], q[2]};
+}
+
+Volume warp(const Volume& input, const Volume& reference, const TransformChain& transforms, Interpolation interpolation,
+            bool preserve_total) {
+  const ItkImage::Pointer in = to_itk(input);
+  Volume grid = reference;
+  grid.voxels.clear();
+  const ItkImage::Pointer ref = to_itk(grid);
+  auto resample = itk::ResampleImageFilter<ItkImage, ItkImage, double>::New();
+  resample->SetInput(in);
+  resample->SetOutputParametersFromImage(ref);
+  resample->SetDefaultPixelValue(0);
+  resample->SetTransform(transforms.impl()->composite);
+  if (interpolation == Interpolation::Nearest)
+    resample->SetInterpolator(itk::NearestNeighborInterpolateImageFunction<ItkImage, double>::New());
+  else
+    resample->SetInterpolator(itk::LinearInterpolateImageFunction<ItkImage, double>::New());
+  resample->Update();
+  Volume out = from_itk(resample->GetOutput());
+  if (preserve_total) {
+    double in_sum = 0, out_sum = 0;
+    for (float v : input.voxels) in_sum += v;
+    for (float v : out.voxels) out_sum += v;
+    if (out_sum != 0)
+      for (float& v : out.voxels) v = static_cast<float>(v * (in_sum / out_sum));
+  }
+  return out;
+}
+
+}  // namespace mlens::io
