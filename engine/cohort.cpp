@@ -10,6 +10,7 @@
 #include "io/atomic_file.h"
 #include "io/table.h"
 #include "io/volume.h"
+#include "io/warp.h"
 
 namespace mlens::engine {
 namespace fs = std::filesystem;
@@ -22,14 +23,15 @@ std::string subject_dir(const CohortOptions& o, const std::string& id) { return 
 bool completed(const CohortOptions& o, const std::string& id) {
   const std::string dir = subject_dir(o, id);
   if (!fs::exists(dir + "/prediction.json")) return false;
-  return !o.explain || fs::exists(dir + "/relevance.nii.gz");
+  if (o.explain && !fs::exists(dir + "/relevance.nii.gz")) return false;
+  return o.mni_reference.empty() || fs::exists(dir + "/relevance_mni.nii.gz");
 }
 
 json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 // One subject, start to finish; throws on any failure (the caller records it).
 void score_subject(const io::Subject& s, const models::Ensemble& model, const PreprocessSpec& preprocess,
-                   const Runtime& runtime, const CohortOptions& o) {
+                   const Runtime& runtime, const CohortOptions& o, const io::Volume* mni) {
   const io::Volume subject = io::read_volume(s.flair);
   const Prepared prepared = prepare(subject, preprocess, nullptr, s.flair);
   const std::string dir = subject_dir(o, s.id);
@@ -43,7 +45,14 @@ void score_subject(const io::Subject& s, const models::Ensemble& model, const Pr
     const auto subject_map = [&](const at::Tensor& map) {
       return to_subject_space(to_volume(map, prepared.model_input), prepared);
     };
-    io::write_volume(dir + "/relevance.nii.gz", subject_map(e.relevance));
+    const io::Volume relevance = subject_map(e.relevance);
+    if (mni) {
+      if (s.transforms.empty())
+        throw std::runtime_error("no transform to the template for \"" + s.id + "\" (the cohort's transform column is empty)");
+      io::write_volume(dir + "/relevance_mni.nii.gz",
+                       io::warp(relevance, *mni, io::TransformChain::read(s.transforms), io::Interpolation::Linear));
+    }
+    io::write_volume(dir + "/relevance.nii.gz", relevance);
     json accounts = json::array();
     for (std::size_t k = 0; k < e.members.size(); ++k) {
       const auto& m = e.members[k];
@@ -192,6 +201,8 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
   summary.todo = todo.size();
   io::Table failures;
   failures.columns = {"id", "input", "error"};
+  std::optional<io::Volume> mni;
+  if (!o.mni_reference.empty()) mni = io::read_volume(o.mni_reference);
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t k = 0; k < todo.size(); ++k) {
     const io::Subject& s = todo[k];
@@ -202,7 +213,7 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
       continue;
     }
     try {
-      score_subject(s, model, preprocess, runtime, o);
+      score_subject(s, model, preprocess, runtime, o, mni ? &*mni : nullptr);
       ++summary.computed;
     } catch (const std::exception& e) {
       ++summary.failed;

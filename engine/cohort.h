@@ -4,6 +4,7 @@
 //
 //   DIR/<id>/prediction.json      brain-age, member predictions (written last: it marks completion)
 //   DIR/<id>/relevance.nii.gz     with explain: the map in the subject's grid (+ relevance.json)
+//   DIR/<id>/relevance_mni.nii.gz with explain and an MNI reference: warped with the subject's transforms
 //   DIR/predictions.csv           every completed subject of the cohort (columns in docs/cohorts.md)
 //   DIR/failures.csv              subject, reason (failures-shard-I-of-N.csv for a shard)
 //   DIR/summary.json              counts, accuracy, age-bias model, QC flags
@@ -35,6 +36,7 @@ struct CohortOptions {
   stats::AgeBiasMethod bias_method = stats::AgeBiasMethod::DeLangeCole2020;
   std::array<double, 2> training_age_range{1, 0};  // min > max: unknown
   std::string shard_tag;  // "" or "shard-2-of-3"
+  std::string mni_reference;  // with explain: also warp each map onto this grid with the subject's transforms
 };
 
 struct CohortSummary {

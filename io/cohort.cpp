@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include "io/table.h"
@@ -37,7 +38,12 @@ std::vector<Subject> read_cohort(const std::string& csv_path) {
         throw std::invalid_argument(where + ": id \"" + id + "\" may hold only letters, digits, '-', '_' and '.' (it names a folder)");
     if (!seen.insert(id).second) throw std::invalid_argument(where + ": id \"" + id + "\" appears twice");
     if (flair[r].empty()) throw std::invalid_argument(where + ": no flair path for \"" + id + "\"");
-    subjects.push_back({id, resolve(flair[r]), age[r], sex[r], resolve(wml[r]), resolve(transform[r])});
+    std::vector<std::string> transforms;
+    std::stringstream list(transform[r]);
+    std::string item;
+    while (std::getline(list, item, ';'))
+      if (!resolve(item).empty()) transforms.push_back(resolve(item));
+    subjects.push_back({id, resolve(flair[r]), age[r], sex[r], resolve(wml[r]), transforms});
   }
   return subjects;
 }

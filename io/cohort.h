@@ -1,5 +1,5 @@
 // Cohort lists: a CSV with columns id, flair and optionally age, sex, wml, transform (paths relative
-// to the CSV). R/pandas tables are read as they are (io/table.h).
+// to the CSV; several transforms separated by ';', in ANTs order). R/pandas tables are read as they are (io/table.h).
 #pragma once
 
 #include <string>
@@ -13,7 +13,7 @@ struct Subject {
   double age = 0;         // NaN when unknown
   std::string sex;        // "" when unknown
   std::string wml;        // resolved path of a lesion map, "" when none
-  std::string transform;  // resolved path of a registration transform, "" when none
+  std::vector<std::string> transforms;  // subject → template transforms in ANTs order ("a.nii.gz;b.mat" in the CSV)
 };
 
 // Throws naming the file and row for a missing id/flair, a duplicate id, or an id that is not a safe

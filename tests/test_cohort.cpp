@@ -2,6 +2,9 @@
 // together equal the unsharded run, and a run killed with SIGKILL that resumes to byte-identical outputs.
 #include "testing.h"
 
+#include <itkTransformFileWriter.h>
+#include <itkTranslationTransform.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +15,7 @@
 #include "fixtures.h"
 #include "io/table.h"
 #include "io/volume.h"
+#include "io/warp.h"
 #include "models/mrinet.h"
 
 using namespace mlens;
@@ -142,4 +146,37 @@ TEST_CASE("a run killed with SIGKILL resumes to byte-identical outputs", "[cohor
       INFO(rel);
       CHECK(slurp(killed + "/" + rel) == slurp(c.dir.path("whole/") + rel));
     }
+}
+
+TEST_CASE("explain --cohort --mni warps every map with the subject's transforms", "[cohort][warp][cli]") {
+  Cohort c({21, 19, 17}, 2);
+  io::register_transform_io();
+  {
+    auto t = itk::TranslationTransform<double, 3>::New();
+    itk::TranslationTransform<double, 3>::OutputVectorType shift;
+    shift[0] = 1;
+    shift[1] = 0;
+    shift[2] = 0;
+    t->Translate(shift);
+    auto w = itk::TransformFileWriterTemplate<double>::New();
+    w->SetInput(t);
+    w->SetFileName(c.dir.path("to_mni.txt"));
+    w->Update();
+  }
+  std::ofstream(c.dir.path("cohort.csv")) << "id,flair,age,transform\nsub-1,sub-1.nii.gz,30,to_mni.txt\nsub-2,sub-2.nii.gz,40,\n";
+  io::Volume mni;
+  mni.shape = {12, 10, 9};
+  mni.geometry.spacing = {2, 2, 2};
+  mni.voxels.assign(static_cast<std::size_t>(mni.size()), 0.0f);
+  io::write_volume(c.dir.path("mni.nii.gz"), mni);
+  std::string out;
+  CHECK(test::run(c.run("explain", c.dir.path("out"), "--mni " + c.dir.path("mni.nii.gz")), &out) == 4);
+  const io::Volume warped = io::read_volume(c.dir.path("out/sub-1/relevance_mni.nii.gz"));
+  CHECK(warped.shape == std::array<int64_t, 3>{12, 10, 9});
+  const io::Volume expected = io::warp(io::read_volume(c.dir.path("out/sub-1/relevance.nii.gz")), mni,
+                                       io::TransformChain::read({c.dir.path("to_mni.txt")}), io::Interpolation::Linear);
+  CHECK(warped.voxels == expected.voxels);
+  const io::Table f = io::read_csv(c.dir.path("out/failures.csv"));
+  REQUIRE(f.rows.size() == 1);
+  CHECK_THAT(f.text("error")[0], Catch::Contains("no transform"));
 }

@@ -12,6 +12,7 @@
 
 #include "fixtures.h"
 #include "io/volume.h"
+#include "io/table.h"
 #include "io/warp.h"
 
 using namespace mlens;
@@ -157,4 +158,35 @@ TEST_CASE("mlens warp writes the map in the reference grid", "[warp][cli]") {
                       dir.path("ref.nii.gz") + " -t " + dir.path("nope.mat") + " --out " + dir.path("x.nii.gz"),
                   &out) == 1);
   CHECK_THAT(out, Catch::Contains("nope.mat"));
+}
+
+TEST_CASE("mlens overlay -t resamples the lesion map in the three documented ways", "[warp][wml][cli]") {
+  // Lesion probabilities along i: 0.7 at i = 3 and 0.95 at i = 4..6; a half-voxel shift. Relevance voxel i
+  // samples the lesion map at i + 0.5.
+  //   linear:  (0.7 + 0.95) / 2 = 0.825 > 0.8 at i = 3, so i = 3, 4, 5 are lesions;
+  //   study:   binarise first ({4, 5, 6}), interpolate: only i = 4, 5 reach exactly 1.
+  test::TempDir dir;
+  io::Volume rel, les;
+  rel.shape = les.shape = {10, 3, 3};
+  rel.voxels.assign(90, 1.0f);
+  les.voxels.assign(90, 0.0f);
+  for (int64_t j = 0; j < 3; ++j)
+    for (int64_t k = 0; k < 3; ++k) {
+      les.at(3, j, k) = 0.7f;
+      for (int64_t i = 4; i <= 6; ++i) les.at(i, j, k) = 0.95f;
+    }
+  io::write_volume(dir.path("rel.nii.gz"), rel);
+  io::write_volume(dir.path("les.nii.gz"), les);
+  write_affine(dir.path("half.txt"), 1.0, {0.5, 0, 0});
+  const auto lesion_voxels = [&](const std::string& mode) {
+    std::string out;
+    const std::string table = dir.path(mode + ".csv");
+    REQUIRE(test::run(std::string(MLENS_BINARY) + " overlay --relevance " + dir.path("rel.nii.gz") + " --lesions " +
+                          dir.path("les.nii.gz") + " -t " + dir.path("half.txt") + " --lesion-resample " + mode +
+                          " --out " + table,
+                      &out) == 0);
+    return io::read_csv(table).numbers("n_wml_voxel")[0];
+  };
+  CHECK(lesion_voxels("linear") == 27);
+  CHECK(lesion_voxels("study") == 18);
 }

@@ -171,7 +171,9 @@ void add_cohort_options(po::options_description& o) {
       "bias-model", po::value<std::string>()->value_name("JSON"),
       "age-bias model to apply (a bias_model.json from a reference cohort); default: fit on this cohort")(
       "bias-method", po::value<std::string>()->default_value("delange")->value_name("M"),
-      "age-bias correction: delange (de Lange & Cole 2020) or cole (Cole 2018)");
+      "age-bias correction: delange (de Lange & Cole 2020) or cole (Cole 2018)")(
+      "mni", po::value<std::string>()->value_name("REF"),
+      "explain --cohort: also warp each map onto REF's grid (e.g. MNI152 2 mm) with the cohort's transform column");
 }
 
 int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, const LoadedModel& loaded, bool explain,
@@ -201,6 +203,10 @@ int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, cons
     o.bias_model = m;
   }
   o.training_age_range = loaded.training_age_range;
+  if (vm.count("mni")) {
+    if (!explain) throw UsageError("--mni warps relevance maps: use it with explain --cohort");
+    o.mni_reference = vm["mni"].as<std::string>();
+  }
   std::vector<io::Subject> todo = cohort;
   if (vm.count("shard")) {
     const std::string text = vm["shard"].as<std::string>();
