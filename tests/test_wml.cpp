@@ -10,6 +10,7 @@
 #include "fixtures.h"
 #include "io/table.h"
 #include "io/volume.h"
+#include "stats/cohort_maps.h"
 #include "stats/wml_overlay.h"
 
 using namespace mlens;
@@ -174,4 +175,34 @@ TEST_CASE("mlens overlay adds one row per subject and refuses mismatched grids",
   CHECK_THAT(out, Catch::Contains("not on the same voxel grid") && Catch::Contains("origin (0, 0, 5)") &&
                       Catch::Contains("origin (0, 0, 0)"));
   CHECK_FALSE(std::ifstream(dir.path("x.csv")).good());
+}
+
+TEST_CASE("cohort maps average relevance, count lesions and average relevance inside lesions", "[wml]") {
+  stats::CohortMaps maps(3, 0.8);
+  maps.add({1, 2, 3}, {0.9f, 0.0f, 0.9f});
+  maps.add({3, 4, 5}, {0.9f, 0.9f, 0.1f});
+  CHECK(maps.mean_relevance() == std::vector<float>{2, 3, 4});
+  CHECK(maps.lesion_frequency() == std::vector<float>{1, 0.5, 0.5});
+  CHECK(maps.mean_relevance_in_lesions() == std::vector<float>{2, 4, 3});
+  CHECK_THROWS_WITH(maps.add({1, 2}, {0, 0}), Catch::Contains("the first had 3"));
+}
+
+TEST_CASE("mlens maps writes the three cohort maps", "[wml][cli]") {
+  test::TempDir dir;
+  io::Volume v;
+  v.shape = {2, 1, 1};
+  v.voxels = {1, 2};
+  io::write_volume(dir.path("r1.nii.gz"), v);
+  v.voxels = {3, 6};
+  io::write_volume(dir.path("r2.nii.gz"), v);
+  v.voxels = {1, 0};
+  io::write_volume(dir.path("l1.nii.gz"), v);
+  v.voxels = {1, 1};
+  io::write_volume(dir.path("l2.nii.gz"), v);
+  std::ofstream(dir.path("list.csv")) << "relevance,lesions\nr1.nii.gz,l1.nii.gz\nr2.nii.gz,l2.nii.gz\n";
+  std::string out;
+  REQUIRE(test::run(kMlens + " maps --list " + dir.path("list.csv") + " --out " + dir.path("maps"), &out) == 0);
+  CHECK(io::read_volume(dir.path("maps/mean_relevance.nii.gz")).voxels == std::vector<float>{2, 4});
+  CHECK(io::read_volume(dir.path("maps/lesion_frequency.nii.gz")).voxels == std::vector<float>{1, 0.5});
+  CHECK(io::read_volume(dir.path("maps/mean_relevance_in_lesions.nii.gz")).voxels == std::vector<float>{2, 6});
 }

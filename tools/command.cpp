@@ -11,12 +11,13 @@ Command validate_command();
 Command init_model_command();
 Command phantom_command();
 Command stats_command();
+Command maps_command();
 Command overlay_command();
 Command warp_command();
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all{inspect_command(), predict_command(), explain_command(), validate_command(),
-                                        warp_command(), overlay_command(), stats_command(), init_model_command(), phantom_command()};
+                                        warp_command(), overlay_command(), stats_command(), maps_command(), init_model_command(), phantom_command()};
   return all;
 }
 
