@@ -180,3 +180,29 @@ TEST_CASE("explain --cohort --mni warps every map with the subject's transforms"
   REQUIRE(f.rows.size() == 1);
   CHECK_THAT(f.text("error")[0], Catch::Contains("no transform"));
 }
+
+TEST_CASE("overlay --cohort runs every subject against the explain outputs and resumes", "[cohort][wml][cli]") {
+  Cohort c({21, 19, 17}, 3);
+  std::string out;
+  test::run(c.run("explain", c.dir.path("out")), &out);
+  for (int s = 1; s <= 2; ++s) {
+    io::Volume les = io::read_volume(c.dir.path("sub-" + std::to_string(s) + ".nii.gz"));
+    for (float& v : les.voxels) v = v > 0.85f ? 0.9f : 0.0f;  // the phantom's bright "lesions"
+    io::write_volume(c.dir.path("les-" + std::to_string(s) + ".nii.gz"), les);
+  }
+  std::ofstream(c.dir.path("wml_cohort.csv")) << "id,flair,age,wml\nsub-1,sub-1.nii.gz,30,les-1.nii.gz\n"
+                                                 "sub-2,sub-2.nii.gz,40,les-2.nii.gz\nsub-3,sub-3.nii.gz,50,\n";
+  const std::string cmd = kMlens + " overlay --cohort " + c.dir.path("wml_cohort.csv") + " --relevance-dir " +
+                          c.dir.path("out") + " --out " + c.dir.path("wml.csv");
+  CHECK(test::run(cmd, &out) == 4);  // sub-3 has no lesion map
+  CHECK_THAT(out, Catch::Contains("2 done, 0 already in the table, 1 failed"));
+  const io::Table t = io::read_csv(c.dir.path("wml.csv"));
+  REQUIRE(t.rows.size() == 2);
+  const auto prediction = nlohmann::json::parse(slurp(c.dir.path("out/sub-2/prediction.json")));
+  CHECK(t.numbers("brain_age")[1] == Approx(prediction["brain_age"].get<double>()));
+  CHECK(t.numbers("age")[1] == 40);
+  CHECK(t.numbers("n_wml_voxel")[0] > 0);
+  CHECK_THAT(io::read_csv(c.dir.path("wml_failures.csv")).text("error")[0], Catch::Contains("no lesion map"));
+  CHECK(test::run(cmd, &out) == 4);
+  CHECK_THAT(out, Catch::Contains("0 done, 2 already in the table"));
+}
