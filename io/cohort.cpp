@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "io/paths.h"
 #include "io/table.h"
 
 namespace mlens::io {
@@ -17,10 +18,7 @@ std::vector<Subject> read_cohort(const std::string& csv_path) {
   for (const char* needed : {"id", "flair"})
     if (!t.has(needed)) throw std::invalid_argument("\"" + csv_path + "\": a cohort table needs the column \"" + needed + "\"");
   const std::string base = fs::path(csv_path).parent_path().string();
-  const auto resolve = [&](const std::string& p) {
-    if (p.empty() || p == "NA") return std::string();
-    return fs::path(p).is_absolute() ? p : (fs::path(base) / p).lexically_normal().string();
-  };
+  const auto resolve = [&](const std::string& p) { return resolve_relative(base, p); };
   const auto ids = t.text("id"), flair = t.text("flair");
   const std::vector<double> age = t.has("age") ? t.numbers("age") : std::vector<double>(ids.size(), std::nan(""));
   const auto optional_text = [&](const char* column) {

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "io/paths.h"
+
 namespace mlens::io {
 namespace fs = std::filesystem;
 
@@ -13,10 +15,6 @@ std::invalid_argument manifest_error(const std::string& source, const std::strin
   return std::invalid_argument("\"" + source + "\": " + field + ": " + what);
 }
 
-std::string resolve(const std::string& base_dir, const std::string& path) {
-  const fs::path p(path);
-  return p.is_absolute() ? p.string() : (fs::path(base_dir) / p).lexically_normal().string();
-}
 
 }  // namespace
 
@@ -62,13 +60,13 @@ EnsembleSpec parse_manifest(const nlohmann::json& j, const std::string& source, 
     MemberSpec member;
     member.coefficient = coefficients[k];
     if (m.contains("model")) {
-      member.model = resolve(base_dir, m.at("model").get<std::string>());
+      member.model = resolve_relative(base_dir, m.at("model").get<std::string>());
       member.arch = m.value("arch", "");
       if (!fs::exists(member.model)) throw manifest_error(source, field + ".model", "no such file \"" + member.model + "\"");
     } else if (m.contains("ensemble")) {
       member.ensemble = std::make_shared<EnsembleSpec>(parse_manifest(m.at("ensemble"), source, base_dir));
     } else if (m.contains("manifest")) {
-      member.ensemble = std::make_shared<EnsembleSpec>(read_manifest(resolve(base_dir, m.at("manifest").get<std::string>())));
+      member.ensemble = std::make_shared<EnsembleSpec>(read_manifest(resolve_relative(base_dir, m.at("manifest").get<std::string>())));
     } else {
       throw manifest_error(source, field, "expected \"model\", \"ensemble\" or \"manifest\"");
     }

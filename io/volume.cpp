@@ -12,15 +12,13 @@
 
 #include "io/atomic_file.h"
 #include "io/itk_image.h"
+#include "io/paths.h"
 
 namespace mlens::io {
 namespace {
 
 void require_nifti_name(const std::string& path) {
-  const auto ends_with = [&](const std::string& s) {
-    return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0;
-  };
-  if (!ends_with(".nii") && !ends_with(".nii.gz"))
+  if (nifti_extension(path).empty())
     throw std::runtime_error("\"" + path + "\": expected a NIfTI file name ending in .nii or .nii.gz");
 }
 

@@ -19,6 +19,7 @@
 #include <stdexcept>
 
 #include "io/itk_image.h"
+#include "io/paths.h"
 
 namespace mlens::io {
 namespace {
@@ -42,14 +43,9 @@ void register_transform_io() {
 
 namespace {
 
-bool is_nifti(const std::string& path) {
-  return path.size() > 4 && (path.compare(path.size() - 4, 4, ".nii") == 0 ||
-                             (path.size() > 7 && path.compare(path.size() - 7, 7, ".nii.gz") == 0));
-}
-
 Transform::Pointer read_one(const std::string& path) {
   if (!std::filesystem::exists(path)) throw std::runtime_error("transform \"" + path + "\": no such file");
-  if (is_nifti(path)) {
+  if (!nifti_extension(path).empty()) {
     auto reader = itk::ImageFileReader<FieldImage>::New();
     reader->SetImageIO(itk::NiftiImageIO::New());
     reader->SetFileName(path);

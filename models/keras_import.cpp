@@ -8,12 +8,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string t = "(";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? "," : "") + std::to_string(s[i]);
-  return t + ")";
-}
-
 at::Tensor to_tensor(const io::WeightArray& w) {
   return at::tensor(at::ArrayRef<double>(w.values), at::TensorOptions().dtype(at::kDouble)).reshape(w.shape);
 }

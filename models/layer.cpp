@@ -38,12 +38,6 @@ namespace {
 
 Int3 conv_kernel(const Layer& l) { return {l.weight.size(2), l.weight.size(3), l.weight.size(4)}; }
 
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string t = "(";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? "," : "") + std::to_string(s[i]);
-  return t + ")";
-}
-
 // Broadcasts a per-channel vector over [N, C, ...].
 at::Tensor per_channel(const at::Tensor& v, int64_t rank) {
   std::vector<int64_t> shape(rank, 1);
@@ -52,6 +46,12 @@ at::Tensor per_channel(const at::Tensor& v, int64_t rank) {
 }
 
 }  // namespace
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string t = "(";
+  for (size_t i = 0; i < s.size(); ++i) t += (i ? "," : "") + std::to_string(s[i]);
+  return t + ")";
+}
 
 at::Tensor forward(const Layer& l, const at::Tensor& x) {
   switch (l.kind) {

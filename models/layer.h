@@ -59,6 +59,9 @@ at::Tensor forward(const Layer& layer, const at::Tensor& x);
 // Throws std::invalid_argument naming the layer when the input does not fit it.
 std::vector<int64_t> output_shape(const Layer& layer, const std::vector<int64_t>& input_shape);
 
+// "(1,16,99,99,99)" for messages.
+std::string shape_text(const std::vector<int64_t>& shape);
+
 // Number of trainable parameters (BatchNorm counts γ and β).
 int64_t parameter_count(const Layer& layer);
 

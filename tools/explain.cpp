@@ -6,20 +6,19 @@
 
 #include "engine/subject.h"
 #include "io/atomic_file.h"
+#include "io/paths.h"
 #include "io/volume.h"
 #include "tools/options.h"
 
 namespace mlens::tools {
 namespace {
 
-// Length of the NIfTI extension of `out` (".nii.gz" or ".nii").
-std::size_t sidecar_suffix_length(const std::string& out) {
-  for (const std::string ext : {".nii.gz", ".nii"})
-    if (out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0) return ext.size();
-  throw UsageError("--out \"" + out + "\": expected a NIfTI file name ending in .nii.gz or .nii");
+// `out` without its NIfTI extension, the stem of the sidecar and member maps.
+std::string stem_of(const std::string& out) {
+  const std::string ext = io::nifti_extension(out);
+  if (ext.empty()) throw UsageError("--out \"" + out + "\": expected a NIfTI file name ending in .nii.gz or .nii");
+  return out.substr(0, out.size() - ext.size());
 }
-
-std::string sidecar_for(const std::string& out) { return out.substr(0, out.size() - sidecar_suffix_length(out)) + ".json"; }
 
 std::string now_utc() {
   const std::time_t t = std::time(nullptr);
@@ -41,7 +40,7 @@ int run(const po::variables_map& vm) {
   lrp::check_explainable(model);
   if (vm.count("cohort")) return run_cohort(vm, runtime, loaded, /*explain=*/true, composite);
   if (!vm.count("input")) throw UsageError("give --input VOL (or --cohort CSV)");
-  const std::string sidecar = vm.count("sidecar") ? vm["sidecar"].as<std::string>() : sidecar_for(out);
+  const std::string sidecar = vm.count("sidecar") ? vm["sidecar"].as<std::string>() : stem_of(out) + ".json";
   const std::string input = vm["input"].as<std::string>();
   const engine::Prepared prepared = prepare_subject(vm, loaded);
   const io::Volume& volume = prepared.model_input;
@@ -67,7 +66,7 @@ int run(const po::variables_map& vm) {
     nlohmann::json entry{{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction.item<double>()},
                          {"conservation", to_json(m.account)}};
     if (member_maps) {
-      const std::string path = out.substr(0, out.size() - sidecar_suffix_length(out)) + "_member-" + std::to_string(k + 1) + ".nii.gz";
+      const std::string path = stem_of(out) + "_member-" + std::to_string(k + 1) + ".nii.gz";
       io::write_volume(path, subject_map(m.relevance));
       entry["relevance_map"] = path;
     }

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <optional>
 
+#include "io/paths.h"
 #include "io/table.h"
 #include "io/volume.h"
 #include "stats/cohort_maps.h"
@@ -16,9 +17,7 @@ int run(const po::variables_map& vm) {
   const io::Table list = io::read_csv(list_path);
   const auto relevance = list.text("relevance"), lesions = list.text("lesions");
   const std::string base = std::filesystem::path(list_path).parent_path().string();
-  const auto resolve = [&](const std::string& p) {
-    return std::filesystem::path(p).is_absolute() ? p : (std::filesystem::path(base) / p).string();
-  };
+  const auto resolve = [&](const std::string& p) { return io::resolve_relative(base, p); };
   if (relevance.empty()) throw std::invalid_argument("\"" + list_path + "\": no subjects listed");
   std::optional<io::Volume> grid;
   std::optional<stats::CohortMaps> maps;

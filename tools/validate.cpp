@@ -4,6 +4,7 @@
 
 #include "engine/subject.h"
 #include "io/npy.h"
+#include "io/paths.h"
 #include "io/volume.h"
 #include "stats/compare.h"
 #include "tools/options.h"
@@ -11,15 +12,11 @@
 namespace mlens::tools {
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // The reference as values in the engine's C order over (D, H, W).
 std::vector<double> read_reference(const std::string& path, const models::Int3& shape) {
   std::vector<int64_t> found;
   std::vector<double> values;
-  if (ends_with(path, ".npy")) {
+  if (io::nifti_extension(path).empty()) {
     io::NpyArray a = io::read_npy(path);
     for (int64_t d : a.shape)
       if (d != 1) found.push_back(d);  // (1, D, H, W, 1) as Keras/iNNvestigate return it
