@@ -190,3 +190,28 @@ TEST_CASE("mlens overlay -t resamples the lesion map in the three documented way
   CHECK(lesion_voxels("linear") == 27);
   CHECK(lesion_voxels("study") == 18);
 }
+
+TEST_CASE("overlay --relevance-to-lesions warps the relevance map instead, keeping its total", "[warp][wml][cli]") {
+  test::TempDir dir;
+  io::Volume rel, les;
+  rel.shape = les.shape = {10, 3, 3};
+  rel.voxels.assign(90, 0.0f);
+  les.voxels.assign(90, 0.0f);
+  for (int64_t j = 0; j < 3; ++j)
+    for (int64_t k = 0; k < 3; ++k) {
+      rel.at(5, j, k) = 2.0f;  // relevance at i = 5
+      les.at(3, j, k) = 0.9f;  // lesion at i = 3: two voxels away
+    }
+  io::write_volume(dir.path("rel.nii.gz"), rel);
+  io::write_volume(dir.path("les.nii.gz"), les);
+  write_affine(dir.path("two.txt"), 1.0, {2, 0, 0});  // lesion-grid point p ↦ relevance-grid point p + 2
+  std::string out;
+  REQUIRE(test::run(std::string(MLENS_BINARY) + " overlay --relevance " + dir.path("rel.nii.gz") + " --lesions " +
+                        dir.path("les.nii.gz") + " -t " + dir.path("two.txt") + " --relevance-to-lesions --out " +
+                        dir.path("t.csv"),
+                    &out) == 0);
+  const io::Table t = io::read_csv(dir.path("t.csv"));
+  CHECK(t.numbers("n_wml_voxel")[0] == 9);
+  CHECK(t.numbers("a_wml_voxel")[0] == Approx(2.0));  // the relevance moved onto the lesion
+  CHECK(t.numbers("s_voxel")[0] == Approx(18.0));     // total kept
+}

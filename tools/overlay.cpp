@@ -23,15 +23,20 @@ const std::vector<std::string> kColumns{"id",          "n_wml_voxel", "a_wml_vox
 struct OverlayInputs {
   std::string id, relevance, lesions, mask;
   std::vector<std::string> transforms;
+  bool relevance_to_lesions = false;  // warp the relevance map into the lesion grid instead
   double age = std::numeric_limits<double>::quiet_NaN(), brain_age = std::numeric_limits<double>::quiet_NaN();
 };
 
 // One subject's row of the table (kColumns order). Throws with the file named on any problem.
 std::vector<std::string> overlay_row(const OverlayInputs& in, double threshold, const std::string& resample) {
-  const io::Volume relevance = io::read_volume(in.relevance);
+  io::Volume relevance = io::read_volume(in.relevance);
   io::Volume lesions = io::read_volume(in.lesions);
   double threshold_used = threshold;
-  if (!in.transforms.empty()) {
+  if (!in.transforms.empty() && in.relevance_to_lesions) {
+    // The other way round: the lesion map stays as segmented, the relevance map is interpolated
+    // linearly with its total kept (relevance is an amount per voxel).
+    relevance = io::warp(relevance, lesions, io::TransformChain::read(in.transforms), io::Interpolation::Linear, true);
+  } else if (!in.transforms.empty()) {
     // Bring the lesion map into the relevance map's grid (docs/wml-analysis.md for the three ways).
     const io::TransformChain chain = io::TransformChain::read(in.transforms);
     if (resample == "linear") {
@@ -112,7 +117,11 @@ int run_cohort_overlay(const po::variables_map& vm, double threshold, const std:
     }
     try {
       if (s.wml.empty()) throw std::invalid_argument("no lesion map (the cohort's wml column is empty)");
-      OverlayInputs in{s.id, dir + "/" + s.id + "/relevance.nii.gz", s.wml, "", {}, s.age};
+      OverlayInputs in;
+      in.id = s.id;
+      in.relevance = dir + "/" + s.id + "/relevance.nii.gz";
+      in.lesions = s.wml;
+      in.age = s.age;
       const std::string prediction = dir + "/" + s.id + "/prediction.json";
       if (std::filesystem::exists(prediction)) {
         std::ifstream p(prediction);
@@ -150,6 +159,7 @@ int run(const po::variables_map& vm) {
   in.id = vm.count("id") ? vm["id"].as<std::string>() : std::filesystem::path(in.relevance).filename().string();
   if (vm.count("mask")) in.mask = vm["mask"].as<std::string>();
   if (vm.count("transform")) in.transforms = vm["transform"].as<std::vector<std::string>>();
+  in.relevance_to_lesions = vm.count("relevance-to-lesions") > 0;
   if (vm.count("age")) in.age = vm["age"].as<double>();
   if (vm.count("brain-age")) in.brain_age = vm["brain-age"].as<double>();
   const std::string out = vm["out"].as<std::string>();
@@ -195,6 +205,9 @@ Command overlay_command() {
                 "mask", po::value<std::string>()->value_name("MASK"), "brain mask (voxels with 0 are left out)")(
                 "transform,t", po::value<std::vector<std::string>>()->composing()->value_name("FILE"),
                 "transforms taking the lesion map into the relevance map's grid (ANTs order, repeatable)")(
+                "relevance-to-lesions",
+                "with -t: warp the relevance map into the lesion map's grid instead (linear, total kept); the "
+                "transforms then map lesion-grid points into the relevance grid")(
                 "lesion-resample", po::value<std::string>()->default_value("nearest")->value_name("HOW"),
                 "with -t: nearest (default), linear (interpolate probabilities, then threshold) or study (binarise, "
                 "interpolate linearly, keep exact 1s, as the study did)")(
