@@ -150,7 +150,8 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
         r = rr.relevance;
         a.small_denominators = rr.small_denominators;
         a.rule = rule.describe();
-        a.primitive = l.kind == LayerKind::Conv3d ? models::conv_primitive(s.input) : "matmul";
+        a.primitive = l.kind == LayerKind::Conv3d ? std::string(models::conv_primitive(s.input)) + ", adjoint " + rr.adjoint_primitive
+                                                  : "matmul";
         break;
       }
       case LayerKind::MaxPool3d:

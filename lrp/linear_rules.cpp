@@ -29,14 +29,20 @@ class LinearMap {
     return bias.defined() ? at::addmm(bias, x, w.t()) : at::matmul(x, w.t());
   }
   at::Tensor adjoint(const at::Tensor& s, const at::Tensor& w) const {
-    return conv() ? models::conv3d_transpose(s, w, pads_, size_) : at::matmul(s, w);
+    if (!conv()) {
+      primitive_ = "matmul";
+      return at::matmul(s, w);
+    }
+    return models::conv3d_transpose(s, w, pads_, size_, &primitive_);
   }
+  const std::string& adjoint_primitive() const { return primitive_; }
 
  private:
   bool conv() const { return layer_.kind == LayerKind::Conv3d; }
   const Layer& layer_;
   models::Int3 size_{0, 0, 0};
   models::Pads pads_;
+  mutable std::string primitive_;  // the last adjoint's path, for the conservation account
 };
 
 // iNNvestigate's SafeDivide, a / (b + 1e-7·[b == 0]), computed into b's memory: at 198³ every
@@ -119,21 +125,24 @@ RuleResult zbox(const LinearMap& m, const Layer& l, const Rule& r, const at::Ten
 RuleResult linear_relevance(const Layer& layer, const Rule& rule, const at::Tensor& x, const at::Tensor& relevance) {
   if (!layer.is_linear()) throw std::logic_error("linear_relevance on a non-linear layer");
   const LinearMap m(layer, x);
+  RuleResult result;
   switch (rule.kind) {
-    case RuleKind::Epsilon: return epsilon(m, layer, rule, x, relevance);
-    case RuleKind::AlphaBeta: return alpha_beta(m, layer, rule, x, relevance);
+    case RuleKind::Epsilon: result = epsilon(m, layer, rule, x, relevance); break;
+    case RuleKind::AlphaBeta: result = alpha_beta(m, layer, rule, x, relevance); break;
     case RuleKind::ZPlus: {
       Rule zplus = rule;
       zplus.alpha = 1;
       zplus.beta = 0;
       zplus.bias = BiasRule::None;
-      return alpha_beta(m, layer, zplus, x, relevance);
+      result = alpha_beta(m, layer, zplus, x, relevance);
+      break;
     }
-    case RuleKind::Flat: return fixed_weights(m, at::ones_like(layer.weight), x, relevance);
-    case RuleKind::WSquare: return fixed_weights(m, layer.weight * layer.weight, x, relevance);
-    case RuleKind::ZBox: return zbox(m, layer, rule, x, relevance);
+    case RuleKind::Flat: result = fixed_weights(m, at::ones_like(layer.weight), x, relevance); break;
+    case RuleKind::WSquare: result = fixed_weights(m, layer.weight * layer.weight, x, relevance); break;
+    case RuleKind::ZBox: result = zbox(m, layer, rule, x, relevance); break;
   }
-  throw std::logic_error("linear_relevance: unknown rule");
+  result.adjoint_primitive = m.adjoint_primitive();
+  return result;
 }
 
 }  // namespace mlens::lrp

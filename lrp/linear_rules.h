@@ -16,6 +16,8 @@
 
 #include <ATen/ATen.h>
 
+#include <string>
+
 #include "lrp/rule.h"
 #include "models/layer.h"
 
@@ -24,6 +26,7 @@ namespace mlens::lrp {
 struct RuleResult {
   at::Tensor relevance;            // shaped like the layer's input
   int64_t small_denominators = 0;  // denominators with |z| < 1e-6·max|z| (unstable, DESIGN.md §4)
+  std::string adjoint_primitive;   // what computed Σ_j w_ij s_j ("onednn", "sparse", "matmul", ...)
 };
 
 // `x` is the layer's input, `relevance` the relevance of its (pre-activation) output.

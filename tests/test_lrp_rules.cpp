@@ -7,6 +7,7 @@
 #include "lrp/explain.h"
 #include "lrp/pooling_rules.h"
 #include "lrp/reference.h"
+#include "models/conv.h"
 #include "models/pool.h"
 #include "stats/compare.h"
 
@@ -128,4 +129,25 @@ TEST_CASE("LeakyReLU networks run forward but are refused by LRP", "[lrp]") {
   const auto ref = lrp::reference::forward(model.net, lrp::reference::to_vector(x[0]));
   CHECK(model.net.forward(x).item<double>() == Approx(ref[0]).epsilon(1e-12));
   CHECK_THROWS_WITH(lrp::explain(model.net, x, lrp::parse_composite("preset-a")), Catch::Contains("LeakyReLU"));
+}
+
+TEST_CASE("the sparse adjoint equals the dense one", "[lrp]") {
+  // Single-output-channel adjoints of sparse relevance take the index_add path: same numbers.
+  at::manual_seed(3);
+  for (auto [k, pad_before, pad_after] : {std::tuple{3, 1, 1}, {2, 0, 1}, {3, 0, 0}}) {
+    const at::Tensor w = at::randn({5, 1, k, k, k}, at::kDouble);
+    models::Pads p;
+    p.before = {pad_before, pad_before, pad_before};
+    p.after = {pad_after, pad_after, pad_after};
+    const models::Int3 in{9, 8, 7};
+    const int64_t out_d = 9 + pad_before + pad_after - k + 1, out_h = 8 + pad_before + pad_after - k + 1,
+                  out_w = 7 + pad_before + pad_after - k + 1;
+    at::Tensor s = at::randn({2, 5, out_d, out_h, out_w}, at::kDouble);
+    s.mul_(at::rand_like(s).lt(0.05));
+    const at::Tensor sparse = models::conv3d_transpose_sparse(s, w, p, in);
+    // Dense: with a second input channel the dense path is taken; its first channel is the answer.
+    const at::Tensor w2 = at::cat({w, at::zeros_like(w)}, 1);
+    const at::Tensor dense = models::conv3d_transpose(s, w2, p, in).narrow(1, 0, 1);
+    CHECK((sparse - dense).abs().max().item<double>() < 1e-12);
+  }
 }
