@@ -12,7 +12,9 @@
 namespace mlens::io {
 namespace {
 
-bool is_missing(const std::string& s) { return s.empty() || s == "NA" || s == "NaN" || s == "nan" || s == "NULL"; }
+bool is_missing(const std::string& s) {
+  return s.empty() || s == "NA" || s == "NaN" || s == "nan" || s == "NULL" || s == "n/a";
+}
 
 std::size_t column_index(const Table& t, const std::string& column) {
   for (std::size_t i = 0; i < t.columns.size(); ++i)
@@ -63,7 +65,7 @@ std::vector<std::string> Table::text(const std::string& column) const {
   return out;
 }
 
-Table parse_csv(const std::string& text, const std::string& source) {
+Table parse_csv(const std::string& text, const std::string& source, char delimiter) {
   std::vector<std::vector<std::string>> records;
   std::vector<std::string> record;
   std::string field;
@@ -91,7 +93,7 @@ Table parse_csv(const std::string& text, const std::string& source) {
       }
     } else if (ch == '"' && !field_started) {
       quoted = field_started = true;
-    } else if (ch == ',') {
+    } else if (ch == delimiter) {
       end_field();
     } else if (ch == '\n') {
       end_record();
@@ -118,12 +120,12 @@ Table parse_csv(const std::string& text, const std::string& source) {
   return t;
 }
 
-Table read_csv(const std::string& path) {
+Table read_csv(const std::string& path, char delimiter) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("\"" + path + "\": cannot open the table");
   std::stringstream s;
   s << in.rdbuf();
-  return parse_csv(s.str(), path);
+  return parse_csv(s.str(), path, delimiter);
 }
 
 std::string csv_number(double v) {

@@ -20,8 +20,9 @@ struct Table {
   std::vector<std::string> text(const std::string& column) const;
 };
 
-Table parse_csv(const std::string& text, const std::string& source);
-Table read_csv(const std::string& path);
+// `delimiter` ',' for CSV, '\t' for TSV (BIDS' participants.tsv, where "n/a" marks missing values).
+Table parse_csv(const std::string& text, const std::string& source, char delimiter = ',');
+Table read_csv(const std::string& path, char delimiter = ',');
 
 // Writes columns + rows as CSV (fields quoted only when needed), atomically.
 void write_csv(const std::string& path, const Table& table);

@@ -13,6 +13,7 @@
 
 #include "engine/phantom.h"
 #include "fixtures.h"
+#include "io/cohort.h"
 #include "io/table.h"
 #include "io/volume.h"
 #include "io/warp.h"
@@ -205,4 +206,35 @@ TEST_CASE("overlay --cohort runs every subject against the explain outputs and r
   CHECK_THAT(io::read_csv(c.dir.path("wml_failures.csv")).text("error")[0], Catch::Contains("no lesion map"));
   CHECK(test::run(cmd, &out) == 4);
   CHECK_THAT(out, Catch::Contains("0 done, 2 already in the table"));
+}
+
+TEST_CASE("a BIDS dataset is a cohort: FLAIR images per subject and session, ages from participants.tsv", "[cohort]") {
+  test::TempDir dir;
+  const std::string root = dir.path("bids");
+  const auto touch = [&](const std::string& rel) {
+    fs::create_directories(fs::path(root + "/" + rel).parent_path());
+    io::write_volume(root + "/" + rel, engine::phantom({21, 19, 17}, 1));
+  };
+  touch("sub-01/anat/sub-01_FLAIR.nii.gz");
+  touch("sub-02/ses-1/anat/sub-02_ses-1_FLAIR.nii.gz");
+  touch("sub-02/ses-2/anat/sub-02_ses-2_FLAIR.nii.gz");
+  touch("sub-03/anat/sub-03_T1w.nii.gz");  // no FLAIR: not a subject here
+  std::ofstream(root + "/participants.tsv") << "participant_id\tage\tsex\nsub-01\t63\tF\nsub-02\tn/a\tM\nsub-03\t40\tF\n";
+  const auto subjects = io::read_cohort(root);
+  REQUIRE(subjects.size() == 3);
+  CHECK(subjects[0].id == "sub-01");
+  CHECK(subjects[0].age == 63);
+  CHECK(subjects[0].sex == "F");
+  CHECK(subjects[1].id == "sub-02_ses-1");
+  CHECK(std::isnan(subjects[1].age));
+  CHECK(subjects[2].id == "sub-02_ses-2");
+  CHECK_THAT(subjects[2].flair, Catch::EndsWith("sub-02/ses-2/anat/sub-02_ses-2_FLAIR.nii.gz"));
+  fs::create_directories(dir.path("empty/sub-09/anat"));
+  CHECK_THROWS_WITH(io::read_cohort(dir.path("empty")), Catch::Contains("expected a BIDS dataset"));
+
+  // And the CLI takes the directory where a cohort CSV would go.
+  io::write_keras_h5(dir.path("m.h5"), models::mrinet({21, 19, 17}, 1).keras);
+  std::string out;
+  CHECK(test::run(kMlens + " predict --model " + dir.path("m.h5") + " --cohort " + root + " --out " + dir.path("out"), &out) == 0);
+  CHECK(io::read_csv(dir.path("out/predictions.csv")).rows.size() == 3);
 }
