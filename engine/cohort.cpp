@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "engine/subject.h"
@@ -81,7 +82,9 @@ void score_subject(const io::Subject& s, const models::Ensemble& model, const Pr
   }
   io::write_text_atomically(dir + "/prediction.json",
                             json{{"id", s.id}, {"input", s.flair}, {"age", number_or_null(s.age)}, {"brain_age", brain_age},
-                                 {"members", members}}
+                                 {"members", members},
+                                 {"qc", {{"intensity_max", prepared.intensity_max}, {"brain_extent", prepared.brain_extent},
+                                         {"flags", qc_flags(prepared, preprocess)}}}}
                                     .dump(2) + "\n");
 }
 
@@ -98,6 +101,7 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
     std::string id;
     double age, brain_age;
     std::vector<double> members;
+    std::vector<std::string> flags;  // input QC flags from prediction.json
   };
   std::vector<Row> rows;
   std::vector<std::string> member_names;
@@ -106,7 +110,9 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
     if (!fs::exists(path)) continue;
     std::ifstream in(path);
     const json j = json::parse(in);
-    Row r{s.id, s.age, j.at("brain_age").get<double>(), {}};
+    Row r{s.id, s.age, j.at("brain_age").get<double>(), {}, {}};
+    if (j.contains("qc"))
+      for (const auto& f : j.at("qc").at("flags")) r.flags.push_back(f.get<std::string>());
     std::vector<std::string> names;
     for (const auto& m : j.at("members")) {
       r.members.push_back(m.at("prediction").get<double>());
@@ -143,6 +149,7 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
   t.columns = {"id", "age", "brain_age", "gap", "corrected_brain_age", "corrected_gap", "members_sd", "flags"};
   for (std::size_t k = 0; k < member_names.size(); ++k) t.columns.push_back("member_" + std::to_string(k + 1));
   const bool range_known = o.training_age_range[0] <= o.training_age_range[1];
+  std::map<std::string, int> flag_counts;
   for (const auto& r : rows) {
     const double corrected = model && std::isfinite(r.age) ? stats::corrected_brain_age(*model, o.bias_method, r.age, r.brain_age)
                                                            : std::nan("");
@@ -150,9 +157,14 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
     for (double m : r.members) mean += m / static_cast<double>(r.members.size());
     for (double m : r.members) sd += (m - mean) * (m - mean);
     sd = r.members.size() > 1 ? std::sqrt(sd / static_cast<double>(r.members.size() - 1)) : std::nan("");
-    std::string flags;
+    std::vector<std::string> all_flags = r.flags;
     if (range_known && (r.brain_age < o.training_age_range[0] || r.brain_age > o.training_age_range[1]))
-      flags = "outside_training_range";
+      all_flags.push_back("outside_training_range");
+    std::string flags;
+    for (const auto& f : all_flags) {
+      flags += (flags.empty() ? "" : ";") + f;
+      ++flag_counts[f];
+    }
     std::vector<std::string> cells{r.id,
                                    io::csv_number(r.age),
                                    io::csv_number(r.brain_age),
@@ -169,6 +181,8 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
   json summary_json{{"cohort", summary.cohort}, {"completed", summary.completed}, {"this_run", {{"subjects", summary.todo},
                     {"computed", summary.computed}, {"skipped", summary.skipped}, {"failed", summary.failed}}},
                     {"age_bias", bias}, {"members", member_names}};
+  for (const auto& [flag, count] : flag_counts) summary_json["qc"]["flagged"][flag] = count;
+  if (!flag_counts.empty()) log("QC: " + std::to_string(flag_counts.size()) + " kind(s) of flags; see predictions.csv (flags)");
   try {
     const stats::Accuracy acc = stats::accuracy(ages, predictions);
     summary_json["accuracy"] = {{"n", acc.n}, {"mae", acc.mae}, {"r", acc.r}, {"r2", acc.r2}};

@@ -1,5 +1,6 @@
 #include "engine/pipeline.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace mlens::engine {
@@ -8,6 +9,8 @@ PreprocessSpec preprocess_spec(const io::EnsembleSpec& m) {
   PreprocessSpec s;
   s.shape = m.input_shape;
   s.orientation = m.orientation;
+  s.intensity_max_range = m.expected_intensity_max;
+  s.brain_extent_max = m.expected_brain_extent_max;
   const nlohmann::json& p = m.preprocessing;
   if (p.is_null()) return s;
   const auto field_error = [&](const std::string& field, const std::string& what) {
@@ -42,15 +45,32 @@ Prepared prepare(const io::Volume& subject, const PreprocessSpec& spec, const io
     v = reorient(v, spec.orientation, source);
     p.reoriented = true;
   }
+  p.intensity_max = *std::max_element(v.voxels.begin(), v.voxels.end());
   if (spec.fit == "prune") {
     v = prune(v, spec.shape, p.prune, source);
     p.pruned = true;
+    p.brain_extent = p.prune.box.extent;
+  } else {
+    p.brain_extent = find_brain_box(v, source).extent;
   }
   if (spec.normalise == "unit") scale_to_unit(v, source);
   if (spec.normalise == "zscore") zscore_in_brain(v, source);
   if (spec.normalise == "study-uint8") study_uint8(v, spec.dataset_max, spec.ceiling, source);
   p.model_input = std::move(v);
   return p;
+}
+
+std::vector<std::string> qc_flags(const Prepared& p, const PreprocessSpec& spec) {
+  std::vector<std::string> flags;
+  const auto& range = spec.intensity_max_range;
+  if (range[0] <= range[1] && (p.intensity_max < range[0] || p.intensity_max > range[1]))
+    flags.push_back("intensity_out_of_range");
+  for (int a = 0; a < 3; ++a)
+    if (spec.brain_extent_max[a] > 0 && p.brain_extent[a] > spec.brain_extent_max[a]) {
+      flags.push_back("brain_extent_too_large");
+      break;
+    }
+  return flags;
 }
 
 io::Volume to_subject_space(const io::Volume& model_map, const Prepared& p) {

@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/preprocess.h"
 #include "io/manifest.h"
@@ -23,6 +24,10 @@ struct PreprocessSpec {
   std::string fit = "none";       // "prune" or "none"
   std::string normalise = "none"; // "none", "unit", "zscore", "study-uint8"
   double dataset_max = 0, ceiling = 383;
+  // QC expectations (input.expected): the subject's maximum intensity range and the largest brain extent
+  // (voxels per axis in the model's orientation); min > max / zeros when not given.
+  std::array<double, 2> intensity_max_range{1, 0};
+  Int3 brain_extent_max{0, 0, 0};
 };
 
 // From a manifest; errors name the manifest and the field.
@@ -34,7 +39,13 @@ struct Prepared {
   std::string subject_orientation;
   bool reoriented = false, pruned = false;
   PruneGeometry prune;
+  double intensity_max = 0;           // of the (masked) subject volume, before normalisation
+  Int3 brain_extent{0, 0, 0};         // brain box in the model's orientation
 };
+
+// QC flags of a prepared subject against the manifest's expectations: "intensity_out_of_range",
+// "brain_extent_too_large"; empty when everything is as expected (or nothing is expected).
+std::vector<std::string> qc_flags(const Prepared& prepared, const PreprocessSpec& spec);
 
 // `mask` (optional) must share the subject's grid.
 Prepared prepare(const io::Volume& subject, const PreprocessSpec& spec, const io::Volume* mask, const std::string& source);

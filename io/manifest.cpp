@@ -33,6 +33,19 @@ EnsembleSpec parse_manifest(const nlohmann::json& j, const std::string& source, 
       for (int a = 0; a < 3; ++a) e.voxel_size[a] = in.at("voxel_size")[a].get<double>();
     e.orientation = in.value("orientation", "");
     if (in.contains("preprocessing")) e.preprocessing = in.at("preprocessing");
+    if (in.contains("expected")) {
+      const auto& x = in.at("expected");
+      if (x.contains("intensity_max")) {
+        const auto& r = x.at("intensity_max");
+        if (!r.is_array() || r.size() != 2) throw manifest_error(source, "input.expected.intensity_max", "expected [lo, hi]");
+        e.expected_intensity_max = {r[0].get<double>(), r[1].get<double>()};
+      }
+      if (x.contains("brain_extent_max")) {
+        const auto& r = x.at("brain_extent_max");
+        if (!r.is_array() || r.size() != 3) throw manifest_error(source, "input.expected.brain_extent_max", "expected [x, y, z]");
+        for (int a = 0; a < 3; ++a) e.expected_brain_extent_max[a] = r[a].get<int64_t>();
+      }
+    }
   }
   if (j.contains("training") && j.at("training").contains("age_range")) {
     const auto& r = j.at("training").at("age_range");

@@ -44,6 +44,9 @@ struct EnsembleSpec {
   std::vector<MemberSpec> members;
   // "training": {"age_range": [min, max]}: predictions outside it are flagged; min > max when unknown.
   std::array<double, 2> training_age_range{1, 0};
+  // "input": {"expected": {"intensity_max": [lo, hi], "brain_extent_max": [x, y, z]}}: QC of inputs.
+  std::array<double, 2> expected_intensity_max{1, 0};
+  std::array<int64_t, 3> expected_brain_extent_max{0, 0, 0};
 };
 
 // Reads and checks a manifest: required fields present, one coefficient per member, every model file

@@ -238,3 +238,21 @@ TEST_CASE("a BIDS dataset is a cohort: FLAIR images per subject and session, age
   CHECK(test::run(kMlens + " predict --model " + dir.path("m.h5") + " --cohort " + root + " --out " + dir.path("out"), &out) == 0);
   CHECK(io::read_csv(dir.path("out/predictions.csv")).rows.size() == 3);
 }
+
+TEST_CASE("inputs unlike what the manifest expects are flagged in the table and the summary", "[cohort][cli]") {
+  Cohort c({21, 19, 17}, 2);
+  std::ofstream(c.dir.path("e.mlens.json"))
+      << nlohmann::json{{"input", {{"shape", {21, 19, 17}}, {"expected", {{"intensity_max", {0.0, 0.5}}, {"brain_extent_max", {30, 30, 10}}}}}},
+                        {"members", {{{"model", "m1.h5"}}}}}
+             .dump();
+  std::ofstream(c.dir.path("cohort.csv")) << "id,flair,age\nsub-1,sub-1.nii.gz,30\nsub-2,sub-2.nii.gz,40\n";
+  std::string out;
+  REQUIRE(test::run(c.run("predict", c.dir.path("out")), &out) == 0);
+  const io::Table t = io::read_csv(c.dir.path("out/predictions.csv"));
+  // The phantom's intensities reach ~1 (> 0.5) and its brain spans more than 10 voxels along k.
+  CHECK_THAT(t.text("flags")[0], Catch::Contains("intensity_out_of_range") && Catch::Contains("brain_extent_too_large"));
+  const auto summary = nlohmann::json::parse(slurp(c.dir.path("out/summary.json")));
+  CHECK(summary["qc"]["flagged"]["intensity_out_of_range"] == 2);
+  const auto prediction = nlohmann::json::parse(slurp(c.dir.path("out/sub-1/prediction.json")));
+  CHECK(prediction["qc"]["intensity_max"].get<double>() > 0.5);
+}
