@@ -88,12 +88,6 @@ void score_subject(const io::Subject& s, const models::Ensemble& model, const Pr
                                     .dump(2) + "\n");
 }
 
-std::string format_seconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%d:%02d", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-  return buf;
-}
-
 // The cohort table from every completed subject, in cohort order.
 CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOptions& o, CohortSummary summary,
                           const std::function<void(const std::string&)>& log) {
@@ -208,7 +202,8 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
 
 CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vector<io::Subject>& todo,
                          const models::Ensemble& model, const PreprocessSpec& preprocess, const Runtime& runtime,
-                         const CohortOptions& o, const std::function<void(const std::string&)>& log) {
+                         const CohortOptions& o, const std::function<void(const std::string&)>& log,
+                         const std::function<void(const CohortProgress&)>& progress) {
   fs::create_directories(o.out_dir);
   CohortSummary summary;
   summary.cohort = cohort.size();
@@ -220,25 +215,24 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t k = 0; k < todo.size(); ++k) {
     const io::Subject& s = todo[k];
-    const std::string position = "[" + std::to_string(k + 1) + "/" + std::to_string(todo.size()) + "] " + s.id;
+    CohortProgress step{k + 1, todo.size(), s.id, "done"};
     if (!o.force && completed(o, s.id)) {
       ++summary.skipped;
-      log(position + ": done earlier, skipped");
-      continue;
-    }
-    try {
-      score_subject(s, model, preprocess, runtime, o, mni ? &*mni : nullptr);
-      ++summary.computed;
-    } catch (const std::exception& e) {
-      ++summary.failed;
-      failures.rows.push_back({s.id, s.flair, e.what()});
-      log(position + ": FAILED: " + e.what());
-      continue;
+      step.status = "skipped (done earlier)";
+    } else {
+      try {
+        score_subject(s, model, preprocess, runtime, o, mni ? &*mni : nullptr);
+        ++summary.computed;
+      } catch (const std::exception& e) {
+        ++summary.failed;
+        failures.rows.push_back({s.id, s.flair, e.what()});
+        step.status = std::string("FAILED: ") + e.what();
+      }
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double rate = static_cast<double>(summary.computed) / elapsed;
-    log(position + ": done (" + std::to_string(rate * 60).substr(0, 5) + " subjects/min, ETA " +
-        format_seconds(static_cast<double>(todo.size() - k - 1) / rate) + ")");
+    step.subjects_per_minute = elapsed > 0 ? 60.0 * static_cast<double>(k + 1) / elapsed : 0;
+    step.eta_seconds = step.subjects_per_minute > 0 ? 60.0 * static_cast<double>(todo.size() - k - 1) / step.subjects_per_minute : 0;
+    progress(step);
   }
   const std::string failures_file = o.out_dir + (o.shard_tag.empty() ? "/failures.csv" : "/failures-" + o.shard_tag + ".csv");
   io::write_csv(failures_file, failures);

@@ -39,13 +39,22 @@ struct CohortOptions {
   std::string mni_reference;  // with explain: also warp each map onto this grid with the subject's transforms
 };
 
+// One step of a cohort run, for progress displays.
+struct CohortProgress {
+  std::size_t done = 0, total = 0;  // subjects handled so far (computed, skipped or failed) of this run
+  std::string id, status;           // "done", "skipped", "failed: <reason>"
+  double subjects_per_minute = 0, eta_seconds = 0;
+};
+
 struct CohortSummary {
   std::size_t cohort = 0, todo = 0, computed = 0, skipped = 0, failed = 0, completed = 0;
 };
 
 // `cohort` is the whole list (for the table); `todo` the part this process runs (a shard or all).
+// `log` receives messages (warnings, QC), `progress` one call per subject.
 CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vector<io::Subject>& todo,
                          const models::Ensemble& model, const PreprocessSpec& preprocess, const Runtime& runtime,
-                         const CohortOptions& options, const std::function<void(const std::string&)>& log);
+                         const CohortOptions& options, const std::function<void(const std::string&)>& log,
+                         const std::function<void(const CohortProgress&)>& progress);
 
 }  // namespace mlens::engine
