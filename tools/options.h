@@ -46,7 +46,7 @@ nlohmann::json to_json(const lrp::Composite& composite);
 nlohmann::json to_json(const std::vector<lrp::LayerAccount>& account);
 nlohmann::json versions_json();
 
-// --cohort CSV, --shard I/N, --force, --bias-model JSON, --bias-method
+// --cohort CSV, --shard I/N, --force, --bias-model JSON, --bias-method, --mni (tools/cohort.cpp)
 void add_cohort_options(po::options_description& options);
 // Runs a whole cohort into --out DIR (engine/cohort.h); `explain` adds relevance maps. Exit code 0, or
 // 4 when some subjects failed.

@@ -1,0 +1,103 @@
+// The cohort mode shared by predict and explain: --cohort, --shard, --force, --bias-model, --mni, and a
+// progress display (a bar on a terminal, one line per subject otherwise).
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+
+#include "engine/cohort.h"
+#include "io/cohort.h"
+#include "tools/options.h"
+
+namespace mlens::tools {
+
+void add_cohort_options(po::options_description& o) {
+  o.add_options()("cohort", po::value<std::string>()->value_name("CSV"),
+                  "score a cohort instead of one volume: a CSV with id, flair[, age, sex, wml, transform] (paths "
+                  "relative to it) or a BIDS dataset directory; --out is then a directory")(
+      "shard", po::value<std::string>()->value_name("I/N"), "run only subjects I, I+N, I+2N, ... (1-based) of the cohort")(
+      "force", "recompute subjects whose outputs are complete (default: skip them)")(
+      "bias-model", po::value<std::string>()->value_name("JSON"),
+      "age-bias model to apply (a bias_model.json from a reference cohort); default: fit on this cohort")(
+      "bias-method", po::value<std::string>()->default_value("delange")->value_name("M"),
+      "age-bias correction: delange (de Lange & Cole 2020) or cole (Cole 2018)")(
+      "mni", po::value<std::string>()->value_name("REF"),
+      "explain --cohort: also warp each map onto REF's grid (e.g. MNI152 2 mm) with the cohort's transform column");
+}
+
+int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, const LoadedModel& loaded, bool explain,
+               const lrp::Composite& composite) {
+  const std::string cohort_path = vm["cohort"].as<std::string>();
+  const std::vector<io::Subject> cohort = io::read_cohort(cohort_path);
+  engine::CohortOptions o;
+  o.out_dir = vm["out"].as<std::string>();
+  o.explain = explain;
+  o.members = vm.count("members") > 0;
+  o.force = vm.count("force") > 0;
+  o.composite = composite;
+  try {
+    o.bias_method = stats::parse_age_bias_method(vm["bias-method"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("bias-model")) {
+    const std::string path = vm["bias-model"].as<std::string>();
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("\"" + path + "\": cannot open the bias model");
+    const nlohmann::json j = nlohmann::json::parse(in);
+    stats::AgeBiasModel m;
+    m.slope = j.at("slope").get<double>();
+    m.intercept = j.at("intercept").get<double>();
+    m.n = j.value("n", std::size_t{0});
+    o.bias_model = m;
+  }
+  o.training_age_range = loaded.training_age_range;
+  if (vm.count("mni")) {
+    if (!explain) throw UsageError("--mni warps relevance maps: use it with explain --cohort");
+    o.mni_reference = vm["mni"].as<std::string>();
+  }
+  std::vector<io::Subject> todo = cohort;
+  if (vm.count("shard")) {
+    const std::string text = vm["shard"].as<std::string>();
+    const auto slash = text.find('/');
+    int index = 0, count = 0;
+    try {
+      index = std::stoi(text.substr(0, slash));
+      count = std::stoi(text.substr(slash + 1));
+    } catch (const std::exception&) {
+      throw UsageError("--shard " + text + ": expected I/N, e.g. 2/10");
+    }
+    try {
+      todo = io::shard(cohort, index, count);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--shard: ") + e.what());
+    }
+    o.shard_tag = "shard-" + std::to_string(index) + "-of-" + std::to_string(count);
+  }
+  log((explain ? "explaining " : "scoring ") + std::to_string(todo.size()) + " of " + std::to_string(cohort.size()) +
+      " subjects from " + cohort_path + " into " + o.out_dir);
+  // A progress bar with rate and ETA on a terminal; one plain line per subject otherwise (logs, Slurm).
+  const bool terminal = ::isatty(2) == 1;
+  const auto show = [&](const engine::CohortProgress& p) {
+    char line[256];
+    const int eta = static_cast<int>(p.eta_seconds);
+    if (terminal) {
+      const int width = 30, filled = static_cast<int>(width * p.done / std::max<std::size_t>(p.total, 1));
+      std::snprintf(line, sizeof line, "\r[%s%s] %zu/%zu %.1f subjects/min, ETA %d:%02d  %-24.24s", std::string(filled, '#').c_str(),
+                    std::string(width - filled, '.').c_str(), p.done, p.total, p.subjects_per_minute, eta / 60, eta % 60,
+                    p.id.c_str());
+      std::cerr << line << (p.done == p.total ? "\n" : "") << std::flush;
+      if (p.status.rfind("FAILED", 0) == 0) std::cerr << "\n" << p.id << ": " << p.status << "\n";
+    } else {
+      std::snprintf(line, sizeof line, " (%.1f subjects/min, ETA %d:%02d)", p.subjects_per_minute, eta / 60, eta % 60);
+      log("[" + std::to_string(p.done) + "/" + std::to_string(p.total) + "] " + p.id + ": " + p.status + line);
+    }
+  };
+  const engine::CohortSummary s = engine::run_cohort(cohort, todo, loaded.model, loaded.preprocess, runtime, o, log, show);
+  std::cout << s.computed << " computed, " << s.skipped << " skipped (done earlier), " << s.failed << " failed; "
+            << s.completed << " of " << s.cohort << " subjects complete in " << o.out_dir << "/predictions.csv\n";
+  return s.failed ? kExitSomeFailed : kExitOk;
+}
+
+}  // namespace mlens::tools
