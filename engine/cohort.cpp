@@ -65,12 +65,10 @@ void score_subject(const io::Subject& s, const models::Ensemble& model, const Pr
                         {"relevance_in", a.relevance_in}, {"small_denominators", a.small_denominators}});
       accounts.push_back({{"member", m.name}, {"layers", rows}});
     }
-    json rules = json::object();
-    for (const auto& [role, rule] : o.composite.rules) rules[lrp::to_string(role)] = rule.describe();
     io::write_text_atomically(dir + "/relevance.json",
                               json{{"id", s.id}, {"input", s.flair}, {"prediction", brain_age},
                                    {"relevance_sum", e.relevance.sum().item<double>()},
-                                   {"rule", {{"name", o.composite.name}, {"rules", rules}, {"max_pool_ties", lrp::to_string(o.composite.ties)}}},
+                                   {"rule", lrp::to_json(o.composite)},
                                    {"conservation", accounts}}
                                       .dump(2) + "\n");
   } else {

@@ -88,11 +88,8 @@ io::Volume reorient(const io::Volume& v, const std::string& code, const std::str
     out.geometry.spacing[t] = v.geometry.spacing[perm[t]];
     for (int r = 0; r < 3; ++r) out.geometry.direction[3 * r + t] = (flip[t] ? -1 : 1) * v.geometry.direction[3 * r + perm[t]];
   }
-  for (int r = 0; r < 3; ++r) {
-    double o = v.geometry.origin[r];
-    for (int s = 0; s < 3; ++s) o += v.geometry.direction[3 * r + s] * v.geometry.spacing[s] * static_cast<double>(first[s]);
-    out.geometry.origin[r] = o;
-  }
+  out.geometry.origin = v.geometry.world({static_cast<double>(first[0]), static_cast<double>(first[1]),
+                                          static_cast<double>(first[2])});
   return out;
 }
 
@@ -141,12 +138,9 @@ io::Volume prune(const io::Volume& v, const Int3& target, PruneGeometry& g, cons
             v.at(g.box.lower[0] + i, g.box.lower[1] + j, g.box.lower[2] + k);
   // Keep world positions: target voxel 0 sits at source index lower − offset.
   out.geometry = v.geometry;
-  for (int r = 0; r < 3; ++r) {
-    double o = v.geometry.origin[r];
-    for (int s = 0; s < 3; ++s)
-      o += v.geometry.direction[3 * r + s] * v.geometry.spacing[s] * static_cast<double>(g.box.lower[s] - g.offset[s]);
-    out.geometry.origin[r] = o;
-  }
+  std::array<double, 3> first{};
+  for (int a = 0; a < 3; ++a) first[a] = static_cast<double>(g.box.lower[a] - g.offset[a]);
+  out.geometry.origin = v.geometry.world(first);
   return out;
 }
 

@@ -18,6 +18,14 @@ struct Geometry {
   std::array<double, 3> spacing{1, 1, 1};
   std::array<double, 3> origin{0, 0, 0};
   std::array<double, 9> direction{1, 0, 0, 0, 1, 0, 0, 0, 1};  // row-major 3x3, columns = axis directions
+
+  // World position of a (possibly fractional or negative) voxel index: origin + direction · (spacing ⊙ index).
+  std::array<double, 3> world(const std::array<double, 3>& index) const {
+    std::array<double, 3> p = origin;
+    for (int r = 0; r < 3; ++r)
+      for (int s = 0; s < 3; ++s) p[r] += direction[3 * r + s] * spacing[s] * index[s];
+    return p;
+  }
 };
 
 struct Volume {

@@ -15,6 +15,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "lrp/rule.h"
 
 namespace mlens::lrp {
@@ -47,5 +49,8 @@ struct RuleOverrides {
   std::optional<Ties> ties;
 };
 Composite with_overrides(Composite composite, const RuleOverrides& overrides);
+
+// {"name", "rules": {role: rule.describe()}, "max_pool_ties"}: how sidecars record the rules used.
+nlohmann::json to_json(const Composite& composite);
 
 }  // namespace mlens::lrp

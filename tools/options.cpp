@@ -135,12 +135,6 @@ lrp::Composite composite_from(const po::variables_map& vm) {
   }
 }
 
-nlohmann::json to_json(const lrp::Composite& c) {
-  nlohmann::json rules = nlohmann::json::object();
-  for (const auto& [role, rule] : c.rules) rules[lrp::to_string(role)] = rule.describe();
-  return {{"name", c.name}, {"rules", rules}, {"max_pool_ties", lrp::to_string(c.ties)}};
-}
-
 nlohmann::json to_json(const std::vector<lrp::LayerAccount>& account) {
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& a : account)

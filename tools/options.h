@@ -42,7 +42,7 @@ lrp::Composite composite_from(const po::variables_map& vm);
 // "198,198,198" -> {198, 198, 198}
 models::Int3 parse_shape(const std::string& text);
 
-nlohmann::json to_json(const lrp::Composite& composite);
+using lrp::to_json;
 nlohmann::json to_json(const std::vector<lrp::LayerAccount>& account);
 nlohmann::json versions_json();
 
