@@ -1,5 +1,14 @@
 #include "io/itk_image.h"
 
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <vector>
+
+#include "io/atomic_file.h"
+
 namespace mlens::io {
 namespace {
 
@@ -48,6 +57,37 @@ Volume from_itk(const ItkImage* image) {
   const float* itk = image->GetBufferPointer();
   for_each_voxel(v.shape, [&](int64_t from, int64_t to) { v.voxels[to] = itk[from]; });
   return v;
+}
+
+}  // namespace mlens::io
+
+namespace mlens::io {
+
+void write_nifti(const std::string& path, const std::function<void(const std::string&)>& write) {
+  const bool gzip = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  write_atomically(path, [&](const std::string& tmp) {
+    const std::string nii = gzip ? tmp.substr(0, tmp.size() - 3) : tmp;
+    try {
+      write(nii);
+    } catch (const itk::ExceptionObject& e) {
+      std::filesystem::remove(nii);
+      throw std::runtime_error("\"" + path + "\": writing failed (" + e.GetDescription() + ")");
+    }
+    if (!gzip) return;
+    std::ifstream in(nii, std::ios::binary);
+    gzFile out = gzopen(tmp.c_str(), "wb1");
+    bool ok = out != nullptr;
+    std::vector<char> buffer(1 << 20);
+    while (ok && in) {
+      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      const auto n = static_cast<unsigned>(in.gcount());
+      ok = n == 0 || gzwrite(out, buffer.data(), n) == static_cast<int>(n);
+    }
+    ok = (out && gzclose(out) == Z_OK) && ok;
+    in.close();
+    std::filesystem::remove(nii);
+    if (!ok) throw std::runtime_error("\"" + path + "\": writing failed (gzip)");
+  });
 }
 
 }  // namespace mlens::io

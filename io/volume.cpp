@@ -5,7 +5,10 @@
 #include <itkImageFileWriter.h>
 #include <itkNiftiImageIO.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <type_traits>
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
@@ -58,24 +61,45 @@ Volume read_volume(const std::string& path) {
   return v;
 }
 
-void write_volume(const std::string& path, const Volume& volume) {
+namespace {
+
+template <typename Pixel>
+void write_as(const std::string& path, const Volume& volume) {
+  using Image = itk::Image<Pixel, 3>;
+  const ItkImage::Pointer source = to_itk(volume);
+  typename Image::Pointer image;
+  if constexpr (std::is_same_v<Pixel, float>) {
+    image = source;
+  } else {
+    image = Image::New();
+    image->CopyInformation(source);
+    image->SetRegions(source->GetLargestPossibleRegion());
+    image->Allocate();
+    const float* in = source->GetBufferPointer();
+    Pixel* out = image->GetBufferPointer();
+    constexpr float lo = std::numeric_limits<Pixel>::min(), hi = std::numeric_limits<Pixel>::max();
+    for (std::size_t i = 0; i < volume.voxels.size(); ++i) out[i] = static_cast<Pixel>(std::clamp(std::round(in[i]), lo, hi));
+  }
+  write_nifti(path, [&](const std::string& nii) {
+    auto writer = itk::ImageFileWriter<Image>::New();
+    writer->SetImageIO(itk::NiftiImageIO::New());
+    writer->SetFileName(nii);
+    writer->SetInput(image);
+    writer->Update();
+  });
+}
+
+}  // namespace
+
+void write_volume(const std::string& path, const Volume& volume, StoredAs stored_as) {
   require_nifti_name(path);
   if (static_cast<int64_t>(volume.voxels.size()) != volume.size())
     throw std::invalid_argument("write_volume(\"" + path + "\"): voxel count does not match the shape");
-
-  const ItkImage::Pointer image = to_itk(volume);
-
-  write_atomically(path, [&](const std::string& tmp) {
-    auto writer = itk::ImageFileWriter<ItkImage>::New();
-    writer->SetImageIO(itk::NiftiImageIO::New());
-    writer->SetFileName(tmp);
-    writer->SetInput(image);
-    try {
-      writer->Update();
-    } catch (const itk::ExceptionObject& e) {
-      throw std::runtime_error("\"" + path + "\": writing failed (" + e.GetDescription() + ")");
-    }
-  });
+  switch (stored_as) {
+    case StoredAs::Float32: return write_as<float>(path, volume);
+    case StoredAs::Int16: return write_as<int16_t>(path, volume);
+    case StoredAs::UInt8: return write_as<uint8_t>(path, volume);
+  }
 }
 
 std::string describe_grid(const Volume& v) {

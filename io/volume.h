@@ -42,9 +42,13 @@ struct Volume {
 // any other dimensionality is an error naming the file and the dimensions found.
 Volume read_volume(const std::string& path);
 
-// Writes float32 NIfTI with the volume's geometry. The file appears atomically: it is written under a
+// How voxels are stored on disk: float32 for maps, int16 for scanner-like images, uint8 for masks
+// (values are rounded and clipped to the type's range).
+enum class StoredAs { Float32, Int16, UInt8 };
+
+// Writes NIfTI with the volume's geometry. The file appears atomically: it is written under a
 // temporary name in the same directory and renamed, so a killed process never leaves a partial map.
-void write_volume(const std::string& path, const Volume& volume);
+void write_volume(const std::string& path, const Volume& volume, StoredAs stored_as = StoredAs::Float32);
 
 // Throws std::invalid_argument unless both volumes have the same shape and geometry (spacing and
 // origin within 1e-3 mm, direction cosines within 1e-5). The message prints both grids, as ITK does:

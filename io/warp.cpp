@@ -4,6 +4,7 @@
 #include <itkDisplacementFieldTransform.h>
 #include <itkHDF5TransformIOFactory.h>
 #include <itkImageFileReader.h>
+#include <itkImageFileWriter.h>
 #include <itkLinearInterpolateImageFunction.h>
 #include <itkMatlabTransformIOFactory.h>
 #include <itkMatrixOffsetTransformBase.h>
@@ -142,6 +143,34 @@ Volume warp(const Volume& input, const Volume& reference, const TransformChain& 
       for (float& v : out.voxels) v = static_cast<float>(v * (in_sum / out_sum));
   }
   return out;
+}
+
+}  // namespace mlens::io
+
+namespace mlens::io {
+
+void write_displacement_field(const std::string& path, const std::array<Volume, 3>& components) {
+  if (nifti_extension(path).empty())
+    throw std::runtime_error("\"" + path + "\": expected a NIfTI file name ending in .nii or .nii.gz");
+  for (int c = 1; c < 3; ++c) require_same_grid(components[0], "x component", components[c], "component " + std::to_string(c));
+  using StoredField = itk::Image<itk::Vector<float, 3>, 3>;
+  const ItkImage::Pointer grid = to_itk(components[0]);
+  auto field = StoredField::New();
+  field->CopyInformation(grid);
+  field->SetRegions(grid->GetLargestPossibleRegion());
+  field->Allocate();
+  std::array<ItkImage::Pointer, 3> parts{grid, to_itk(components[1]), to_itk(components[2])};
+  itk::Vector<float, 3>* out = field->GetBufferPointer();
+  const std::size_t n = components[0].voxels.size();
+  for (std::size_t i = 0; i < n; ++i)
+    for (int c = 0; c < 3; ++c) out[i][c] = parts[c]->GetBufferPointer()[i];
+  write_nifti(path, [&](const std::string& nii) {
+    auto writer = itk::ImageFileWriter<StoredField>::New();
+    writer->SetImageIO(itk::NiftiImageIO::New());
+    writer->SetFileName(nii);
+    writer->SetInput(field);
+    writer->Update();
+  });
 }
 
 }  // namespace mlens::io

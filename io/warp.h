@@ -42,6 +42,11 @@ class TransformChain {
   std::unique_ptr<Impl> impl_;
 };
 
+// Writes a displacement field as ANTs does (*Warp.nii.gz: a NIfTI vector image, one 3-vector per voxel in
+// LPS millimetres): at a point m of the field's grid the transform maps m to m + (x, y, z)(m). The three
+// components share one grid. Written atomically.
+void write_displacement_field(const std::string& path, const std::array<Volume, 3>& components);
+
 // `input` resampled onto `reference`'s grid (shape and geometry) through `transforms`. Points that fall
 // outside the input get 0. With `preserve_total` the result is rescaled so that its sum equals the
 // input's sum (relevance is a quantity per voxel, not a density).
