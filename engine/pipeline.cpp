@@ -1,6 +1,7 @@
 #include "engine/pipeline.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <stdexcept>
 
 namespace mlens::engine {
@@ -17,8 +18,26 @@ PreprocessSpec preprocess_spec(const io::EnsembleSpec& m) {
     return std::invalid_argument("\"" + m.source + "\": input.preprocessing." + field + ": " + what);
   };
   s.fit = p.value("fit", "none");
-  if (s.fit != "prune" && s.fit != "none") throw field_error("fit", "\"" + s.fit + "\" (expected prune or none)");
-  if (s.fit == "prune" && s.shape[0] <= 0) throw field_error("fit", "prune needs input.shape");
+  if (s.fit != "prune" && s.fit != "resample" && s.fit != "none")
+    throw field_error("fit", "\"" + s.fit + "\" (expected prune, resample or none)");
+  if (s.fit != "none" && s.shape[0] <= 0) throw field_error("fit", s.fit + " needs input.shape");
+  if (s.fit == "resample") {
+    if (p.contains("reference")) {
+      const std::string path = (std::filesystem::path(m.source).parent_path() / p.at("reference").get<std::string>()).string();
+      s.grid = io::read_volume(path);
+      s.grid.voxels.clear();
+      if (s.grid.shape != s.shape) throw field_error("reference", "\"" + path + "\" is " + io::describe_grid(s.grid) +
+                                                     ", but input.shape asks for " + std::to_string(s.shape[0]) + "x" +
+                                                     std::to_string(s.shape[1]) + "x" + std::to_string(s.shape[2]));
+    } else if (p.contains("centre")) {
+      if (m.orientation.empty()) throw field_error("fit", "resample with a centre needs input.orientation");
+      const auto c = p.at("centre");
+      if (!c.is_array() || c.size() != 3) throw field_error("centre", "expected [x, y, z] in RAS millimetres");
+      s.grid = make_grid(m.orientation, m.voxel_size, s.shape, {c[0].get<double>(), c[1].get<double>(), c[2].get<double>()});
+    } else {
+      throw field_error("fit", "resample needs \"centre\": [x, y, z] (RAS mm) or \"reference\": an image file");
+    }
+  }
   s.normalise = p.value("normalise", "none");
   if (s.normalise != "none" && s.normalise != "unit" && s.normalise != "zscore" && s.normalise != "study-uint8")
     throw field_error("normalise", "\"" + s.normalise + "\" (expected none, unit, zscore or study-uint8)");
@@ -41,16 +60,21 @@ Prepared prepare(const io::Volume& subject, const PreprocessSpec& spec, const io
       if (mask->voxels[i] == 0) v.voxels[i] = 0;
   }
   p.subject_orientation = orientation_code(subject.geometry, source);
-  if (!spec.orientation.empty() && spec.orientation != p.subject_orientation) {
+  if (spec.fit == "resample") {
+    p.intensity_max = *std::max_element(v.voxels.begin(), v.voxels.end());
+    v = resample_box(v, spec.grid);
+    p.resampled = true;
+    p.brain_extent = find_brain_box(v, source).extent;
+  } else if (!spec.orientation.empty() && spec.orientation != p.subject_orientation) {
     v = reorient(v, spec.orientation, source);
     p.reoriented = true;
   }
-  p.intensity_max = *std::max_element(v.voxels.begin(), v.voxels.end());
+  if (!p.resampled) p.intensity_max = *std::max_element(v.voxels.begin(), v.voxels.end());
   if (spec.fit == "prune") {
     v = prune(v, spec.shape, p.prune, source);
     p.pruned = true;
     p.brain_extent = p.prune.box.extent;
-  } else {
+  } else if (!p.resampled) {
     p.brain_extent = find_brain_box(v, source).extent;
   }
   if (spec.normalise == "unit") scale_to_unit(v, source);
@@ -76,6 +100,7 @@ std::vector<std::string> qc_flags(const Prepared& p, const PreprocessSpec& spec)
 io::Volume to_subject_space(const io::Volume& model_map, const Prepared& p) {
   io::Volume m = model_map;
   m.geometry = p.model_input.geometry;
+  if (p.resampled) return resample_box_adjoint(m, p.subject);
   if (p.pruned) m = unprune(m, p.prune);
   if (p.reoriented) m = reorient(m, p.subject_orientation);
   if (m.shape != p.subject.shape) throw std::logic_error("to_subject_space: the map did not return to the subject's grid");

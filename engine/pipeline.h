@@ -1,10 +1,14 @@
 // The manifest's preprocessing chain for one subject, and its inverse for maps:
 //
 //   subject volume ─(× brain mask)─ reorient to input.orientation ─ prune to input.shape ─ normalise
+//                                 └─ or: resample into a fixed grid ─────────────────┘
 //        ▲                                                                                    │ model
 //   subject-space map ◀── reorient back ◀── unprune (zeros outside the box) ◀── model-grid map ┘
 //
-// Manifest fields (input.preprocessing): "fit": "prune" | "none" (the volume is already in the grid),
+// Manifest fields (input.preprocessing): "fit": "prune" | "resample" | "none" (the volume is already in
+// the grid); "resample" takes the grid from input.shape, input.voxel_size, input.orientation and
+// "centre": [x, y, z] (RAS mm, e.g. MNI coordinates), or from "reference": an image file (relative to the
+// manifest) of input.shape;
 // "normalise": "none" | "unit" | "zscore" | "study-uint8" (with "dataset_max", optional "ceiling" = 383).
 #pragma once
 
@@ -21,9 +25,10 @@ namespace mlens::engine {
 struct PreprocessSpec {
   Int3 shape{0, 0, 0};
   std::string orientation;        // "" = keep
-  std::string fit = "none";       // "prune" or "none"
+  std::string fit = "none";       // "prune", "resample" or "none"
   std::string normalise = "none"; // "none", "unit", "zscore", "study-uint8"
   double dataset_max = 0, ceiling = 383;
+  io::Volume grid;                // fit = resample: the model's grid (shape and geometry)
   // QC expectations (input.expected): the subject's maximum intensity range and the largest brain extent
   // (voxels per axis in the model's orientation); min > max / zeros when not given.
   std::array<double, 2> intensity_max_range{1, 0};
@@ -37,7 +42,7 @@ struct Prepared {
   io::Volume model_input;
   io::Volume subject;  // the subject's grid (shape and geometry; voxels not kept)
   std::string subject_orientation;
-  bool reoriented = false, pruned = false;
+  bool reoriented = false, pruned = false, resampled = false;
   PruneGeometry prune;
   double intensity_max = 0;           // of the (masked) subject volume, before normalisation
   Int3 brain_extent{0, 0, 0};         // brain box in the model's orientation

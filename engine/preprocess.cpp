@@ -191,4 +191,99 @@ void study_uint8(io::Volume& v, double dataset_max, double ceiling, const std::s
   }
 }
 
+io::Volume make_grid(const std::string& code, const std::array<double, 3>& spacing, const Int3& shape,
+                     const std::array<double, 3>& centre_ras) {
+  check_code(code);
+  io::Volume grid;
+  grid.shape = shape;
+  auto& g = grid.geometry;
+  g.spacing = spacing;
+  g.direction.fill(0);
+  for (int a = 0; a < 3; ++a)
+    for (int r = 0; r < 3; ++r) {
+      if (axis_letter(r, true) == code[a]) g.direction[3 * r + a] = 1;
+      if (axis_letter(r, false) == code[a]) g.direction[3 * r + a] = -1;
+    }
+  const std::array<double, 3> centre{-centre_ras[0], -centre_ras[1], centre_ras[2]};  // RAS → LPS
+  g.origin = {0, 0, 0};
+  const std::array<double, 3> half = g.world({(shape[0] - 1) / 2.0, (shape[1] - 1) / 2.0, (shape[2] - 1) / 2.0});
+  for (int r = 0; r < 3; ++r) g.origin[r] = centre[r] - half[r];
+  return grid;
+}
+
+namespace {
+
+// Calls f(target voxel, source voxel, weight) for every trilinear weight of resample_box; the weights of
+// one target voxel sum to 1 where all its samples fall inside the source.
+template <typename F>
+void for_each_box_weight(const io::Volume& grid, const io::Volume& source, F&& f) {
+  const auto& t = grid.geometry;
+  const auto& s = source.geometry;
+  // World → source index: S⁻¹ Dᵀ (p − o); the direction matrix is orthonormal (checked by orientation_code).
+  orientation_code(s, "resampling source");
+  std::array<int, 3> n;
+  double finest = std::min({s.spacing[0], s.spacing[1], s.spacing[2]});
+  for (int a = 0; a < 3; ++a) n[a] = std::max(1, static_cast<int>(std::ceil(t.spacing[a] / finest - 1e-6)));
+  const double share = 1.0 / (n[0] * n[1] * n[2]);
+  const auto& ss = source.shape;
+  for (int64_t i = 0; i < grid.shape[0]; ++i)
+    for (int64_t j = 0; j < grid.shape[1]; ++j)
+      for (int64_t k = 0; k < grid.shape[2]; ++k) {
+        const int64_t target = (i * grid.shape[1] + j) * grid.shape[2] + k;
+        for (int qi = 0; qi < n[0]; ++qi)
+          for (int qj = 0; qj < n[1]; ++qj)
+            for (int qk = 0; qk < n[2]; ++qk) {
+              const std::array<double, 3> p = t.world({i + (qi + 0.5) / n[0] - 0.5, j + (qj + 0.5) / n[1] - 0.5,
+                                                       k + (qk + 0.5) / n[2] - 0.5});
+              std::array<double, 3> x;
+              bool inside = true;
+              for (int a = 0; a < 3 && inside; ++a) {
+                double d = 0;
+                for (int r = 0; r < 3; ++r) d += s.direction[3 * r + a] * (p[r] - s.origin[r]);
+                x[a] = d / s.spacing[a];
+                inside = x[a] > -1e-9 && x[a] < ss[a] - 1 + 1e-9;
+              }
+              if (!inside) continue;
+              std::array<int64_t, 3> lo;
+              std::array<double, 3> w;
+              for (int a = 0; a < 3; ++a) {
+                lo[a] = std::clamp<int64_t>(static_cast<int64_t>(std::floor(x[a])), 0, std::max<int64_t>(ss[a] - 2, 0));
+                w[a] = std::clamp(x[a] - lo[a], 0.0, 1.0);
+              }
+              for (int c = 0; c < 8; ++c) {
+                double weight = share;
+                std::array<int64_t, 3> idx;
+                for (int a = 0; a < 3; ++a) {
+                  const int bit = (c >> (2 - a)) & 1;
+                  weight *= bit ? w[a] : 1 - w[a];
+                  idx[a] = std::min(lo[a] + bit, ss[a] - 1);
+                }
+                if (weight > 0) f(target, (idx[0] * ss[1] + idx[1]) * ss[2] + idx[2], weight);
+              }
+            }
+      }
+}
+
+}  // namespace
+
+io::Volume resample_box(const io::Volume& volume, const io::Volume& grid) {
+  io::Volume out;
+  out.shape = grid.shape;
+  out.geometry = grid.geometry;
+  std::vector<double> sum(grid.size(), 0.0);
+  for_each_box_weight(grid, volume, [&](int64_t t, int64_t s, double w) { sum[t] += w * volume.voxels[s]; });
+  out.voxels.assign(sum.begin(), sum.end());
+  return out;
+}
+
+io::Volume resample_box_adjoint(const io::Volume& map, const io::Volume& source) {
+  io::Volume out;
+  out.shape = source.shape;
+  out.geometry = source.geometry;
+  std::vector<double> sum(source.size(), 0.0);
+  for_each_box_weight(map, source, [&](int64_t t, int64_t s, double w) { sum[s] += w * map.voxels[t]; });
+  out.voxels.assign(sum.begin(), sum.end());
+  return out;
+}
+
 }  // namespace mlens::engine

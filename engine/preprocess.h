@@ -5,6 +5,9 @@
 //              space) or "RAS"; world positions are unchanged (the geometry follows the voxels)
 //   prune      xai4mri's prune_mri: crop to the tight box of planes that are not all background and
 //              centre it in a target cube with floor offsets (target − extent) / 2
+//   resample   into a fixed grid (e.g. a box of MNI space at 2 mm) by world position, averaging over
+//              each target voxel's extent (a box filter, so downsampling does not alias); maps return
+//              through the adjoint, which keeps their total
 //   normalise  scale to [0, 1] by the maximum, z-score within the brain, or the study's uint8 chain
 #pragma once
 
@@ -51,6 +54,19 @@ io::Volume prune(const io::Volume& volume, const Int3& target, PruneGeometry& ge
 
 // A map in the pruned grid back into the source grid: the box's voxels in place, zeros elsewhere.
 io::Volume unprune(const io::Volume& map, const PruneGeometry& geometry);
+
+// A grid of `shape` voxels of `spacing` mm whose axes point as `code` says ("RAS", "LIA"), centred on
+// `centre_ras` (RAS millimetres, as MNI coordinates are written). Returned as a volume without voxels.
+io::Volume make_grid(const std::string& code, const std::array<double, 3>& spacing, const Int3& shape,
+                     const std::array<double, 3>& centre_ras);
+
+// `volume` resampled into `grid` (shape and geometry) by world position: each target voxel is the mean
+// of trilinear samples at n×n×n points spread over its extent (n = target spacing / source spacing,
+// rounded up), 0 where samples fall outside the source.
+io::Volume resample_box(const io::Volume& volume, const io::Volume& grid);
+// The adjoint of resample_box: a map on `grid` spread onto `source`'s grid with the same weights, so
+// Σ map is kept wherever the grid lies inside the source.
+io::Volume resample_box_adjoint(const io::Volume& map, const io::Volume& source);
 
 // x / max(x). Throws when the maximum is not positive.
 void scale_to_unit(io::Volume& volume, const std::string& source = "volume");

@@ -166,3 +166,72 @@ TEST_CASE("preprocessing fields of a manifest are checked", "[preprocess]") {
   m.preprocessing = {{"fit", "prune"}, {"normalise", "study-uint8"}, {"dataset_max", 350}};
   CHECK(engine::preprocess_spec(m).ceiling == 383);
 }
+
+TEST_CASE("a resampling grid is centred where asked and points as its code says", "[preprocess]") {
+  const io::Volume grid = engine::make_grid("RAS", {2, 2, 2}, {5, 6, 7}, {1, -17, 8});
+  CHECK(engine::orientation_code(grid.geometry) == "RAS");
+  const auto centre = grid.geometry.world({2, 2.5, 3});
+  CHECK(centre[0] == Approx(-1));   // LPS x = −RAS x
+  CHECK(centre[1] == Approx(17));
+  CHECK(centre[2] == Approx(8));
+  CHECK(engine::orientation_code(engine::make_grid("LIA", {1, 1, 1}, {3, 3, 3}, {0, 0, 0}).geometry) == "LIA");
+  CHECK_THROWS_WITH(engine::make_grid("RAX", {1, 1, 1}, {3, 3, 3}, {0, 0, 0}), Catch::Contains("RAX"));
+}
+
+TEST_CASE("box resampling averages the source over each target voxel and its adjoint keeps the total", "[preprocess]") {
+  // Source: 1 mm voxels; target: 2 mm voxels whose extents cover whole 2x2x2 blocks of source voxels, so
+  // the box filter is exactly the block mean (a naive reference written here).
+  io::Volume source;
+  source.shape = {8, 10, 6};
+  source.voxels.resize(source.size());
+  for (std::size_t v = 0; v < source.voxels.size(); ++v) source.voxels[v] = static_cast<float>(std::sin(0.37 * v) * 5 + v % 7);
+  io::Volume grid;
+  grid.shape = {4, 5, 3};
+  grid.geometry.spacing = {2, 2, 2};
+  grid.geometry.origin = {0.5, 0.5, 0.5};  // centre of target voxel 0 lies between source voxels 0 and 1
+  const io::Volume out = engine::resample_box(source, grid);
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 5; ++j)
+      for (int64_t k = 0; k < 3; ++k) {
+        double mean = 0;
+        for (int d = 0; d < 8; ++d) mean += source.at(2 * i + (d >> 2), 2 * j + ((d >> 1) & 1), 2 * k + (d & 1)) / 8.0;
+        REQUIRE(out.at(i, j, k) == Approx(mean).margin(1e-5));
+      }
+
+  // Adjoint: <A x, y> = <x, Aᵀ y>, and Σ Aᵀ y = Σ y when the grid lies inside the source.
+  io::Volume y = out;
+  for (std::size_t v = 0; v < y.voxels.size(); ++v) y.voxels[v] = static_cast<float>(std::cos(1.3 * v));
+  const io::Volume back = engine::resample_box_adjoint(y, source);
+  double lhs = 0, rhs = 0, total_y = 0, total_back = 0;
+  for (std::size_t v = 0; v < y.voxels.size(); ++v) lhs += double(out.voxels[v]) * y.voxels[v], total_y += y.voxels[v];
+  for (std::size_t v = 0; v < back.voxels.size(); ++v) rhs += double(source.voxels[v]) * back.voxels[v], total_back += back.voxels[v];
+  CHECK(lhs == Approx(rhs).epsilon(1e-5));
+  CHECK(total_back == Approx(total_y).epsilon(1e-5));
+}
+
+TEST_CASE("fit resample brings a subject into the manifest's grid and maps back keeping their total", "[preprocess]") {
+  io::Volume subject = blob({30, 28, 26}, {4, 6, 3}, {20, 21, 19});
+  io::EnsembleSpec m;
+  m.source = "m.mlens.json";
+  m.input_shape = {12, 14, 10};
+  m.voxel_size = {3, 3, 3};
+  m.orientation = "RAS";
+  const auto centre = subject.geometry.world({14.5, 13.5, 12.5});
+  m.preprocessing = {{"fit", "resample"}, {"centre", {-centre[0], -centre[1], centre[2]}}, {"normalise", "none"}};
+  const engine::PreprocessSpec spec = engine::preprocess_spec(m);
+  const engine::Prepared p = engine::prepare(subject, spec, nullptr, "sub-01");
+  CHECK(p.resampled);
+  CHECK(p.model_input.shape == engine::Int3{12, 14, 10});
+  CHECK(engine::orientation_code(p.model_input.geometry) == "RAS");
+  io::Volume map = p.model_input;
+  double total = 0;
+  for (float x : map.voxels) total += x;
+  const io::Volume back = engine::to_subject_space(map, p);
+  CHECK(back.shape == subject.shape);
+  double back_total = 0;
+  for (float x : back.voxels) back_total += x;
+  CHECK(back_total == Approx(total).epsilon(1e-4));
+
+  m.preprocessing = {{"fit", "resample"}};
+  CHECK_THROWS_WITH(engine::preprocess_spec(m), Catch::Contains("centre") && Catch::Contains("reference"));
+}
