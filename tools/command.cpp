@@ -12,6 +12,7 @@ Command init_model_command();
 Command phantom_command();
 Command simulate_command();
 Command slices_command();
+Command train_command();
 Command stats_command();
 Command maps_command();
 Command overlay_command();
@@ -19,7 +20,7 @@ Command warp_command();
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all{inspect_command(), predict_command(), explain_command(), validate_command(),
-                                        warp_command(), overlay_command(), stats_command(), maps_command(), simulate_command(), slices_command(), init_model_command(), phantom_command()};
+                                        warp_command(), overlay_command(), stats_command(), maps_command(), simulate_command(), train_command(), slices_command(), init_model_command(), phantom_command()};
   return all;
 }
 
