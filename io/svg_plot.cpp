@@ -104,12 +104,19 @@ void write_paired_plot(const std::string& path, const std::vector<double>& a, co
 }
 
 void write_scatter_plot(const std::string& path, const std::vector<double>& x, const std::vector<double>& y,
-                        const Axes& axes) {
+                        const Axes& axes, bool identity) {
   Frame f{0, 1, 0, 1};
   range(x, f.x0, f.x1);
   range(y, f.y0, f.y1);
+  if (identity) {
+    f.x0 = f.y0 = std::min(f.x0, f.y0);
+    f.x1 = f.y1 = std::max(f.x1, f.y1);
+  }
   std::ostringstream s;
   s << open_svg(f, axes, true);
+  if (identity)
+    s << "<line x1=\"" << f.px(f.x0) << "\" y1=\"" << f.py(f.y0) << "\" x2=\"" << f.px(f.x1) << "\" y2=\"" << f.py(f.y1)
+      << "\" stroke=\"#888\" stroke-width=\"1\" stroke-dasharray=\"5,4\"/>\n";
   double n = 0, mx = 0, my = 0;
   for (std::size_t i = 0; i < x.size(); ++i) {
     if (!std::isfinite(x[i]) || !std::isfinite(y[i])) continue;

@@ -16,8 +16,9 @@ struct Axes {
 void write_paired_plot(const std::string& path, const std::vector<double>& a, const std::vector<double>& b,
                        const std::string& a_label, const std::string& b_label, const Axes& axes);
 
-// Points (x, y) and their least-squares line. Written atomically.
+// Points (x, y) and their least-squares line; with `identity` also the dashed line y = x on equal axis
+// ranges (predicted against true values). Written atomically.
 void write_scatter_plot(const std::string& path, const std::vector<double>& x, const std::vector<double>& y,
-                        const Axes& axes);
+                        const Axes& axes, bool identity = false);
 
 }  // namespace mlens::io

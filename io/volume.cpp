@@ -4,6 +4,7 @@
 #include <itkImageFileReader.h>
 #include <itkImageFileWriter.h>
 #include <itkNiftiImageIO.h>
+#include <nifti1_io.h>
 
 #include <algorithm>
 #include <cmath>
@@ -23,6 +24,26 @@ namespace {
 void require_nifti_name(const std::string& path) {
   if (nifti_extension(path).empty())
     throw std::runtime_error("\"" + path + "\": expected a NIfTI file name ending in .nii or .nii.gz");
+}
+
+// Which affine places the voxels: the sform when its code is set, else the qform, as nibabel's
+// get_best_affine and FSL decide (the study read its images with nibabel). ITK 5.2 prefers the qform,
+// which matters for files whose two disagree: Debian's JHU-WhiteMatter-labels-2mm.nii.gz has a valid
+// sform and a qform whose qfac = -1 flips the z axis, so ITK alone would put that MNI grid 180 mm too low.
+void use_sform_when_present(const std::string& path, Geometry& g) {
+  nifti_image* header = nifti_image_read(path.c_str(), 0);
+  if (!header) return;
+  if (header->sform_code > 0) {
+    const auto& m = header->sto_xyz.m;  // RAS mm = M · (i, j, k, 1)
+    for (int a = 0; a < 3; ++a) {
+      const double norm = std::sqrt(double(m[0][a]) * m[0][a] + double(m[1][a]) * m[1][a] + double(m[2][a]) * m[2][a]);
+      if (norm <= 0) continue;
+      g.spacing[a] = norm;
+      for (int r = 0; r < 3; ++r) g.direction[3 * r + a] = (r < 2 ? -1.0 : 1.0) * m[r][a] / norm;  // RAS → LPS
+    }
+    g.origin = {-double(m[0][3]), -double(m[1][3]), double(m[2][3])};
+  }
+  nifti_image_free(header);
 }
 
 }  // namespace
@@ -58,6 +79,7 @@ Volume read_volume(const std::string& path) {
     throw std::runtime_error("\"" + path + "\": reading voxels failed (" + e.GetDescription() + ")");
   }
   Volume v = from_itk(reader->GetOutput());
+  use_sform_when_present(path, v.geometry);
   return v;
 }
 

@@ -143,7 +143,7 @@ TEST_CASE("mlens reports usage errors with exit 2 and bad files with exit 1", "[
 
 TEST_CASE("every subcommand's --help teaches with an example, and docs/cli.md matches it", "[cli]") {
   const std::string docs = read_file(std::string(MLENS_SOURCE_DIR) + "/docs/cli.md");
-  for (const char* cmd : {"inspect", "predict", "explain", "validate", "warp", "overlay", "stats", "maps", "simulate", "train", "slices", "init-model", "phantom"}) {
+  for (const char* cmd : {"run", "inspect", "predict", "explain", "validate", "warp", "overlay", "stats", "maps", "simulate", "train", "slices", "init-model", "phantom"}) {
     std::string out;
     REQUIRE(test::run(kMlens + " " + cmd + " --help", &out) == 0);
     CHECK_THAT(out, Catch::Contains("Example:") && Catch::Contains("Usage: mlens"));

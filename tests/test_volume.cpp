@@ -93,3 +93,35 @@ TEST_CASE("writing is atomic: no temporary file is left behind", "[io]") {
   }
   CHECK(files == 1);
 }
+
+TEST_CASE("the sform places the voxels when it is set, as nibabel decides", "[io]") {
+  // A file whose qform disagrees with its sform (qfac = -1 flips z in the qform only), as Debian's
+  // JHU-WhiteMatter-labels-2mm.nii.gz ships: the geometry must be the sform's.
+  test::TempDir dir;
+  io::Volume v = make_volume();
+  v.geometry.origin = {90, 126, -72};
+  v.geometry.direction = {-1, 0, 0, 0, -1, 0, 0, 0, 1};
+  v.geometry.spacing = {2, 2, 2};
+  const std::string path = dir.path("mixed.nii");
+  io::write_volume(path, v);
+  {
+    // qfac (pixdim[0]) = -1, qform_code = sform_code = 4 (MNI), quaternion (b, c, d) = 0: JHU's header.
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    const float qfac = -1, zero[3] = {0, 0, 0};
+    const int16_t codes[2] = {4, 4};
+    f.seekp(76);
+    f.write(reinterpret_cast<const char*>(&qfac), sizeof qfac);
+    f.seekp(252);
+    f.write(reinterpret_cast<const char*>(codes), sizeof codes);
+    f.write(reinterpret_cast<const char*>(zero), sizeof zero);
+  }
+  const io::Volume back = io::read_volume(path);
+  for (int a = 0; a < 3; ++a) CHECK(back.geometry.origin[a] == Approx(v.geometry.origin[a]));
+  for (int i = 0; i < 9; ++i) CHECK(back.geometry.direction[i] == Approx(v.geometry.direction[i]).margin(1e-6));
+  // ITK alone reads the qform's flipped z axis here.
+  auto reader = itk::ImageFileReader<itk::Image<float, 3>>::New();
+  reader->SetImageIO(itk::NiftiImageIO::New());
+  reader->SetFileName(path);
+  reader->Update();
+  CHECK(reader->GetOutput()->GetDirection()[2][2] == Approx(-1));
+}

@@ -26,10 +26,8 @@ void add_cohort_options(po::options_description& o) {
       "explain --cohort: also warp each map onto REF's grid (e.g. MNI152 2 mm) with the cohort's transform column");
 }
 
-int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, const LoadedModel& loaded, bool explain,
-               const lrp::Composite& composite) {
-  const std::string cohort_path = vm["cohort"].as<std::string>();
-  const std::vector<io::Subject> cohort = io::read_cohort(cohort_path);
+engine::CohortOptions cohort_options(const po::variables_map& vm, const LoadedModel& loaded, bool explain,
+                                     const lrp::Composite& composite) {
   engine::CohortOptions o;
   o.out_dir = vm["out"].as<std::string>();
   o.explain = explain;
@@ -57,6 +55,34 @@ int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, cons
     if (!explain) throw UsageError("--mni warps relevance maps: use it with explain --cohort");
     o.mni_reference = vm["mni"].as<std::string>();
   }
+  return o;
+}
+
+std::function<void(const engine::CohortProgress&)> progress_display() {
+  // A progress bar with rate and ETA on a terminal; one plain line per subject otherwise (logs, Slurm).
+  const bool terminal = ::isatty(2) == 1;
+  return [terminal](const engine::CohortProgress& p) {
+    char line[256];
+    const int eta = static_cast<int>(p.eta_seconds);
+    if (terminal) {
+      const int width = 30, filled = static_cast<int>(width * p.done / std::max<std::size_t>(p.total, 1));
+      std::snprintf(line, sizeof line, "\r[%s%s] %zu/%zu %.1f subjects/min, ETA %d:%02d  %-24.24s", std::string(filled, '#').c_str(),
+                    std::string(width - filled, '.').c_str(), p.done, p.total, p.subjects_per_minute, eta / 60, eta % 60,
+                    p.id.c_str());
+      std::cerr << line << (p.done == p.total ? "\n" : "") << std::flush;
+      if (p.status.rfind("FAILED", 0) == 0) std::cerr << "\n" << p.id << ": " << p.status << "\n";
+    } else {
+      std::snprintf(line, sizeof line, " (%.1f subjects/min, ETA %d:%02d)", p.subjects_per_minute, eta / 60, eta % 60);
+      log("[" + std::to_string(p.done) + "/" + std::to_string(p.total) + "] " + p.id + ": " + p.status + line);
+    }
+  };
+}
+
+int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, const LoadedModel& loaded, bool explain,
+               const lrp::Composite& composite) {
+  const std::string cohort_path = vm["cohort"].as<std::string>();
+  const std::vector<io::Subject> cohort = io::read_cohort(cohort_path);
+  engine::CohortOptions o = cohort_options(vm, loaded, explain, composite);
   std::vector<io::Subject> todo = cohort;
   if (vm.count("shard")) {
     const std::string text = vm["shard"].as<std::string>();
@@ -77,24 +103,7 @@ int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, cons
   }
   log((explain ? "explaining " : "scoring ") + std::to_string(todo.size()) + " of " + std::to_string(cohort.size()) +
       " subjects from " + cohort_path + " into " + o.out_dir);
-  // A progress bar with rate and ETA on a terminal; one plain line per subject otherwise (logs, Slurm).
-  const bool terminal = ::isatty(2) == 1;
-  const auto show = [&](const engine::CohortProgress& p) {
-    char line[256];
-    const int eta = static_cast<int>(p.eta_seconds);
-    if (terminal) {
-      const int width = 30, filled = static_cast<int>(width * p.done / std::max<std::size_t>(p.total, 1));
-      std::snprintf(line, sizeof line, "\r[%s%s] %zu/%zu %.1f subjects/min, ETA %d:%02d  %-24.24s", std::string(filled, '#').c_str(),
-                    std::string(width - filled, '.').c_str(), p.done, p.total, p.subjects_per_minute, eta / 60, eta % 60,
-                    p.id.c_str());
-      std::cerr << line << (p.done == p.total ? "\n" : "") << std::flush;
-      if (p.status.rfind("FAILED", 0) == 0) std::cerr << "\n" << p.id << ": " << p.status << "\n";
-    } else {
-      std::snprintf(line, sizeof line, " (%.1f subjects/min, ETA %d:%02d)", p.subjects_per_minute, eta / 60, eta % 60);
-      log("[" + std::to_string(p.done) + "/" + std::to_string(p.total) + "] " + p.id + ": " + p.status + line);
-    }
-  };
-  const engine::CohortSummary s = engine::run_cohort(cohort, todo, loaded.model, loaded.preprocess, runtime, o, log, show);
+  const engine::CohortSummary s = engine::run_cohort(cohort, todo, loaded.model, loaded.preprocess, runtime, o, log, progress_display());
   std::cout << s.computed << " computed, " << s.skipped << " skipped (done earlier), " << s.failed << " failed; "
             << s.completed << " of " << s.cohort << " subjects complete in " << o.out_dir << "/predictions.csv\n";
   return s.failed ? kExitSomeFailed : kExitOk;

@@ -13,13 +13,14 @@ Command phantom_command();
 Command simulate_command();
 Command slices_command();
 Command train_command();
+Command run_command();
 Command stats_command();
 Command maps_command();
 Command overlay_command();
 Command warp_command();
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> all{inspect_command(), predict_command(), explain_command(), validate_command(),
+  static const std::vector<Command> all{run_command(), inspect_command(), predict_command(), explain_command(), validate_command(),
                                         warp_command(), overlay_command(), stats_command(), maps_command(), simulate_command(), train_command(), slices_command(), init_model_command(), phantom_command()};
   return all;
 }

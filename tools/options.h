@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/cohort.h"
 #include "engine/pipeline.h"
 #include "engine/runtime.h"
 #include "lrp/ensemble.h"
@@ -48,6 +49,11 @@ nlohmann::json versions_json();
 
 // --cohort CSV, --shard I/N, --force, --bias-model JSON, --bias-method, --mni (tools/cohort.cpp)
 void add_cohort_options(po::options_description& options);
+// The cohort run's options from the command line (--out, --members, --force, --bias-model, --bias-method, --mni).
+engine::CohortOptions cohort_options(const po::variables_map& vm, const LoadedModel& loaded, bool explain,
+                                     const lrp::Composite& composite);
+// A bar with rate and ETA on a terminal; one line per subject otherwise (logs, Slurm).
+std::function<void(const engine::CohortProgress&)> progress_display();
 // Runs a whole cohort into --out DIR (engine/cohort.h); `explain` adds relevance maps. Exit code 0, or
 // 4 when some subjects failed.
 int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, const LoadedModel& loaded, bool explain,
