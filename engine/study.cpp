@@ -129,7 +129,8 @@ StudyResult run_study(const std::vector<io::Subject>& cohort, const models::Ense
   CohortOptions co = o.cohort;
   co.explain = true;
   log("1/4 brain-age and relevance maps" + std::string(co.mni_reference.empty() ? "" : " (and their warps to MNI)"));
-  result.cohort = run_cohort(cohort, cohort, model, preprocess, runtime, co, log, progress);
+  result.cohort = run_cohort(cohort, cohort, model, preprocess, runtime, co, log,
+                             progress ? progress : [](const CohortProgress&) {});
 
   log("2/4 relevance in white-matter lesions");
   OverlayCohortOptions ov;

@@ -65,6 +65,9 @@ namespace mlens::io {
 
 void write_nifti(const std::string& path, const std::function<void(const std::string&)>& write) {
   const bool gzip = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent))
+    throw std::runtime_error("\"" + path + "\": cannot write, the directory \"" + parent.string() + "\" does not exist");
   write_atomically(path, [&](const std::string& tmp) {
     const std::string nii = gzip ? tmp.substr(0, tmp.size() - 3) : tmp;
     try {
