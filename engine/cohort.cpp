@@ -1,14 +1,21 @@
 #include "engine/cohort.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
+#include "engine/bounded_queue.h"
 #include "engine/subject.h"
 #include "io/atomic_file.h"
+#include "io/cohort_store.h"
 #include "io/table.h"
 #include "io/volume.h"
 #include "io/warp.h"
@@ -30,19 +37,77 @@ bool completed(const CohortOptions& o, const std::string& id) {
 
 json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-// One subject, start to finish; throws on any failure (the caller records it).
-void score_subject(const io::Subject& s, const models::Ensemble& model, const PreprocessSpec& preprocess,
-                   const Runtime& runtime, const CohortOptions& o, const io::Volume* mni) {
-  const io::Volume subject = io::read_volume(s.flair);
-  const Prepared prepared = prepare(subject, preprocess, nullptr, s.flair);
+// A subject on its way through the pipeline: read and prepared by a reader, computed on the device,
+// written by a writer. `error` set at any stage sends it straight to the failures.
+struct Work {
+  std::size_t order = 0;  // position in this run's list, for progress
+  const io::Subject* subject = nullptr;
+  bool skipped = false;   // completed by an earlier run
+  std::string error;
+  std::optional<Prepared> prepared;
+  double brain_age = 0;
+  json members = json::array();
+  lrp::EnsembleExplanation explanation;  // with explain: maps on the CPU
+};
+
+void read_subject(Work& w, const PreprocessSpec& preprocess) {
+  const io::Subject& s = *w.subject;
+  w.prepared = prepare(io::read_volume(s.flair), preprocess, nullptr, s.flair);
+}
+
+void check_finite(double brain_age) {
+  if (!std::isfinite(brain_age)) throw std::runtime_error("the prediction is not finite (" + std::to_string(brain_age) + ")");
+}
+
+// Predictions for a batch of prepared subjects in one forward pass.
+void predict_batch(std::vector<Work*>& batch, const models::Ensemble& model, const Runtime& runtime) {
+  std::vector<at::Tensor> inputs;
+  std::vector<Work*> ready;
+  for (Work* w : batch) {
+    try {
+      inputs.push_back(to_input(w->prepared->model_input, model.input_shape(), runtime, w->subject->flair));
+      ready.push_back(w);
+    } catch (const std::exception& e) {
+      w->error = e.what();
+    }
+  }
+  if (ready.empty()) return;
+  std::vector<models::MemberPrediction> parts;
+  const at::Tensor y = model.predict(at::cat(inputs), &parts).to(at::kCPU, at::kDouble);
+  for (std::size_t q = 0; q < ready.size(); ++q) {
+    Work& w = *ready[q];
+    w.brain_age = y[q].item<double>();
+    for (const auto& m : parts)
+      w.members.push_back({{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction[q].item<double>()}});
+    try {
+      check_finite(w.brain_age);
+    } catch (const std::exception& e) {
+      w.error = e.what();
+    }
+  }
+}
+
+// LRP runs one subject at a time: its memory is per volume, and the conservation account is per subject.
+void explain_subject(Work& w, const models::Ensemble& model, const Runtime& runtime, const CohortOptions& o) {
+  lrp::EnsembleExplanation e = explain(model, w.prepared->model_input, o.composite, runtime, w.subject->flair, o.members);
+  w.brain_age = e.prediction[0].item<double>();
+  check_finite(w.brain_age);
+  e.relevance = e.relevance.to(at::kCPU);
+  for (auto& m : e.members) {
+    w.members.push_back({{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction[0].item<double>()}});
+    if (m.relevance.defined()) m.relevance = m.relevance.to(at::kCPU);
+  }
+  w.explanation = std::move(e);
+}
+
+// Maps back to the subject's grid (and MNI), files, and prediction.json last: it marks completion.
+void write_subject(const Work& w, const PreprocessSpec& preprocess, const CohortOptions& o, const io::Volume* mni) {
+  const io::Subject& s = *w.subject;
+  const Prepared& prepared = *w.prepared;
   const std::string dir = subject_dir(o, s.id);
   fs::create_directories(dir);
-  json members = json::array();
-  double brain_age = 0;
   if (o.explain) {
-    const lrp::EnsembleExplanation e = explain(model, prepared.model_input, o.composite, runtime, s.flair, o.members);
-    brain_age = e.prediction[0].item<double>();
-    if (!std::isfinite(brain_age)) throw std::runtime_error("the prediction is not finite (" + std::to_string(brain_age) + ")");
+    const lrp::EnsembleExplanation& e = w.explanation;
     const auto subject_map = [&](const at::Tensor& map) {
       return to_subject_space(to_volume(map, prepared.model_input), prepared);
     };
@@ -57,7 +122,6 @@ void score_subject(const io::Subject& s, const models::Ensemble& model, const Pr
     json accounts = json::array();
     for (std::size_t k = 0; k < e.members.size(); ++k) {
       const auto& m = e.members[k];
-      members.push_back({{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction[0].item<double>()}});
       if (o.members) io::write_volume(dir + "/relevance_member-" + std::to_string(k + 1) + ".nii.gz", subject_map(m.relevance));
       json rows = json::array();
       for (const auto& a : m.account)
@@ -66,21 +130,15 @@ void score_subject(const io::Subject& s, const models::Ensemble& model, const Pr
       accounts.push_back({{"member", m.name}, {"layers", rows}});
     }
     io::write_text_atomically(dir + "/relevance.json",
-                              json{{"id", s.id}, {"input", s.flair}, {"prediction", brain_age},
+                              json{{"id", s.id}, {"input", s.flair}, {"prediction", w.brain_age},
                                    {"relevance_sum", e.relevance.sum().item<double>()},
                                    {"rule", lrp::to_json(o.composite)},
                                    {"conservation", accounts}}
                                       .dump(2) + "\n");
-  } else {
-    std::vector<models::MemberPrediction> parts;
-    const at::Tensor y = model.predict(to_input(prepared.model_input, model.input_shape(), runtime, s.flair), &parts);
-    brain_age = y[0].item<double>();
-    if (!std::isfinite(brain_age)) throw std::runtime_error("the prediction is not finite (" + std::to_string(brain_age) + ")");
-    for (const auto& m : parts) members.push_back({{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction[0].item<double>()}});
   }
   io::write_text_atomically(dir + "/prediction.json",
-                            json{{"id", s.id}, {"input", s.flair}, {"age", number_or_null(s.age)}, {"brain_age", brain_age},
-                                 {"members", members},
+                            json{{"id", s.id}, {"input", s.flair}, {"age", number_or_null(s.age)}, {"brain_age", w.brain_age},
+                                 {"members", w.members},
                                  {"qc", {{"intensity_max", prepared.intensity_max}, {"brain_extent", prepared.brain_extent},
                                          {"flags", qc_flags(prepared, preprocess)}}}}
                                     .dump(2) + "\n");
@@ -171,7 +229,8 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
   io::write_csv(o.out_dir + "/predictions.csv", t);
 
   json summary_json{{"cohort", summary.cohort}, {"completed", summary.completed}, {"this_run", {{"subjects", summary.todo},
-                    {"computed", summary.computed}, {"skipped", summary.skipped}, {"failed", summary.failed}}},
+                    {"computed", summary.computed}, {"skipped", summary.skipped}, {"failed", summary.failed},
+                    {"device_wait_seconds", std::round(summary.device_wait_seconds * 1000) / 1000}}},
                     {"age_bias", bias}, {"members", member_names}};
   for (const auto& [flag, count] : flag_counts) summary_json["qc"]["flagged"][flag] = count;
   if (!flag_counts.empty()) log("QC: " + std::to_string(flag_counts.size()) + " kind(s) of flags; see predictions.csv (flags)");
@@ -193,6 +252,19 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
     }
   }
   io::write_text_atomically(o.out_dir + "/summary.json", summary_json.dump(2) + "\n");
+  if (!o.store.empty()) {
+    io::StoreMaps maps;
+    if (o.explain) {
+      const bool mni = !o.mni_reference.empty();
+      maps.name = mni ? "relevance_mni" : "relevance";
+      maps.common_grid = mni;
+      maps.load = [&](std::size_t k) {
+        return io::read_volume(subject_dir(o, t.rows[k][0]) + (mni ? "/relevance_mni.nii.gz" : "/relevance.nii.gz"));
+      };
+    }
+    io::write_cohort_store(o.store, t, maps);
+    log("cohort store: " + o.store + " (" + std::to_string(t.rows.size()) + " subjects)");
+  }
   return summary;
 }
 
@@ -210,29 +282,118 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
   failures.columns = {"id", "input", "error"};
   std::optional<io::Volume> mni;
   if (!o.mni_reference.empty()) mni = io::read_volume(o.mni_reference);
+  const int batch = std::max(1, o.batch);
   const auto start = std::chrono::steady_clock::now();
-  for (std::size_t k = 0; k < todo.size(); ++k) {
-    const io::Subject& s = todo[k];
-    CohortProgress step{k + 1, todo.size(), s.id, "done"};
-    if (!o.force && completed(o, s.id)) {
+
+  // readers ─(loaded, ≤ 2·batch)─▶ device (this thread) ─(computed, ≤ 2·batch)─▶ writers
+  BoundedQueue<std::unique_ptr<Work>> loaded(2 * batch), computed(2 * batch);
+  std::atomic<std::size_t> next{0};
+  std::mutex done_mutex;  // summary, failures, progress
+  std::size_t finished = 0;
+  double waiting = 0;     // seconds the device waited for input
+  const auto finish = [&](const Work& w) {
+    std::lock_guard<std::mutex> lock(done_mutex);
+    CohortProgress step{++finished, todo.size(), w.subject->id, "done"};
+    if (w.skipped) {
       ++summary.skipped;
       step.status = "skipped (done earlier)";
+    } else if (!w.error.empty()) {
+      ++summary.failed;
+      failures.rows.push_back({w.subject->id, w.subject->flair, w.error});
+      step.status = "FAILED: " + w.error;
     } else {
-      try {
-        score_subject(s, model, preprocess, runtime, o, mni ? &*mni : nullptr);
-        ++summary.computed;
-      } catch (const std::exception& e) {
-        ++summary.failed;
-        failures.rows.push_back({s.id, s.flair, e.what()});
-        step.status = std::string("FAILED: ") + e.what();
-      }
+      ++summary.computed;
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    step.subjects_per_minute = elapsed > 0 ? 60.0 * static_cast<double>(k + 1) / elapsed : 0;
-    step.eta_seconds = step.subjects_per_minute > 0 ? 60.0 * static_cast<double>(todo.size() - k - 1) / step.subjects_per_minute : 0;
+    step.subjects_per_minute = elapsed > 0 ? 60.0 * static_cast<double>(finished) / elapsed : 0;
+    step.eta_seconds = step.subjects_per_minute > 0 ? 60.0 * static_cast<double>(todo.size() - finished) / step.subjects_per_minute : 0;
     progress(step);
+  };
+
+  const auto reader = [&] {
+    for (std::size_t k; (k = next++) < todo.size();) {
+      auto w = std::make_unique<Work>();
+      w->order = k;
+      w->subject = &todo[k];
+      w->skipped = !o.force && completed(o, w->subject->id);
+      if (!w->skipped) {
+        try {
+          read_subject(*w, preprocess);
+        } catch (const std::exception& e) {
+          w->error = e.what();
+        }
+      }
+      loaded.push(std::move(w));
+    }
+  };
+  const auto writer = [&] {
+    while (auto w = computed.pop()) {
+      if (!(*w)->skipped && (*w)->error.empty()) {
+        try {
+          write_subject(**w, preprocess, o, mni ? &*mni : nullptr);
+        } catch (const std::exception& e) {
+          (*w)->error = e.what();
+        }
+      }
+      finish(**w);
+    }
+  };
+  std::vector<std::thread> readers, writers;
+  for (int r = 0; r < std::max(1, o.readers); ++r) readers.emplace_back(reader);
+  for (int r = 0; r < std::max(1, o.writers); ++r) writers.emplace_back(writer);
+  std::thread closer([&] {
+    for (auto& t : readers) t.join();
+    loaded.close();
+  });
+
+  // The device: batches of prepared subjects (LRP one subject at a time), in the order they arrive.
+  try {
+    for (;;) {
+      const auto wait_start = std::chrono::steady_clock::now();
+      auto first = loaded.pop();
+      waiting += std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
+      if (!first) break;
+      std::vector<std::unique_ptr<Work>> items;
+      items.push_back(std::move(*first));
+      while (static_cast<int>(items.size()) < batch)
+        if (auto more = loaded.try_pop()) items.push_back(std::move(*more)); else break;
+      std::vector<Work*> ready;
+      for (auto& w : items)
+        if (!w->skipped && w->error.empty()) ready.push_back(w.get());
+      if (o.explain) {
+        for (Work* w : ready) {
+          try {
+            explain_subject(*w, model, runtime, o);
+          } catch (const std::exception& e) {
+            w->error = e.what();
+          }
+        }
+      } else if (!ready.empty()) {
+        try {
+          predict_batch(ready, model, runtime);
+        } catch (const std::exception& e) {
+          for (Work* w : ready) w->error = e.what();
+        }
+      }
+      for (auto& w : items) {
+        if (w->prepared && !o.explain) w->prepared->model_input.voxels = {};  // the writer needs only the geometry
+        computed.push(std::move(w));
+      }
+    }
+  } catch (...) {
+    loaded.close();
+    computed.close();
+    closer.join();
+    for (auto& t : writers) t.join();
+    throw;
   }
+  closer.join();
+  computed.close();
+  for (auto& t : writers) t.join();
+  summary.device_wait_seconds = waiting;
+
   const std::string failures_file = o.out_dir + (o.shard_tag.empty() ? "/failures.csv" : "/failures-" + o.shard_tag + ".csv");
+  std::sort(failures.rows.begin(), failures.rows.end());  // writers finish in any order
   io::write_csv(failures_file, failures);
   return write_table(cohort, o, summary, log);
 }

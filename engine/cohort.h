@@ -1,4 +1,5 @@
-// Scoring a cohort: every subject through preprocessing, the ensemble and (optionally) LRP, with
+// Scoring a cohort: every subject through preprocessing, the ensemble and (optionally) LRP in a bounded
+// pipeline (readers → device → writers), with
 // per-subject outputs written atomically, failures recorded instead of stopping the run, resume by
 // skipping completed subjects, and the cohort table rebuilt from all completed subjects at the end.
 //
@@ -8,6 +9,7 @@
 //   DIR/predictions.csv           every completed subject of the cohort (columns in docs/cohorts.md)
 //   DIR/failures.csv              subject, reason (failures-shard-I-of-N.csv for a shard)
 //   DIR/summary.json              counts, accuracy, age-bias model, QC flags
+//   --store FILE.h5               the table and the maps (MNI stack, else per subject) for h5py/R/MATLAB
 // Per-subject files hold no timings, so a resumed run produces the same bytes as an uninterrupted one.
 #pragma once
 
@@ -37,6 +39,11 @@ struct CohortOptions {
   std::array<double, 2> training_age_range{1, 0};  // min > max: unknown
   std::string shard_tag;  // "" or "shard-2-of-3"
   std::string mni_reference;  // with explain: also warp each map onto this grid with the subject's transforms
+  // The pipeline: reader threads decode and preprocess while the device computes; writer threads map
+  // results back, warp and write. At most 2·batch subjects wait between two stages, so memory does not
+  // grow with the cohort. Predictions run `batch` subjects per forward pass (LRP one at a time).
+  int batch = 1, readers = 1, writers = 1;
+  std::string store;  // "" or an HDF5 file: the table and maps of every completed subject (io/cohort_store.h)
 };
 
 // One step of a cohort run, for progress displays.
@@ -48,6 +55,7 @@ struct CohortProgress {
 
 struct CohortSummary {
   std::size_t cohort = 0, todo = 0, computed = 0, skipped = 0, failed = 0, completed = 0;
+  double device_wait_seconds = 0;  // time the device waited for input (the pipeline's hidden I/O shows here)
 };
 
 // `cohort` is the whole list (for the table); `todo` the part this process runs (a shard or all).

@@ -2,6 +2,7 @@
 // together equal the unsharded run, and a run killed with SIGKILL that resumes to byte-identical outputs.
 #include "testing.h"
 
+#include <H5Cpp.h>
 #include <itkTransformFileWriter.h>
 #include <itkTranslationTransform.h>
 
@@ -118,6 +119,31 @@ TEST_CASE("shards 1/3, 2/3 and 3/3 together equal the unsharded run", "[cohort][
   CHECK(test::run(c.run("explain", c.dir.path("x"), "--shard 4/3"), &out) == 2);
 }
 
+TEST_CASE("the pipeline's threads and batches do not change the outputs", "[cohort][cli]") {
+  Cohort c({21, 19, 17}, 5);
+  std::string out;
+  test::run(c.run("explain", c.dir.path("plain")), &out);
+  test::run(c.run("explain", c.dir.path("threads"), "--readers 2 --writers 2"), &out);
+  CHECK(slurp(c.dir.path("threads/predictions.csv")) == slurp(c.dir.path("plain/predictions.csv")));
+  CHECK(slurp(c.dir.path("threads/failures.csv")) == slurp(c.dir.path("plain/failures.csv")));
+  for (int s = 1; s <= 5; ++s)
+    for (const char* file : {"relevance.nii.gz", "prediction.json"}) {
+      const std::string rel = "sub-" + std::to_string(s) + "/" + file;
+      INFO(rel);
+      CHECK(slurp(c.dir.path("threads/") + rel) == slurp(c.dir.path("plain/") + rel));
+    }
+  // Batched predictions agree with one-at-a-time predictions to float rounding.
+  test::run(c.run("predict", c.dir.path("one")), &out);
+  test::run(c.run("predict", c.dir.path("batched"), "--batch 3"), &out);
+  const auto one = io::read_csv(c.dir.path("one/predictions.csv")).numbers("brain_age");
+  const auto batched = io::read_csv(c.dir.path("batched/predictions.csv")).numbers("brain_age");
+  REQUIRE(one.size() == 5);
+  REQUIRE(batched.size() == 5);
+  for (std::size_t i = 0; i < one.size(); ++i) CHECK(batched[i] == Approx(one[i]).epsilon(1e-5));
+  CHECK(io::read_csv(c.dir.path("batched/failures.csv")).rows.size() == 1);
+  CHECK(test::run(c.run("predict", c.dir.path("x"), "--batch 0"), &out) == 2);
+}
+
 TEST_CASE("a run killed with SIGKILL resumes to byte-identical outputs", "[cohort][cli]") {
   const int n = 10;
   Cohort c({40, 40, 40}, n);
@@ -171,7 +197,7 @@ TEST_CASE("explain --cohort --mni warps every map with the subject's transforms"
   mni.voxels.assign(static_cast<std::size_t>(mni.size()), 0.0f);
   io::write_volume(c.dir.path("mni.nii.gz"), mni);
   std::string out;
-  CHECK(test::run(c.run("explain", c.dir.path("out"), "--mni " + c.dir.path("mni.nii.gz")), &out) == 4);
+  CHECK(test::run(c.run("explain", c.dir.path("out"), "--mni " + c.dir.path("mni.nii.gz") + " --store " + c.dir.path("c.h5")), &out) == 4);
   const io::Volume warped = io::read_volume(c.dir.path("out/sub-1/relevance_mni.nii.gz"));
   CHECK(warped.shape == std::array<int64_t, 3>{12, 10, 9});
   const io::Volume expected = io::warp(io::read_volume(c.dir.path("out/sub-1/relevance.nii.gz")), mni,
@@ -180,6 +206,25 @@ TEST_CASE("explain --cohort --mni warps every map with the subject's transforms"
   const io::Table f = io::read_csv(c.dir.path("out/failures.csv"));
   REQUIRE(f.rows.size() == 1);
   CHECK_THAT(f.text("error")[0], Catch::Contains("no transform"));
+
+  // The HDF5 store holds the completed subject: its id, its table row and its MNI map with the affine.
+  H5::H5File store(c.dir.path("c.h5"), H5F_ACC_RDONLY);
+  H5::DataSet stack = store.openDataSet("relevance_mni");
+  hsize_t dims[4];
+  stack.getSpace().getSimpleExtentDims(dims);
+  CHECK(dims[0] == 1);
+  CHECK(dims[1] == 12);
+  CHECK(dims[3] == 9);
+  std::vector<float> stored(12 * 10 * 9);
+  stack.read(stored.data(), H5::PredType::NATIVE_FLOAT);
+  CHECK(stored == warped.voxels);
+  double affine[16];
+  stack.openAttribute("affine").read(H5::PredType::NATIVE_DOUBLE, affine);
+  CHECK(affine[0] == Approx(-2));  // LPS x axis → RAS: −2 mm
+  CHECK(affine[10] == Approx(2));
+  double brain_age = 0;
+  store.openDataSet("table/brain_age").read(&brain_age, H5::PredType::NATIVE_DOUBLE);
+  CHECK(brain_age == Approx(io::read_csv(c.dir.path("out/predictions.csv")).numbers("brain_age")[0]));
 }
 
 TEST_CASE("overlay --cohort runs every subject against the explain outputs and resumes", "[cohort][wml][cli]") {

@@ -24,6 +24,16 @@ void add_cohort_options(po::options_description& o) {
       "age-bias correction: delange (de Lange & Cole 2020) or cole (Cole 2018)")(
       "mni", po::value<std::string>()->value_name("REF"),
       "explain --cohort: also warp each map onto REF's grid (e.g. MNI152 2 mm) with the cohort's transform column");
+  add_pipeline_options(o);
+}
+
+void add_pipeline_options(po::options_description& o) {
+  o.add_options()("batch", po::value<int>()->default_value(1)->value_name("N"),
+                  "subjects per forward pass on the device (predictions; LRP runs one subject at a time)")(
+      "readers", po::value<int>()->default_value(1)->value_name("N"), "threads reading and preprocessing subjects ahead")(
+      "store", po::value<std::string>()->value_name("H5"),
+      "also write the table and maps of every completed subject into one HDF5 file (h5py: f['relevance_mni'][k])")(
+      "writers", po::value<int>()->default_value(1)->value_name("N"), "threads mapping back, warping and writing results");
 }
 
 engine::CohortOptions cohort_options(const po::variables_map& vm, const LoadedModel& loaded, bool explain,
@@ -34,6 +44,11 @@ engine::CohortOptions cohort_options(const po::variables_map& vm, const LoadedMo
   o.members = vm.count("members") > 0;
   o.force = vm.count("force") > 0;
   o.composite = composite;
+  if (vm.count("store")) o.store = vm["store"].as<std::string>();
+  o.batch = vm["batch"].as<int>();
+  o.readers = vm["readers"].as<int>();
+  o.writers = vm["writers"].as<int>();
+  if (o.batch < 1 || o.readers < 1 || o.writers < 1) throw UsageError("--batch, --readers and --writers must be at least 1");
   try {
     o.bias_method = stats::parse_age_bias_method(vm["bias-method"].as<std::string>());
   } catch (const std::invalid_argument& e) {

@@ -49,6 +49,8 @@ nlohmann::json versions_json();
 
 // --cohort CSV, --shard I/N, --force, --bias-model JSON, --bias-method, --mni (tools/cohort.cpp)
 void add_cohort_options(po::options_description& options);
+// --batch, --readers, --writers (part of add_cohort_options)
+void add_pipeline_options(po::options_description& options);
 // The cohort run's options from the command line (--out, --members, --force, --bias-model, --bias-method, --mni).
 engine::CohortOptions cohort_options(const po::variables_map& vm, const LoadedModel& loaded, bool explain,
                                      const lrp::Composite& composite);

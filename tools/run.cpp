@@ -81,6 +81,7 @@ Command run_command() {
                 "bias-model", po::value<std::string>()->value_name("JSON"), "age-bias model to apply (default: fit here)")(
                 "bias-method", po::value<std::string>()->default_value("delange")->value_name("M"),
                 "age-bias correction: delange or cole");
+            add_pipeline_options(o);
             add_rule_options(o);
             add_runtime_options(o);
           },

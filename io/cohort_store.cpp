@@ -1,0 +1,123 @@
+#include "io/cohort_store.h"
+
+#include <H5Cpp.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "io/atomic_file.h"
+
+namespace mlens::io {
+namespace {
+
+void write_strings(H5::Group& where, const std::string& name, const std::vector<std::string>& values) {
+  const hsize_t n = values.size();
+  std::vector<const char*> pointers;
+  for (const std::string& v : values) pointers.push_back(v.c_str());
+  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+  H5::DataSet ds = where.createDataSet(name, type, H5::DataSpace(1, &n));
+  if (n) ds.write(pointers.data(), type);
+}
+
+void write_affine(H5::H5Object& object, const Geometry& g) {
+  const hsize_t dims[2] = {4, 4};
+  const std::array<double, 16> a = ras_affine(g);
+  object.createAttribute("affine", H5::PredType::IEEE_F64LE, H5::DataSpace(2, dims)).write(H5::PredType::NATIVE_DOUBLE, a.data());
+}
+
+bool numeric(const std::vector<std::string>& cells) {
+  for (const std::string& c : cells) {
+    if (c.empty() || c == "NA" || c == "NaN") continue;
+    char* end = nullptr;
+    std::strtod(c.c_str(), &end);
+    if (end == c.c_str() || *end != '\0') return false;
+  }
+  return true;
+}
+
+H5::DSetCreatPropList compressed(const std::vector<hsize_t>& chunk) {
+  H5::DSetCreatPropList p;
+  p.setChunk(static_cast<int>(chunk.size()), chunk.data());
+  p.setDeflate(4);
+  return p;
+}
+
+}  // namespace
+
+std::array<double, 16> ras_affine(const Geometry& g) {
+  std::array<double, 16> a{};
+  for (int r = 0; r < 3; ++r) {
+    const double flip = r < 2 ? -1 : 1;  // LPS → RAS
+    for (int c = 0; c < 3; ++c) a[4 * r + c] = flip * g.direction[3 * r + c] * g.spacing[c];
+    a[4 * r + 3] = flip * g.origin[r];
+  }
+  a[15] = 1;
+  return a;
+}
+
+void write_cohort_store(const std::string& path, const Table& table, const StoreMaps& maps) {
+  if (table.columns.empty() || table.columns[0] != "id")
+    throw std::invalid_argument("cohort store \"" + path + "\": the table must start with an id column");
+  const std::size_t n = table.rows.size();
+  write_atomically(path, [&](const std::string& tmp) {
+    H5::Exception::dontPrint();
+    std::string subject;
+    try {
+      H5::H5File file(tmp, H5F_ACC_TRUNC);
+      H5::Group root = file.openGroup("/");
+      write_strings(root, "id", table.text("id"));
+      H5::Group columns = file.createGroup("table");
+      for (std::size_t c = 1; c < table.columns.size(); ++c) {
+        const std::vector<std::string> cells = table.text(table.columns[c]);
+        if (numeric(cells)) {
+          const std::vector<double> values = table.numbers(table.columns[c]);
+          const hsize_t len = values.size();
+          columns.createDataSet(table.columns[c], H5::PredType::IEEE_F64LE, H5::DataSpace(1, &len))
+              .write(values.data(), H5::PredType::NATIVE_DOUBLE);
+        } else {
+          write_strings(columns, table.columns[c], cells);
+        }
+      }
+      if (!maps.load || n == 0) return;
+      if (maps.common_grid) {
+        subject = table.rows[0][0];
+        const Volume first = maps.load(0);
+        const hsize_t dims[4] = {n, static_cast<hsize_t>(first.shape[0]), static_cast<hsize_t>(first.shape[1]),
+                                 static_cast<hsize_t>(first.shape[2])};
+        H5::DataSpace space(4, dims);
+        H5::DataSet ds = file.createDataSet(maps.name, H5::PredType::IEEE_F32LE, space,
+                                            compressed({1, dims[1], dims[2], dims[3]}));
+        write_affine(ds, first.geometry);
+        const hsize_t count[4] = {1, dims[1], dims[2], dims[3]};
+        H5::DataSpace slab_memory(4, count);
+        for (std::size_t k = 0; k < n; ++k) {
+          subject = table.rows[k][0];
+          const Volume v = k == 0 ? first : maps.load(k);
+          require_same_grid(first, table.rows[0][0], v, subject);
+          const hsize_t offset[4] = {k, 0, 0, 0};
+          H5::DataSpace slab = ds.getSpace();
+          slab.selectHyperslab(H5S_SELECT_SET, count, offset);
+          ds.write(v.voxels.data(), H5::PredType::NATIVE_FLOAT, slab_memory, slab);
+        }
+      } else {
+        H5::Group group = file.createGroup(maps.name);
+        for (std::size_t k = 0; k < n; ++k) {
+          subject = table.rows[k][0];
+          const Volume v = maps.load(k);
+          const hsize_t dims[3] = {static_cast<hsize_t>(v.shape[0]), static_cast<hsize_t>(v.shape[1]),
+                                   static_cast<hsize_t>(v.shape[2])};
+          H5::DataSet ds = group.createDataSet(subject, H5::PredType::IEEE_F32LE, H5::DataSpace(3, dims),
+                                               compressed({dims[0], dims[1], dims[2]}));
+          ds.write(v.voxels.data(), H5::PredType::NATIVE_FLOAT);
+          write_affine(ds, v.geometry);
+        }
+      }
+    } catch (const H5::Exception& e) {
+      throw std::runtime_error("cohort store \"" + path + "\": HDF5 error" + (subject.empty() ? "" : " at subject " + subject) +
+                               " (" + e.getDetailMsg() + ")");
+    }
+  });
+}
+
+}  // namespace mlens::io
