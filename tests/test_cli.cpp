@@ -139,6 +139,18 @@ TEST_CASE("mlens reports usage errors with exit 2 and bad files with exit 1", "[
   CHECK(test::run(kMlens + " predict --arch mrinet --input-shape 22,19,17 --model " + s.dir.path("w.h5") + " --input " +
                       s.volume, &out) == 1);
   CHECK_THAT(out, Catch::Contains("not in the model's input grid 22x19x17"));
+
+  // mlens run: the cohort is required, choices are checked, a missing MNI reference is named.
+  CHECK(test::run(kMlens + " run --model " + s.model + " --out " + s.dir.path("study"), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("--cohort"));
+  std::ofstream(s.dir.path("c.csv")) << "id,flair\nsub-1," << s.volume << "\n";
+  const std::string run = kMlens + " run --model " + s.model + " --cohort " + s.dir.path("c.csv") + " --out " + s.dir.path("study");
+  CHECK(test::run(run + " --lesion-resample cubic", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("cubic"));
+  CHECK(test::run(run + " --mni " + s.dir.path("nowhere.nii.gz"), &out) == 1);
+  CHECK_THAT(out, Catch::Contains("nowhere.nii.gz") && Catch::Contains("--mni none"));
+  CHECK(test::run(run + " --mni none", &out) == 0);
+  CHECK_THAT(out, Catch::Contains("report.html") && Catch::Contains("No lesion statistics"));
 }
 
 TEST_CASE("every subcommand's --help teaches with an example, and docs/cli.md matches it", "[cli]") {
