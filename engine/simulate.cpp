@@ -1,13 +1,11 @@
 #include "engine/simulate.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <filesystem>
-#include <mutex>
 #include <stdexcept>
-#include <thread>
 
+#include "engine/parallel.h"
 #include "io/table.h"
 #include "io/warp.h"
 
@@ -400,41 +398,25 @@ void simulate_cohort(const SimulationTemplate& t, const std::string& directory, 
   table.source = directory + "/cohort.csv";
   table.columns = {"id", "flair", "age", "sex", "wml", "transform", "mask", "lesion_ml", "lesion_count"};
   table.rows.resize(o.subjects);
-  std::atomic<int> next{0}, done{0};
-  std::mutex error_mutex;
-  std::exception_ptr error;
-  const auto work = [&] {
-    for (int i; (i = next++) < o.subjects;) {
-      try {
-        Rng draw(mix(o.seed, static_cast<uint64_t>(i)));
-        const double age = std::round(draw.uniform(o.age_min, o.age_max) * 10) / 10;
-        const std::string sex = draw.uniform() < 0.5 ? "F" : "M";
-        const SimulatedSubject s = simulate_subject(t, age, draw.next());
-        char id[32];
-        std::snprintf(id, sizeof id, "sub-%03d", i + 1);
-        const std::string dir = directory + "/" + id;
-        std::filesystem::create_directories(dir);
-        io::write_volume(dir + "/flair.nii.gz", s.flair, io::StoredAs::Int16);
-        io::write_volume(dir + "/lesion.nii.gz", s.lesion);
-        io::write_volume(dir + "/mask.nii.gz", s.mask, io::StoredAs::UInt8);
-        io::write_displacement_field(dir + "/to_mni.nii.gz", s.to_mni);
-        const std::string rel = std::string(id) + "/";
-        table.rows[i] = {id, rel + "flair.nii.gz", io::csv_number(age), sex, rel + "lesion.nii.gz", rel + "to_mni.nii.gz",
-                         rel + "mask.nii.gz", io::csv_number(std::round(s.lesion_ml * 1000) / 1000),
-                         std::to_string(s.lesion_count)};
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next = o.subjects;
-      }
-      if (progress) progress(++done, o.subjects);
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int j = 1; j < std::max(1, o.jobs); ++j) threads.emplace_back(work);
-  work();
-  for (auto& th : threads) th.join();
-  if (error) std::rethrow_exception(error);
+  parallel_for(o.subjects, o.jobs, [&](int i) {
+    Rng draw(mix(o.seed, static_cast<uint64_t>(i)));
+    const double age = std::round(draw.uniform(o.age_min, o.age_max) * 10) / 10;
+    const std::string sex = draw.uniform() < 0.5 ? "F" : "M";
+    const SimulatedSubject s = simulate_subject(t, age, draw.next());
+    char id[32];
+    std::snprintf(id, sizeof id, "sub-%03d", i + 1);
+    const std::string dir = directory + "/" + id;
+    std::filesystem::create_directories(dir);
+    io::write_volume(dir + "/flair.nii.gz", s.flair, io::StoredAs::Int16);
+    io::write_volume(dir + "/lesion.nii.gz", s.lesion);
+    io::write_volume(dir + "/mask.nii.gz", s.mask, io::StoredAs::UInt8);
+    io::write_displacement_field(dir + "/to_mni.nii.gz", s.to_mni);
+    const std::string rel = std::string(id) + "/";
+    table.rows[i] = {id, rel + "flair.nii.gz", io::csv_number(age), sex, rel + "lesion.nii.gz", rel + "to_mni.nii.gz",
+                     rel + "mask.nii.gz", io::csv_number(std::round(s.lesion_ml * 1000) / 1000), std::to_string(s.lesion_count)};
+  }, [&](int done) {
+    if (progress) progress(done, o.subjects);
+  });
   io::write_csv(table.source, table);
 }
 

@@ -5,9 +5,6 @@
 #include <Eigen/Dense>
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
-#include <thread>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -16,6 +13,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "engine/parallel.h"
 #include "io/atomic_file.h"
 #include "io/keras_h5.h"
 #include "models/keras_import.h"
@@ -83,31 +81,16 @@ TrainingData prepare_training_data(const std::vector<io::Subject>& cohort, const
   data.inputs.resize(n);
   data.ages.resize(n);
   std::vector<Prepared> prepared(n);
-  std::atomic<int> next{0}, done{0};
-  std::mutex error_mutex;
-  std::exception_ptr error;
-  const auto work = [&] {
-    for (int i; (i = next++) < n;) {
-      try {
-        const io::Subject& s = cohort[i];
-        Prepared p = prepare(io::read_volume(s.flair), spec, nullptr, s.flair);
-        data.inputs[i] = at::tensor(p.model_input.voxels, at::kFloat).reshape({1, spec.shape[0], spec.shape[1], spec.shape[2]});
-        data.ages[i] = s.age;
-        p.model_input.voxels = {};
-        prepared[i] = std::move(p);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next = n;
-      }
-      if (progress) progress(++done, n);
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int j = 1; j < std::max(1, jobs); ++j) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
-  if (error) std::rethrow_exception(error);
+  parallel_for(n, jobs, [&](int i) {
+    const io::Subject& s = cohort[i];
+    Prepared p = prepare(io::read_volume(s.flair), spec, nullptr, s.flair);
+    data.inputs[i] = at::tensor(p.model_input.voxels, at::kFloat).reshape({1, spec.shape[0], spec.shape[1], spec.shape[2]});
+    data.ages[i] = s.age;
+    p.model_input.voxels = {};
+    prepared[i] = std::move(p);
+  }, [&](int done) {
+    if (progress) progress(done, n);
+  });
   data.intensity_max = {std::numeric_limits<double>::infinity(), 0};
   for (const Prepared& p : prepared) {
     data.intensity_max[0] = std::min(data.intensity_max[0], p.intensity_max);
