@@ -67,13 +67,23 @@ io::RgbImage slice_panel(const io::Volume& flair_in, const io::Volume* lesion_in
   const float full = std::max(percentile(magnitude, o.relevance_percentile), 1e-30f);
 
   const std::vector<int64_t> ks = choose_slices(flair, lesion_in ? &lesion : nullptr, o.slices);
-  const int z = std::max(1, o.zoom), w = static_cast<int>(s[0]) * z, h = static_cast<int>(s[1]) * z;
+  // Crop to the brain's in-plane extent (plus a margin): the panels show anatomy, not background.
+  int64_t i0 = s[0], i1 = -1, j0 = s[1], j1 = -1;
+  for (int64_t i = 0; i < s[0]; ++i)
+    for (int64_t j = 0; j < s[1]; ++j)
+      for (int64_t k = 0; k < s[2]; ++k)
+        if (flair.at(i, j, k) > 0) i0 = std::min(i0, i), i1 = std::max(i1, i), j0 = std::min(j0, j), j1 = std::max(j1, j);
+  if (i1 < 0) i0 = 0, i1 = s[0] - 1, j0 = 0, j1 = s[1] - 1;
+  const int64_t margin = 3;
+  i0 = std::max<int64_t>(0, i0 - margin), i1 = std::min(s[0] - 1, i1 + margin);
+  j0 = std::max<int64_t>(0, j0 - margin), j1 = std::min(s[1] - 1, j1 + margin);
+  const int z = std::max(1, o.zoom), w = static_cast<int>(i1 - i0 + 1) * z, h = static_cast<int>(j1 - j0 + 1) * z;
   io::RgbImage image(w * static_cast<int>(ks.size()), h);
   const auto at = [&](const io::Volume& v, int64_t i, int64_t j, int64_t k) { return v.at(i, j, k); };
   for (std::size_t panel = 0; panel < ks.size(); ++panel) {
     const int64_t k = ks[panel];
-    for (int64_t j = 0; j < s[1]; ++j)
-      for (int64_t i = 0; i < s[0]; ++i) {
+    for (int64_t j = j0; j <= j1; ++j)
+      for (int64_t i = i0; i <= i1; ++i) {
         const double g = at(flair, i, j, k) / white;
         double rgb[3] = {g, g, g};
         if (relevance_in) {
@@ -94,8 +104,8 @@ io::RgbImage slice_panel(const io::Volume& flair_in, const io::Volume* lesion_in
         for (int dy = 0; dy < z; ++dy)
           for (int dx = 0; dx < z; ++dx) {
             // anterior (high j) at the top
-            uint8_t* p = image.pixel(static_cast<int>(panel) * w + static_cast<int>(i) * z + dx,
-                                     static_cast<int>(s[1] - 1 - j) * z + dy);
+            uint8_t* p = image.pixel(static_cast<int>(panel) * w + static_cast<int>(i - i0) * z + dx,
+                                     static_cast<int>(j1 - j) * z + dy);
             for (int c = 0; c < 3; ++c) p[c] = byte(rgb[c]);
           }
       }

@@ -53,8 +53,9 @@ void range(const std::vector<double>& v, double& lo, double& hi) {
 
 std::string open_svg(const Frame& f, const Axes& axes, bool x_ticks) {
   std::ostringstream s;
-  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\"" << kHeight
-    << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"13\">\n"
+  // The viewBox lets a page scale the figure without cutting it (report.html inlines these).
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\"" << kHeight << "\" viewBox=\"0 0 "
+    << kWidth << " " << kHeight << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"13\">\n"
     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     << "<text x=\"" << kWidth / 2 << "\" y=\"28\" text-anchor=\"middle\" font-size=\"16\">" << escape(axes.title) << "</text>\n"
     << "<rect x=\"" << kLeft << "\" y=\"" << kTop << "\" width=\"" << kWidth - kLeft - kRight << "\" height=\""
