@@ -17,11 +17,14 @@ class BoundedQueue {
  public:
   explicit BoundedQueue(std::size_t capacity) : capacity_(capacity < 1 ? 1 : capacity) {}
 
-  void push(T item) {
+  // False (the item is dropped) when the queue was closed: a consumer gave up.
+  bool push(T item) {
     std::unique_lock<std::mutex> lock(mutex_);
-    not_full_.wait(lock, [&] { return items_.size() < capacity_; });
+    not_full_.wait(lock, [&] { return items_.size() < capacity_ || closed_; });
+    if (closed_) return false;
     items_.push_back(std::move(item));
     not_empty_.notify_one();
+    return true;
   }
 
   std::optional<T> pop() {
@@ -36,11 +39,12 @@ class BoundedQueue {
     return take(lock);
   }
 
-  // No more pushes; consumers drain what is left.
+  // No more pushes (waiting producers return); consumers drain what is left.
   void close() {
     std::lock_guard<std::mutex> lock(mutex_);
     closed_ = true;
     not_empty_.notify_all();
+    not_full_.notify_all();
   }
 
  private:

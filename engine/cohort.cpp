@@ -338,7 +338,7 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
           w->error = e.what();
         }
       }
-      loaded.push(std::move(w));
+      if (!loaded.push(std::move(w))) return;  // the device gave up
     }
   };
   const auto writer = [&] {

@@ -6,12 +6,14 @@
 #include <itkTransformFileWriter.h>
 #include <itkTranslationTransform.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "engine/bounded_queue.h"
 #include "engine/phantom.h"
 #include "fixtures.h"
 #include "io/cohort.h"
@@ -300,4 +302,26 @@ TEST_CASE("inputs unlike what the manifest expects are flagged in the table and 
   CHECK(summary["qc"]["flagged"]["intensity_out_of_range"] == 2);
   const auto prediction = nlohmann::json::parse(slurp(c.dir.path("out/sub-1/prediction.json")));
   CHECK(prediction["qc"]["intensity_max"].get<double>() > 0.5);
+}
+
+TEST_CASE("the pipeline's queue bounds what waits, drains after close and releases waiting producers", "[cohort]") {
+  engine::BoundedQueue<int> q(2);
+  CHECK(q.push(1));
+  CHECK(q.push(2));
+  std::atomic<bool> third_in{false};
+  std::thread producer([&] {
+    CHECK(q.push(3));  // blocks until a slot frees
+    third_in = true;
+    CHECK_FALSE(q.push(4));  // blocks until close, then gives up
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(third_in);
+  CHECK(q.pop() == 1);
+  while (!third_in) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  q.close();
+  producer.join();
+  CHECK(q.pop() == 2);
+  CHECK(q.try_pop() == 3);
+  CHECK_FALSE(q.pop().has_value());
 }
