@@ -46,7 +46,6 @@ json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr
 // A subject on its way through the pipeline: read and prepared by a reader, computed on the device,
 // written by a writer. `error` set at any stage sends it straight to the failures.
 struct Work {
-  std::size_t order = 0;  // position in this run's list, for progress
   const io::Subject* subject = nullptr;
   bool skipped = false;   // completed by an earlier run
   std::string error;
@@ -328,7 +327,6 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
     lower_thread_priority();
     for (std::size_t k; (k = next++) < todo.size();) {
       auto w = std::make_unique<Work>();
-      w->order = k;
       w->subject = &todo[k];
       w->skipped = !o.force && completed(o, w->subject->id);
       if (!w->skipped) {
