@@ -18,6 +18,7 @@
 #include "io/keras_h5.h"
 #include "models/keras_import.h"
 #include "models/mrinet.h"
+#include "stats/brain_age.h"
 
 namespace mlens::engine {
 namespace {
@@ -57,17 +58,12 @@ std::vector<double> predict(const std::vector<at::Tensor>& w, const std::vector<
   return out;
 }
 
+// Validation MAE over every subject: a non-finite prediction makes it NaN, which never counts as an
+// improvement (stats::accuracy would drop such subjects).
 double mae(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
   for (std::size_t i = 0; i < a.size(); ++i) s += std::abs(a[i] - b[i]);
   return s / a.size();
-}
-
-double pearson(const std::vector<double>& a, const std::vector<double>& b) {
-  const double ma = std::accumulate(a.begin(), a.end(), 0.0) / a.size(), mb = std::accumulate(b.begin(), b.end(), 0.0) / b.size();
-  double sab = 0, saa = 0, sbb = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) sab += (a[i] - ma) * (b[i] - mb), saa += (a[i] - ma) * (a[i] - ma), sbb += (b[i] - mb) * (b[i] - mb);
-  return sab / std::sqrt(saa * sbb);
 }
 
 }  // namespace
@@ -224,8 +220,9 @@ TrainResult train_ensemble(const std::vector<at::Tensor>& inputs, const std::vec
   result.intercept = y_mean - p_mean.dot(c);
   const Eigen::VectorXd fitted = (P * c).array() + result.intercept;
   result.head_predictions.assign(fitted.data(), fitted.data() + head_n);
-  result.head_mae = mae(result.head_predictions, result.head_ages);
-  result.head_r = pearson(result.head_predictions, result.head_ages);
+  const stats::Accuracy head_accuracy = stats::accuracy(result.head_ages, result.head_predictions);
+  result.head_mae = head_accuracy.mae;
+  result.head_r = head_accuracy.r;
   result.seconds = seconds_since(start);
   return result;
 }
