@@ -1,5 +1,7 @@
 #include "engine/runtime.h"
 
+#include "engine/cpu_allocator.h"
+
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
@@ -54,6 +56,7 @@ int Runtime::thread_count() const {
 void Runtime::activate() const {
   at::set_num_threads(thread_count());
   keep_freed_memory();
+  use_caching_cpu_allocator();
 }
 
 void keep_freed_memory() {

@@ -17,8 +17,8 @@ struct Runtime {
   // LibTorch without CUDA, or on a machine without a GPU, names both.
   static Runtime parse(const std::string& device, const std::string& dtype, int threads);
 
-  // Sets LibTorch's intra-op thread count (Debian's LibTorch defaults to one thread otherwise) and
-  // calls keep_freed_memory().
+  // Sets LibTorch's intra-op thread count (Debian's LibTorch defaults to one thread otherwise), calls
+  // keep_freed_memory() and installs the caching CPU allocator (engine/cpu_allocator.h).
   void activate() const;
 
   std::string device_name() const;  // "cpu", "cuda:0"

@@ -24,6 +24,28 @@ struct Saved {
   std::vector<int64_t> input_shape;
 };
 
+// The relevance flowing backwards. Winner-take-all max-pooling leaves it on the windows' winners
+// only; it stays in that form (values at flat positions of `shape`) down to the layer below while that
+// layer can use it (the image-layer convolution, models/sparse_conv.h), and is made dense otherwise.
+struct Flow {
+  at::Tensor values;     // the dense relevance, or its values at `positions`
+  at::Tensor positions;  // undefined when dense
+  std::vector<int64_t> shape;  // of the dense relevance, when sparse
+
+  bool sparse() const { return positions.defined(); }
+  at::Tensor dense() const {
+    if (!sparse()) return values;
+    return at::zeros({c10::multiply_integers(shape)}, values.options()).index_put_({positions}, values, /*accumulate=*/true).view(shape);
+  }
+};
+
+// Sparse pays at the image layer (one input channel): there the dense rule runs two convolutions
+// over outputs of which ~99 % carry nothing, and each winner costs only k³ multiply-adds.
+bool use_sparse(const Layer& l, const Flow& f) {
+  return f.sparse() && l.kind == LayerKind::Conv3d && l.weight.size(1) == 1 &&
+         static_cast<double>(f.values.numel()) < models::kSparseAdjointDensity * c10::multiply_integers(f.shape);
+}
+
 class Stopwatch {
  public:
   explicit Stopwatch(const at::Device& device) : device_(device) { restart(); }
@@ -133,7 +155,7 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
   e.prediction = h.reshape({h.size(0)}).clone();
 
   // Backward: the output neuron's relevance is its value.
-  at::Tensor r = h;
+  Flow r{h};
   h = at::Tensor();
   for (size_t step = 0; step < n; ++step) {
     const size_t i = n - 1 - step;
@@ -141,13 +163,17 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
     LayerAccount& a = e.account[i];
     Saved& s = saved[i];
     clock.restart();
-    a.relevance_out = r.sum().item<double>();
+    a.relevance_out = r.values.sum().item<double>();
+    // Only winner-take-all pooling and the layers between it and the convolution below see it sparse.
+    const bool passes_sparse = l.kind == LayerKind::ReLU || l.kind == LayerKind::Dropout ||
+                               (l.kind == LayerKind::MaxPool3d && composite.ties == Ties::First);
+    if (r.sparse() && !passes_sparse && !use_sparse(l, r)) r = Flow{r.dense()};
     switch (l.kind) {
       case LayerKind::Conv3d:
       case LayerKind::Dense: {
         const Rule& rule = composite.rule_for(role_of(net, i));
-        RuleResult rr = linear_relevance(l, rule, s.input, r);
-        r = rr.relevance;
+        RuleResult rr = linear_relevance(l, rule, s.input, r.values, r.positions);
+        r = Flow{rr.relevance};
         a.small_denominators = rr.small_denominators;
         a.rule = rule.describe();
         a.primitive = l.kind == LayerKind::Conv3d ? std::string(models::conv_primitive(s.input)) + ", adjoint " + rr.adjoint_primitive
@@ -156,27 +182,28 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
       }
       case LayerKind::MaxPool3d:
         if (composite.ties == Ties::First) {
-          r = max_pool_relevance_first(s.indices, s.input_shape, r);
+          const MaxPoolWinners w = max_pool_winners(s.indices, s.input_shape, r.dense());
+          r = Flow{w.values, w.positions, s.input_shape};
           a.rule = "winner-take-all(first)";
-          a.primitive = "max_pool3d_with_indices+scatter_add";
+          a.primitive = "indices (winners kept sparse)";
         } else {
-          r = max_pool_relevance_tf(l, s.input, s.output, r);
+          r.values = max_pool_relevance_tf(l, s.input, s.output, r.values);
           a.rule = "winner-take-all(tf)";
           a.primitive = "strided compare+add";
         }
         break;
       case LayerKind::AvgPool3d:
-        r = avg_pool_relevance(l, s.input, r);
+        r.values = avg_pool_relevance(l, s.input, r.values);
         a.rule = "proportional";
         a.primitive = "avg_pool3d_backward";
         break;
       case LayerKind::BatchNorm:
-        r = batch_norm_relevance(l, s.input, s.output, r);
+        r.values = batch_norm_relevance(l, s.input, s.output, r.values);
         a.rule = "batchnorm(innvestigate)";
         a.primitive = "elementwise";
         break;
       case LayerKind::Flatten:
-        r = r.reshape(s.input_shape);
+        r.values = r.values.reshape(s.input_shape);
         a.rule = "reshape";
         a.primitive = "view";
         break;
@@ -188,11 +215,11 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
       case LayerKind::LeakyReLU: throw std::logic_error("LeakyReLU reached the LRP backward pass");
     }
     s = Saved{};
-    a.relevance_in = r.sum().item<double>();
+    a.relevance_in = r.values.sum().item<double>();
     a.absorbed = a.relevance_out - a.relevance_in;
     a.backward_seconds = clock.seconds();
   }
-  e.relevance = r;
+  e.relevance = r.dense();
   return e;
 }
 

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "models/conv.h"
+#include "models/sparse_conv.h"
 
 namespace mlens::lrp {
 namespace {
@@ -15,20 +16,31 @@ using models::LayerKind;
 // adjoint s ↦ Σ_j w_ij s_j. Every rule is a few of these maps and elementwise products.
 class LinearMap {
  public:
-  LinearMap(const Layer& layer, const at::Tensor& x) : layer_(layer) {
+  // With `positions` defined the map is evaluated at those output cells only (models/sparse_conv.h).
+  LinearMap(const Layer& layer, const at::Tensor& x, const at::Tensor& positions)
+      : layer_(layer), positions_(positions) {
     if (layer.kind == LayerKind::Conv3d) {
       size_ = {x.size(2), x.size(3), x.size(4)};
       const models::Int3 k{layer.weight.size(2), layer.weight.size(3), layer.weight.size(4)};
       pads_ = models::window_pads(layer.padding, size_, k, {1, 1, 1});
+      output_shape_ = {x.size(0), layer.weight.size(0)};
+      for (int a = 0; a < 3; ++a) output_shape_.push_back(size_[a] + pads_.before[a] + pads_.after[a] - k[a] + 1);
+    } else if (positions.defined()) {
+      throw std::logic_error("LinearMap: relevance at positions is for Conv3d layers");
     }
   }
 
   // With `bias` defined the bias is added by the primitive itself (one pass less over the output).
   at::Tensor apply(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = at::Tensor()) const {
+    if (positions_.defined()) return models::conv3d_at(x, w, bias, pads_, positions_);
     if (conv()) return models::conv3d(x, w, bias, pads_);
     return bias.defined() ? at::addmm(bias, x, w.t()) : at::matmul(x, w.t());
   }
   at::Tensor adjoint(const at::Tensor& s, const at::Tensor& w) const {
+    if (positions_.defined()) {
+      primitive_ = "sparse";
+      return models::conv3d_transpose_at(s, positions_, w, pads_, output_shape_, size_);
+    }
     if (!conv()) {
       primitive_ = "matmul";
       return at::matmul(s, w);
@@ -36,12 +48,15 @@ class LinearMap {
     return models::conv3d_transpose(s, w, pads_, size_, &primitive_);
   }
   const std::string& adjoint_primitive() const { return primitive_; }
+  const at::Tensor& positions() const { return positions_; }
 
  private:
   bool conv() const { return layer_.kind == LayerKind::Conv3d; }
   const Layer& layer_;
+  at::Tensor positions_;
   models::Int3 size_{0, 0, 0};
   models::Pads pads_;
+  std::vector<int64_t> output_shape_;
   mutable std::string primitive_;  // the last adjoint's path, for the conservation account
 };
 
@@ -52,18 +67,24 @@ at::Tensor safe_divide_into(const at::Tensor& a, at::Tensor b) {
   return at::div_out(b, a, b);
 }
 
-// Unstable denominators: relevance arrives (R ≠ 0) but |z| < 1e-6·max|z|.
-int64_t count_small(const at::Tensor& z, const at::Tensor& relevance) {
-  const auto [lo, hi] = at::aminmax(z);
-  const double limit = 1e-6 * std::max(-lo.item<double>(), hi.item<double>());
-  return z.gt(-limit).logical_and_(z.lt(limit)).logical_and_(relevance.ne(0)).count_nonzero().item<int64_t>();
+// Unstable denominators: relevance arrives (R ≠ 0) but |z| < 1e-6·max|z| over the denominators that
+// receive relevance (the only ones a sparse rule computes). With overlapping pooling windows a sparse
+// rule sees a cell once per window it won; it is counted once.
+int64_t count_small(const at::Tensor& z, const at::Tensor& relevance, const LinearMap& m) {
+  if (z.numel() == 0) return 0;  // no relevance arrives (sparse, nothing won)
+  const at::Tensor receiving = relevance.ne(0);
+  const at::Tensor magnitude = z.abs().mul_(receiving);
+  const double limit = 1e-6 * magnitude.max().item<double>();
+  const at::Tensor small = magnitude.lt(limit).logical_and_(receiving);
+  if (m.positions().defined()) return std::get<0>(at::_unique(m.positions().masked_select(small))).numel();
+  return small.count_nonzero().item<int64_t>();
 }
 
 RuleResult epsilon(const LinearMap& m, const Layer& l, const Rule& r, const at::Tensor& x, const at::Tensor& R) {
   at::Tensor z = m.apply(x, l.weight, r.bias != BiasRule::None ? l.bias : at::Tensor());
   // ε takes the sign of z, with sgn(0) = +1; then plain division.
   z.add_(z.ge(0).to(z.scalar_type()).mul_(2 * r.epsilon).sub_(r.epsilon));
-  const int64_t small = count_small(z, R);
+  const int64_t small = count_small(z, R, m);
   const at::Tensor s = at::div_out(z, R, z);
   return {m.adjoint(s, l.weight).mul_(x), small};
 }
@@ -80,7 +101,7 @@ RuleResult alpha_beta(const LinearMap& m, const Layer& l, const Rule& r, const a
                         int64_t& small) {
     at::Tensor z = m.apply(xp, w_pos_in, bias);
     if (negative_inputs) z.add_(m.apply(xn, w_neg_in));
-    small += count_small(z, R);
+    small += count_small(z, R, m);
     const at::Tensor s = safe_divide_into(R, std::move(z));
     at::Tensor out = m.adjoint(s, w_pos_in).mul_(xp);
     if (negative_inputs) out.add_(m.adjoint(s, w_neg_in).mul_(xn));
@@ -107,7 +128,7 @@ RuleResult alpha_beta(const LinearMap& m, const Layer& l, const Rule& r, const a
 // flat and w2: the relevance follows fixed weights u (ones or w²) evaluated on an all-ones input.
 RuleResult fixed_weights(const LinearMap& m, const at::Tensor& u, const at::Tensor& x, const at::Tensor& R) {
   at::Tensor z = m.apply(at::ones_like(x), u);
-  const int64_t small = count_small(z, R);
+  const int64_t small = count_small(z, R, m);
   return {m.adjoint(safe_divide_into(R, std::move(z)), u), small};
 }
 
@@ -115,16 +136,17 @@ RuleResult zbox(const LinearMap& m, const Layer& l, const Rule& r, const at::Ten
   const at::Tensor wp = l.weight.clamp_min(0), wn = l.weight.clamp_max(0);
   const at::Tensor low = at::full_like(x, r.low), high = at::full_like(x, r.high);
   at::Tensor z = m.apply(x, l.weight).sub_(m.apply(low, wp)).sub_(m.apply(high, wn));
-  const int64_t small = count_small(z, R);
+  const int64_t small = count_small(z, R, m);
   const at::Tensor s = safe_divide_into(R, std::move(z));
   return {m.adjoint(s, l.weight).mul_(x).sub_(m.adjoint(s, wp).mul_(low)).sub_(m.adjoint(s, wn).mul_(high)), small};
 }
 
 }  // namespace
 
-RuleResult linear_relevance(const Layer& layer, const Rule& rule, const at::Tensor& x, const at::Tensor& relevance) {
+RuleResult linear_relevance(const Layer& layer, const Rule& rule, const at::Tensor& x, const at::Tensor& relevance,
+                            const at::Tensor& positions) {
   if (!layer.is_linear()) throw std::logic_error("linear_relevance on a non-linear layer");
-  const LinearMap m(layer, x);
+  const LinearMap m(layer, x, positions);
   RuleResult result;
   switch (rule.kind) {
     case RuleKind::Epsilon: result = epsilon(m, layer, rule, x, relevance); break;

@@ -25,12 +25,14 @@ namespace mlens::lrp {
 
 struct RuleResult {
   at::Tensor relevance;            // shaped like the layer's input
-  int64_t small_denominators = 0;  // denominators with |z| < 1e-6·max|z| (unstable, DESIGN.md §4)
+  int64_t small_denominators = 0;  // receiving relevance with |z| < 1e-6·max|z| (DESIGN.md §4)
   std::string adjoint_primitive;   // what computed Σ_j w_ij s_j ("onednn", "sparse", "matmul", ...)
 };
 
-// `x` is the layer's input, `relevance` the relevance of its (pre-activation) output.
+// `x` is the layer's input, `relevance` the relevance of its (pre-activation) output. With `positions`
+// defined (Conv3d only), `relevance` holds the values at those flat cells of the output and every other
+// cell carries none: the rule computes its denominators and redistributes from there only.
 RuleResult linear_relevance(const models::Layer& layer, const Rule& rule, const at::Tensor& x,
-                            const at::Tensor& relevance);
+                            const at::Tensor& relevance, const at::Tensor& positions = at::Tensor());
 
 }  // namespace mlens::lrp

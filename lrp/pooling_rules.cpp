@@ -15,6 +15,16 @@ at::Tensor max_pool_relevance_first(const at::Tensor& indices, const std::vector
   return r.view(input_shape);
 }
 
+MaxPoolWinners max_pool_winners(const at::Tensor& indices, const std::vector<int64_t>& input_shape,
+                                const at::Tensor& relevance) {
+  const at::Tensor flat = relevance.reshape({-1});
+  const at::Tensor nonzero = flat.nonzero().squeeze(1);
+  const int64_t pooled_cells = relevance[0][0].numel(), cells = input_shape[2] * input_shape[3] * input_shape[4];
+  // Each pooled cell's index counts within its (n, c) channel; the channel's offset comes from its row.
+  const at::Tensor positions = indices.reshape({-1}).index_select(0, nonzero) + nonzero.div(pooled_cells, "floor") * cells;
+  return {flat.index_select(0, nonzero), positions};
+}
+
 at::Tensor max_pool_relevance_tf(const models::Layer& layer, const at::Tensor& input, const at::Tensor& output,
                                  const at::Tensor& relevance) {
   const models::Int3 n{input.size(2), input.size(3), input.size(4)};

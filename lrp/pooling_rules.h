@@ -16,6 +16,14 @@
 
 namespace mlens::lrp {
 
+// The winner-take-all relevance as the winners that receive any: values at flat positions of `input_shape`. With
+// overlapping windows a cell that won two windows appears twice (its relevance is the sum).
+struct MaxPoolWinners {
+  at::Tensor values, positions;
+};
+MaxPoolWinners max_pool_winners(const at::Tensor& indices, const std::vector<int64_t>& input_shape,
+                                const at::Tensor& relevance);
+
 // `indices` from models::max_pool (first) — or the layer's input and output (tf).
 at::Tensor max_pool_relevance_first(const at::Tensor& indices, const std::vector<int64_t>& input_shape,
                                     const at::Tensor& relevance);

@@ -1,5 +1,7 @@
 #include "models/conv.h"
 
+#include "models/sparse_conv.h"
+
 #include <stdexcept>
 
 namespace mlens::models {
@@ -27,40 +29,13 @@ at::Tensor conv3d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
   return conv_primitive_call(padded, w, b, {0, 0, 0});
 }
 
-at::Tensor conv3d_transpose_sparse(const at::Tensor& s, const at::Tensor& w, const Pads& pads, const Int3& input_size) {
-  const int64_t N = s.size(0), O = s.size(1), D = s.size(2), H = s.size(3), W = s.size(4), C = w.size(1);
-  const int64_t kd = w.size(2), kh = w.size(3), kw = w.size(4);
-  // Accumulate into a grid padded by k − 1 per axis, so no window needs a bounds check: entry (o, p)
-  // adds w[o, c, off] · s[o, p] to padded cell p + off, i.e. input cell p + off − before.
-  const int64_t Dp = D + kd - 1, Hp = H + kh - 1, Wp = W + kw - 1;
-  const at::Tensor flat = s.reshape({-1});
-  const at::Tensor idx = flat.nonzero().squeeze(1);
-  const at::Tensor values = flat.index_select(0, idx);
-  const at::Tensor x = idx.remainder(W), y = idx.div(W, "floor").remainder(H), z = idx.div(W * H, "floor").remainder(D);
-  const at::Tensor o = idx.div(W * H * D, "floor").remainder(O), n = idx.div(W * H * D * O, "floor");
-  const at::Tensor corner = ((n * C * Dp + z) * Hp + y) * Wp + x;  // padded cell of offset (0, 0, 0), channel 0
-  const at::Tensor weights = w.reshape({O, C * kd * kh * kw}).index_select(0, o);  // [nnz, C·k³]
-  at::Tensor padded = at::zeros({N * C * Dp * Hp * Wp}, s.options());
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t a = 0; a < kd; ++a)
-      for (int64_t b = 0; b < kh; ++b)
-        for (int64_t e = 0; e < kw; ++e) {
-          const int64_t shift = ((c * Dp + a) * Hp + b) * Wp + e;
-          const int64_t column = ((c * kd + a) * kh + b) * kw + e;
-          padded.index_add_(0, corner + shift, weights.select(1, column) * values);
-        }
-  return padded.view({N, C, Dp, Hp, Wp})
-      .narrow(2, pads.before[0], input_size[0])
-      .narrow(3, pads.before[1], input_size[1])
-      .narrow(4, pads.before[2], input_size[2])
-      .contiguous();
-}
-
 at::Tensor conv3d_transpose(const at::Tensor& s, const at::Tensor& w, const Pads& pads, const Int3& input_size,
                             std::string* primitive) {
   if (w.size(1) == 1 && s.count_nonzero().item<int64_t>() < kSparseAdjointDensity * static_cast<double>(s.numel())) {
     if (primitive) *primitive = "sparse";
-    return conv3d_transpose_sparse(s, w, pads, input_size);
+    const at::Tensor positions = s.reshape({-1}).nonzero().squeeze(1);
+    return conv3d_transpose_at(s.reshape({-1}).index_select(0, positions), positions, w, pads, s.sizes().vec(),
+                               input_size);
   }
   if (primitive) *primitive = conv_primitive(s);
   // Adjoint of a stride-1 convolution with padding (b, a): a convolution with the spatially flipped,

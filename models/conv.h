@@ -21,15 +21,11 @@ at::Tensor conv3d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
 
 // The adjoint of conv3d(·, w, no bias, pads) applied to s [N, Cout, D', H', W'], shaped like its input:
 // Σ_j w_ij s_j for every input cell i. This is the "gradient" step of every LRP rule.
-// `primitive`, when given, receives which path ran ("sparse" or conv_primitive's name).
+// `primitive`, when given, receives which path ran ("sparse" or conv_primitive's name). With one
+// input channel (the image layer) and a sparse `s` it runs conv3d_transpose_at over the non-zeros: the
+// dense primitive vectorises badly there (docs/performance.md).
 at::Tensor conv3d_transpose(const at::Tensor& s, const at::Tensor& w, const Pads& pads, const Int3& input_size,
                             std::string* primitive = nullptr);
-
-// The same adjoint computed from the non-zero entries of `s` only: each adds w_ij·s_j to the cells of
-// its window (index_add). Exact up to summation order. conv3d_transpose uses it when the adjoint has one
-// output channel (the image layer) and s is sparse: there the dense primitive vectorises badly while the
-// relevance arriving at the first convolution sits only on max-pool winners (~1 % of its outputs).
-at::Tensor conv3d_transpose_sparse(const at::Tensor& s, const at::Tensor& w, const Pads& pads, const Int3& input_size);
 
 // Density below which conv3d_transpose takes the sparse path for single-channel adjoints.
 inline constexpr double kSparseAdjointDensity = 0.1;

@@ -1,6 +1,13 @@
 #include "models/pool.h"
 
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 namespace mlens::models {
 namespace {
@@ -25,11 +32,104 @@ at::Tensor crop(const at::Tensor& padded, const Pads& p, const Int3& size) {
       .slice(4, p.before[2], p.before[2] + size[2]);
 }
 
+// Whether candidate (v, i) beats the current winner (best, at): a larger value, an equal value earlier in
+// (D, H, W) scan order (= a smaller flat index), or a NaN over a number (ATen's max pooling propagates
+// NaN). Bitwise, not short-circuit, so the loops below vectorise into compares and blends.
+// !(v <= best) is "larger or NaN"; it may not replace a NaN already taken.
+template <typename T>
+inline bool beats(T v, int32_t i, T best, int32_t at) {
+  return (!(v <= best) & (best == best)) | ((v == best) & (i < at));
+}
+
+// TensorFlow's windows (start o·stride − before, clipped to the input), reduced one axis at a time: for
+// each output plane, the max over the window's input planes (elementwise), then over rows, then along
+// the row. Each step carries the winner's flat input index, so ties resolve to the first maximum in
+// scan order exactly as a full window scan would. ATen's CPU max_pool3d_with_indices takes several
+// times longer on MRInet's first pool (docs/performance.md). Indices within one input channel fit 32 bits.
+template <typename T>
+void max_pool_cpu(const T* x, T* out, int64_t* idx, int64_t planes, const Int3& n, const Int3& o, const Layer& l,
+                  const Pads& p) {
+  const int64_t in_cells = n[0] * n[1] * n[2], out_cells = o[0] * o[1] * o[2];
+  const int32_t plane_cells = static_cast<int32_t>(n[1] * n[2]), row_cells = static_cast<int32_t>(n[2]);
+  const auto window = [&](int a, int64_t k) {
+    const int64_t start = k * l.stride[a] - p.before[a];
+    return std::pair<int32_t, int32_t>(std::max<int64_t>(0, start), std::min(n[a], start + l.kernel[a]));
+  };
+  at::parallel_for(0, planes * o[0], 1, [&, plane_cells, row_cells](int64_t begin, int64_t end) {
+    // (Sizes captured by value: through a reference the compiler must assume the int32 index stores
+    // below may change them, and cannot vectorise.)
+    std::vector<T> plane_max(plane_cells), row_max(row_cells);
+    std::vector<int32_t> plane_at(plane_cells), row_at(row_cells);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t oz = task % o[0], plane = task / o[0];
+      const T* xp = x + plane * in_cells;
+      const auto [z0, z1] = window(0, oz);
+      std::copy_n(xp + int64_t{z0} * plane_cells, plane_cells, plane_max.begin());
+      for (int32_t i = 0; i < plane_cells; ++i) plane_at[i] = z0 * plane_cells + i;
+      for (int32_t z = z0 + 1; z < z1; ++z) {
+        const T* src = xp + int64_t{z} * plane_cells;
+        T* __restrict pm = plane_max.data();
+        int32_t* __restrict pa = plane_at.data();
+        const int32_t offset = z * plane_cells;
+        for (int32_t i = 0; i < plane_cells; ++i) {
+          // A later plane only wins with a larger value or a NaN: its indices are all larger.
+          const T v = src[i], b = pm[i];
+          const bool take = !(v <= b) & (b == b);
+          pm[i] = take ? v : b;
+          pa[i] = take ? offset + i : pa[i];
+        }
+      }
+      for (int64_t oy = 0; oy < o[1]; ++oy) {
+        const auto [y0, y1] = window(1, oy);
+        std::copy_n(plane_max.begin() + y0 * row_cells, row_cells, row_max.begin());
+        std::copy_n(plane_at.begin() + y0 * row_cells, row_cells, row_at.begin());
+        for (int32_t y = y0 + 1; y < y1; ++y) {
+          const T* __restrict pm = plane_max.data() + y * row_cells;
+          const int32_t* __restrict pa = plane_at.data() + y * row_cells;
+          T* __restrict rm = row_max.data();
+          int32_t* __restrict ra = row_at.data();
+          for (int32_t i = 0; i < row_cells; ++i) {
+            const bool take = beats(pm[i], pa[i], rm[i], ra[i]);
+            rm[i] = take ? pm[i] : rm[i];
+            ra[i] = take ? pa[i] : ra[i];
+          }
+        }
+        const int64_t first = plane * out_cells + (oz * o[1] + oy) * o[2];
+        for (int64_t ox = 0; ox < o[2]; ++ox) {
+          const auto [x0, x1] = window(2, ox);
+          T best = row_max[x0];
+          int32_t at = row_at[x0];
+          for (int32_t c = x0 + 1; c < x1; ++c)
+            if (beats(row_max[c], row_at[c], best, at)) {
+              best = row_max[c];
+              at = row_at[c];
+            }
+          out[first + ox] = best;
+          idx[first + ox] = at;
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 MaxPoolResult max_pool(const Layer& layer, const at::Tensor& x) {
   const Int3 n = spatial_size(x);
   const Pads pads = window_pads(layer.padding, n, layer.kernel, layer.stride);
+  if (x.device().is_cpu() && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble) &&
+      !(x.requires_grad() && at::GradMode::is_enabled()) && n[0] * n[1] * n[2] <= INT32_MAX) {
+    Int3 o;
+    for (int a = 0; a < 3; ++a) o[a] = (n[a] + pads.before[a] + pads.after[a] - layer.kernel[a]) / layer.stride[a] + 1;
+    const at::Tensor xc = x.contiguous();
+    at::Tensor out = at::empty({x.size(0), x.size(1), o[0], o[1], o[2]}, x.options());
+    at::Tensor idx = at::empty(out.sizes(), x.options().dtype(at::kLong));
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "max_pool", [&] {
+      max_pool_cpu<scalar_t>(xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), idx.data_ptr<int64_t>(),
+                             x.size(0) * x.size(1), n, o, layer, pads);
+    });
+    return {out, idx};
+  }
   // TensorFlow's windows start at o·stride − before. PyTorch's do too when it pads `before` on both
   // sides and, with ceil_mode, adds the trailing partial window; then no padded copy is needed.
   bool torch_matches = true;

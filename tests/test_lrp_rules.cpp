@@ -103,6 +103,10 @@ TEST_CASE("overlapping max-pool windows add relevance instead of overwriting it"
   const at::Tensor rin = lrp::max_pool_relevance_first(pooled.indices, x.sizes().vec(), r);
   CHECK(rin.sum().item<double>() == Approx(r.sum().item<double>()));
   CHECK(rin[0][0][1][1][1].item<double>() == 8.0);  // cell 1 lies in windows 0 and 1 on each axis
+  // As winners: the cell appears once per window it won.
+  const lrp::MaxPoolWinners w = lrp::max_pool_winners(pooled.indices, x.sizes().vec(), r);
+  CHECK(w.positions.eq((1 * 5 + 1) * 5 + 1).sum().item<int64_t>() == 8);
+  CHECK(at::zeros({125}, at::kDouble).index_put_({w.positions}, w.values, true).equal(rin.reshape({-1})));
 }
 
 TEST_CASE("rule tables and parameters are validated", "[lrp]") {
@@ -131,23 +135,21 @@ TEST_CASE("LeakyReLU networks run forward but are refused by LRP", "[lrp]") {
   CHECK_THROWS_WITH(lrp::explain(model.net, x, lrp::parse_composite("preset-a")), Catch::Contains("LeakyReLU"));
 }
 
-TEST_CASE("the sparse adjoint equals the dense one", "[lrp]") {
-  // Single-output-channel adjoints of sparse relevance take the index_add path: same numbers.
-  at::manual_seed(3);
-  for (auto [k, pad_before, pad_after] : {std::tuple{3, 1, 1}, {2, 0, 1}, {3, 0, 0}}) {
-    const at::Tensor w = at::randn({5, 1, k, k, k}, at::kDouble);
-    models::Pads p;
-    p.before = {pad_before, pad_before, pad_before};
-    p.after = {pad_after, pad_after, pad_after};
-    const models::Int3 in{9, 8, 7};
-    const int64_t out_d = 9 + pad_before + pad_after - k + 1, out_h = 8 + pad_before + pad_after - k + 1,
-                  out_w = 7 + pad_before + pad_after - k + 1;
-    at::Tensor s = at::randn({2, 5, out_d, out_h, out_w}, at::kDouble);
-    s.mul_(at::rand_like(s).lt(0.05));
-    const at::Tensor sparse = models::conv3d_transpose_sparse(s, w, p, in);
-    // Dense: with a second input channel the dense path is taken; its first channel is the answer.
-    const at::Tensor w2 = at::cat({w, at::zeros_like(w)}, 1);
-    const at::Tensor dense = models::conv3d_transpose(s, w2, p, in).narrow(1, 0, 1);
-    CHECK((sparse - dense).abs().max().item<double>() < 1e-12);
-  }
+TEST_CASE("max pooling's CPU loop equals ATen's pooling, ties and padding included", "[lrp]") {
+  // ATen's max_pool3d_with_indices runs when autograd needs the graph (the benchmark's baseline, CUDA).
+  at::manual_seed(5);
+  for (const auto padding : {models::Padding::Same, models::Padding::Valid})
+    for (const models::Int3 kernel : {models::Int3{2, 2, 2}, models::Int3{3, 2, 3}})
+      for (const models::Int3 stride : {models::Int3{2, 2, 2}, models::Int3{1, 2, 2}}) {
+        models::Layer l{models::LayerKind::MaxPool3d};
+        l.kernel = kernel;
+        l.stride = stride;
+        l.padding = padding;
+        // Rounded values make ties common.
+        const at::Tensor x = at::randn({2, 3, 9, 8, 7}, at::kDouble).mul(2).round();
+        const models::MaxPoolResult fast = models::max_pool(l, x);
+        const models::MaxPoolResult aten = models::max_pool(l, x.clone().requires_grad_());
+        CHECK(at::equal(fast.output, aten.output.detach()));
+        CHECK(at::equal(fast.indices, aten.indices));
+      }
 }

@@ -1,0 +1,198 @@
+#include "models/sparse_conv.h"
+
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <vector>
+
+namespace mlens::models {
+namespace {
+
+// Shapes of one convolution; output cell o reads input cells o + a − before, a ∈ [0, k).
+struct Geometry {
+  int64_t N, Cin, Cout;
+  Int3 in, out, k, before;
+
+  Geometry(const at::Tensor& w, const Pads& pads, const std::vector<int64_t>& output_shape, const Int3& input_size)
+      : N(output_shape.at(0)), Cin(w.size(1)), Cout(w.size(0)), in(input_size),
+        out{output_shape.at(2), output_shape.at(3), output_shape.at(4)},
+        k{w.size(2), w.size(3), w.size(4)}, before(pads.before) {}
+
+  // Output cell → (n, c, corner of its window in input coordinates).
+  struct Cell {
+    int64_t n, c;
+    Int3 corner;
+  };
+  Cell cell(int64_t p) const {
+    Cell r{};
+    for (int a = 2; a >= 0; --a) {
+      r.corner[a] = p % out[a] - before[a];
+      p /= out[a];
+    }
+    r.c = p % Cout;
+    r.n = p / Cout;
+    return r;
+  }
+  // The kernel offsets [lo, hi) along axis `a` that land inside the input.
+  std::pair<int64_t, int64_t> range(const Cell& cell, int a) const {
+    return {std::max<int64_t>(0, -cell.corner[a]), std::min(k[a], in[a] - cell.corner[a])};
+  }
+  int64_t input_volume() const { return in[0] * in[1] * in[2]; }
+  int64_t kernel_volume() const { return k[0] * k[1] * k[2]; }
+
+  // Calls f(input offset, kernel offset) for every in-bounds tap of `cell` and input channel `ci`.
+  template <typename F>
+  void for_each_tap(const Cell& cell, int64_t ci, F&& f) const {
+    const auto [a0, a1] = range(cell, 0);
+    const auto [b0, b1] = range(cell, 1);
+    const auto [e0, e1] = range(cell, 2);
+    const int64_t x_base = (cell.n * Cin + ci) * input_volume();
+    const int64_t w_base = (cell.c * Cin + ci) * kernel_volume();
+    for (int64_t a = a0; a < a1; ++a)
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t xi = x_base + ((cell.corner[0] + a) * in[1] + cell.corner[1] + b) * in[2] + cell.corner[2];
+        const int64_t wi = w_base + (a * k[1] + b) * k[2];
+        for (int64_t e = e0; e < e1; ++e) f(xi + e, wi + e);
+      }
+  }
+};
+
+template <typename T>
+void conv_at_cpu(const Geometry& g, const T* x, const T* w, const T* b, const int64_t* pos, T* z, int64_t K) {
+  at::parallel_for(0, K, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) {
+      const Geometry::Cell cell = g.cell(pos[j]);
+      double acc = b ? static_cast<double>(b[cell.c]) : 0.0;
+      for (int64_t ci = 0; ci < g.Cin; ++ci)
+        g.for_each_tap(cell, ci, [&](int64_t xi, int64_t wi) { acc += static_cast<double>(x[xi]) * w[wi]; });
+      z[j] = static_cast<T>(acc);
+    }
+  });
+}
+
+// Scatters are not thread safe, so each of a few threads accumulates a contiguous part of the
+// entries into its own copy of the output; the copies are summed at the end.
+template <typename T>
+at::Tensor conv_transpose_at_cpu(const Geometry& g, const at::Tensor& s, const at::Tensor& positions,
+                                 const at::Tensor& w) {
+  const at::Tensor out = at::zeros({g.N, g.Cin, g.in[0], g.in[1], g.in[2]}, s.options());
+  const int64_t K = s.numel();
+  const int64_t parts = std::clamp<int64_t>(K / 100000, 1, std::min<int64_t>(at::get_num_threads(), 4));
+  std::vector<at::Tensor> partial{out};
+  for (int64_t t = 1; t < parts; ++t) partial.push_back(at::zeros_like(out));
+  const T* sv = s.data_ptr<T>();
+  const int64_t* pos = positions.data_ptr<int64_t>();
+  const T* wv = w.data_ptr<T>();
+  at::parallel_for(0, parts, 1, [&](int64_t first, int64_t last) {
+    for (int64_t t = first; t < last; ++t) {
+      T* r = partial[t].data_ptr<T>();
+      for (int64_t j = K * t / parts; j < K * (t + 1) / parts; ++j) {
+        const T v = sv[j];
+        if (v == 0) continue;
+        const Geometry::Cell cell = g.cell(pos[j]);
+        for (int64_t ci = 0; ci < g.Cin; ++ci) g.for_each_tap(cell, ci, [&](int64_t xi, int64_t wi) { r[xi] += wv[wi] * v; });
+      }
+    }
+  });
+  for (int64_t t = 1; t < parts; ++t) out.add_(partial[t]);
+  return out;
+}
+
+std::vector<int64_t> pad_spec(const Pads& p) {
+  return {p.before[2], p.after[2], p.before[1], p.after[1], p.before[0], p.after[0]};
+}
+
+// Device-agnostic versions: one gather (or index_add) per kernel tap over a zero-padded grid, where
+// output cell o's window starts at padded cell o and no tap needs a bounds check.
+struct PaddedTaps {
+  at::Tensor corner;   // [K] padded flat index of each entry's tap (0, 0, 0) in input channel 0
+  at::Tensor weights;  // [K, Cin·k³] each entry's kernel row
+  Int3 padded;
+
+  PaddedTaps(const Geometry& g, const at::Tensor& positions, const at::Tensor& w) {
+    for (int a = 0; a < 3; ++a) padded[a] = g.out[a] + g.k[a] - 1;
+    const at::Tensor ox = positions.remainder(g.out[2]);
+    const at::Tensor oy = positions.div(g.out[2], "floor").remainder(g.out[1]);
+    const at::Tensor oz = positions.div(g.out[2] * g.out[1], "floor").remainder(g.out[0]);
+    const at::Tensor c = positions.div(g.out[2] * g.out[1] * g.out[0], "floor").remainder(g.Cout);
+    const at::Tensor n = positions.div(g.out[2] * g.out[1] * g.out[0] * g.Cout, "floor");
+    corner = ((n * g.Cin * padded[0] + oz) * padded[1] + oy) * padded[2] + ox;
+    weights = w.reshape({g.Cout, -1}).index_select(0, c);
+  }
+  // Calls f(shift of the tap from the corner, weight column) for every tap.
+  template <typename F>
+  void for_each(const Geometry& g, F&& f) const {
+    for (int64_t ci = 0; ci < g.Cin; ++ci)
+      for (int64_t a = 0; a < g.k[0]; ++a)
+        for (int64_t b = 0; b < g.k[1]; ++b)
+          for (int64_t e = 0; e < g.k[2]; ++e)
+            f(((ci * padded[0] + a) * padded[1] + b) * padded[2] + e, ((ci * g.k[0] + a) * g.k[1] + b) * g.k[2] + e);
+  }
+};
+
+bool cpu_kernel(const at::Tensor& t) {
+  return t.device().is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble);
+}
+
+void check(const at::Tensor& positions, const at::Tensor& w) {
+  if (positions.scalar_type() != at::kLong || positions.dim() != 1)
+    throw std::invalid_argument("sparse convolution: positions must be a 1-D int64 tensor");
+  if (w.dim() != 5) throw std::invalid_argument("sparse convolution: the kernel must be 5-D");
+}
+
+}  // namespace
+
+at::Tensor conv3d_at(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const Pads& pads,
+                     const at::Tensor& positions, SparseKernel kernel) {
+  check(positions, w);
+  std::vector<int64_t> out_shape{x.size(0), w.size(0)};
+  for (int a = 0; a < 3; ++a) out_shape.push_back(x.size(2 + a) + pads.before[a] + pads.after[a] - w.size(2 + a) + 1);
+  const Geometry g(w, pads, out_shape, {x.size(2), x.size(3), x.size(4)});
+  if (kernel == SparseKernel::Auto && cpu_kernel(x)) {
+    const at::Tensor xc = x.contiguous(), wc = w.to(x.scalar_type()).contiguous(), pc = positions.contiguous();
+    const at::Tensor bc = b.defined() ? b.to(x.scalar_type()).contiguous() : at::Tensor();
+    at::Tensor z = at::empty({positions.numel()}, x.options());
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "conv3d_at", [&] {
+      conv_at_cpu<scalar_t>(g, xc.data_ptr<scalar_t>(), wc.data_ptr<scalar_t>(),
+                            bc.defined() ? bc.data_ptr<scalar_t>() : nullptr, pc.data_ptr<int64_t>(),
+                            z.data_ptr<scalar_t>(), positions.numel());
+    });
+    return z;
+  }
+  const PaddedTaps taps(g, positions, w);
+  const at::Tensor flat = at::constant_pad_nd(x, pad_spec(pads), 0.0).reshape({-1});
+  at::Tensor z = b.defined() ? b.index_select(0, positions.div(g.out[0] * g.out[1] * g.out[2], "floor").remainder(g.Cout))
+                             : at::zeros({positions.numel()}, x.options());
+  taps.for_each(g, [&](int64_t shift, int64_t column) {
+    z.add_(flat.index_select(0, taps.corner + shift) * taps.weights.select(1, column));
+  });
+  return z;
+}
+
+at::Tensor conv3d_transpose_at(const at::Tensor& s, const at::Tensor& positions, const at::Tensor& w,
+                               const Pads& pads, const std::vector<int64_t>& output_shape, const Int3& input_size,
+                               SparseKernel kernel) {
+  check(positions, w);
+  const Geometry g(w, pads, output_shape, input_size);
+  if (kernel == SparseKernel::Auto && cpu_kernel(s)) {
+    const at::Tensor sc = s.contiguous(), pc = positions.contiguous(), wc = w.to(s.scalar_type()).contiguous();
+    at::Tensor out;
+    AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "conv3d_transpose_at",
+                               [&] { out = conv_transpose_at_cpu<scalar_t>(g, sc, pc, wc); });
+    return out;
+  }
+  const PaddedTaps taps(g, positions, w);
+  at::Tensor padded = at::zeros({g.N * g.Cin * taps.padded[0] * taps.padded[1] * taps.padded[2]}, s.options());
+  taps.for_each(g, [&](int64_t shift, int64_t column) {
+    padded.index_add_(0, taps.corner + shift, taps.weights.select(1, column) * s);
+  });
+  return padded.view({g.N, g.Cin, taps.padded[0], taps.padded[1], taps.padded[2]})
+      .narrow(2, pads.before[0], input_size[0])
+      .narrow(3, pads.before[1], input_size[1])
+      .narrow(4, pads.before[2], input_size[2])
+      .contiguous();
+}
+
+}  // namespace mlens::models
