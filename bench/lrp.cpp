@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/cpu_allocator.h"
 #include "engine/phantom.h"
 #include "engine/runtime.h"
 #include "engine/subject.h"
@@ -116,6 +117,9 @@ json run_phase(const std::string& phase, int64_t size, int threads, int repeats)
   result["peak_rss_mib"] = peak_rss_mib();
   result["peak_rss_above_model_mib"] = peak_rss_mib() - baseline_rss;
   result["flops"] = forward_flops(net);
+  const engine::CpuAllocatorStats a = engine::cpu_allocator_stats();
+  result["fresh_blocks"] = a.fresh_blocks;
+  result["reused_blocks"] = a.reused_blocks;
   return result;
 }
 
