@@ -25,8 +25,8 @@ struct Saved {
 };
 
 // The relevance flowing backwards. Winner-take-all max-pooling leaves it on the windows' winners
-// only; it stays in that form (values at flat positions of `shape`) down to the layer below while that
-// layer can use it (the image-layer convolution, models/sparse_conv.h), and is made dense otherwise.
+// only; it stays in that form (values at flat positions of `shape`) down to the convolution below,
+// whose rule then computes its denominators, stabilisers and divisions there only (lrp/linear_rules).
 struct Flow {
   at::Tensor values;     // the dense relevance, or its values at `positions`
   at::Tensor positions;  // undefined when dense
@@ -38,13 +38,6 @@ struct Flow {
     return at::zeros({c10::multiply_integers(shape)}, values.options()).index_put_({positions}, values, /*accumulate=*/true).view(shape);
   }
 };
-
-// Sparse pays at the image layer (one input channel): there the dense rule runs two convolutions
-// over outputs of which ~99 % carry nothing, and each winner costs only k³ multiply-adds.
-bool use_sparse(const Layer& l, const Flow& f) {
-  return f.sparse() && l.kind == LayerKind::Conv3d && l.weight.size(1) == 1 &&
-         static_cast<double>(f.values.numel()) < models::kSparseAdjointDensity * c10::multiply_integers(f.shape);
-}
 
 class Stopwatch {
  public:
@@ -164,10 +157,11 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
     Saved& s = saved[i];
     clock.restart();
     a.relevance_out = r.values.sum().item<double>();
-    // Only winner-take-all pooling and the layers between it and the convolution below see it sparse.
-    const bool passes_sparse = l.kind == LayerKind::ReLU || l.kind == LayerKind::Dropout ||
-                               (l.kind == LayerKind::MaxPool3d && composite.ties == Ties::First);
-    if (r.sparse() && !passes_sparse && !use_sparse(l, r)) r = Flow{r.dense()};
+    // Winner-take-all pooling, the layers between it and the convolution below, and that convolution
+    // take the relevance sparse; every other layer dense.
+    const bool takes_sparse = l.kind == LayerKind::ReLU || l.kind == LayerKind::Dropout || l.kind == LayerKind::Conv3d ||
+                              (l.kind == LayerKind::MaxPool3d && composite.ties == Ties::First);
+    if (r.sparse() && !takes_sparse) r = Flow{r.dense()};
     switch (l.kind) {
       case LayerKind::Conv3d:
       case LayerKind::Dense: {

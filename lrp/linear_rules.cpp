@@ -16,7 +16,9 @@ using models::LayerKind;
 // adjoint s ↦ Σ_j w_ij s_j. Every rule is a few of these maps and elementwise products.
 class LinearMap {
  public:
-  // With `positions` defined the map is evaluated at those output cells only (models/sparse_conv.h).
+  // With `positions` defined the map is evaluated at those output cells only: by the direct maps of
+  // models/sparse_conv.h where they pay, else by the dense convolution gathered at the cells (and the
+  // adjoint of the scattered values), which still keeps the rule's elementwise work on the few cells.
   LinearMap(const Layer& layer, const at::Tensor& x, const at::Tensor& positions)
       : layer_(layer), positions_(positions) {
     if (layer.kind == LayerKind::Conv3d) {
@@ -25,6 +27,8 @@ class LinearMap {
       pads_ = models::window_pads(layer.padding, size_, k, {1, 1, 1});
       output_shape_ = {x.size(0), layer.weight.size(0)};
       for (int a = 0; a < 3; ++a) output_shape_.push_back(size_[a] + pads_.before[a] + pads_.after[a] - k[a] + 1);
+      direct_ = positions.defined() &&
+                models::sparse_maps_pay(layer.weight, positions.numel(), c10::multiply_integers(output_shape_));
     } else if (positions.defined()) {
       throw std::logic_error("LinearMap: relevance at positions is for Conv3d layers");
     }
@@ -32,14 +36,21 @@ class LinearMap {
 
   // With `bias` defined the bias is added by the primitive itself (one pass less over the output).
   at::Tensor apply(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = at::Tensor()) const {
-    if (positions_.defined()) return models::conv3d_at(x, w, bias, pads_, positions_);
+    if (direct_) return models::conv3d_at(x, w, bias, pads_, positions_);
+    if (positions_.defined()) return models::conv3d(x, w, bias, pads_).reshape({-1}).index_select(0, positions_);
     if (conv()) return models::conv3d(x, w, bias, pads_);
     return bias.defined() ? at::addmm(bias, x, w.t()) : at::matmul(x, w.t());
   }
   at::Tensor adjoint(const at::Tensor& s, const at::Tensor& w) const {
-    if (positions_.defined()) {
+    if (direct_) {
       primitive_ = "sparse";
       return models::conv3d_transpose_at(s, positions_, w, pads_, output_shape_, size_);
+    }
+    if (positions_.defined()) {
+      const at::Tensor dense = at::zeros({c10::multiply_integers(output_shape_)}, s.options())
+                                   .index_put_({positions_}, s, /*accumulate=*/true)
+                                   .view(output_shape_);
+      return models::conv3d_transpose(dense, w, pads_, size_, &primitive_);
     }
     if (!conv()) {
       primitive_ = "matmul";
@@ -54,6 +65,7 @@ class LinearMap {
   bool conv() const { return layer_.kind == LayerKind::Conv3d; }
   const Layer& layer_;
   at::Tensor positions_;
+  bool direct_ = false;  // positions_ handled by the direct sparse maps
   models::Int3 size_{0, 0, 0};
   models::Pads pads_;
   std::vector<int64_t> output_shape_;
@@ -91,9 +103,9 @@ RuleResult epsilon(const LinearMap& m, const Layer& l, const Rule& r, const at::
 
 RuleResult alpha_beta(const LinearMap& m, const Layer& l, const Rule& r, const at::Tensor& x, const at::Tensor& R) {
   const at::Tensor wp = l.weight.clamp_min(0), wn = l.weight.clamp_max(0);
-  const at::Tensor xp = x.clamp_min(0);
-  // After a ReLU every input is ≥ 0 and the x⁻ terms vanish; skipping them halves the work exactly.
+  // After a ReLU every input is ≥ 0: then x⁺ = x and the x⁻ terms vanish; skipping them halves the work exactly.
   const bool negative_inputs = x.min().item<double>() < 0;
+  const at::Tensor xp = negative_inputs ? x.clamp_min(0) : x;
   const at::Tensor xn = negative_inputs ? x.clamp_max(0) : at::Tensor();
 
   // z = Σ a·w1 + Σ b·w2 (+ bias), and its redistribution a ⊙ adjoint(s, w1) + b ⊙ adjoint(s, w2).

@@ -31,7 +31,7 @@ at::Tensor conv3d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
 
 at::Tensor conv3d_transpose(const at::Tensor& s, const at::Tensor& w, const Pads& pads, const Int3& input_size,
                             std::string* primitive) {
-  if (w.size(1) == 1 && s.count_nonzero().item<int64_t>() < kSparseAdjointDensity * static_cast<double>(s.numel())) {
+  if (w.size(1) == 1 && sparse_maps_pay(w, s.count_nonzero().item<int64_t>(), s.numel())) {
     if (primitive) *primitive = "sparse";
     const at::Tensor positions = s.reshape({-1}).nonzero().squeeze(1);
     return conv3d_transpose_at(s.reshape({-1}).index_select(0, positions), positions, w, pads, s.sizes().vec(),

@@ -21,14 +21,10 @@ at::Tensor conv3d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
 
 // The adjoint of conv3d(·, w, no bias, pads) applied to s [N, Cout, D', H', W'], shaped like its input:
 // Σ_j w_ij s_j for every input cell i. This is the "gradient" step of every LRP rule.
-// `primitive`, when given, receives which path ran ("sparse" or conv_primitive's name). With one
-// input channel (the image layer) and a sparse `s` it runs conv3d_transpose_at over the non-zeros: the
-// dense primitive vectorises badly there (docs/performance.md).
+// `primitive`, when given, receives which path ran ("sparse" or conv_primitive's name). Where
+// sparse_maps_pay (models/sparse_conv.h) it runs conv3d_transpose_at over the non-zeros.
 at::Tensor conv3d_transpose(const at::Tensor& s, const at::Tensor& w, const Pads& pads, const Int3& input_size,
                             std::string* primitive = nullptr);
-
-// Density below which conv3d_transpose takes the sparse path for single-channel adjoints.
-inline constexpr double kSparseAdjointDensity = 0.1;
 
 // Which primitive conv3d uses for tensors like `x` ("onednn", "cudnn", "aten"), for benchmark tables.
 const char* conv_primitive(const at::Tensor& x);

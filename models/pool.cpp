@@ -55,11 +55,12 @@ void max_pool_cpu(const T* x, T* out, int64_t* idx, int64_t planes, const Int3& 
     const int64_t start = k * l.stride[a] - p.before[a];
     return std::pair<int32_t, int32_t>(std::max<int64_t>(0, start), std::min(n[a], start + l.kernel[a]));
   };
-  at::parallel_for(0, planes * o[0], 1, [&, plane_cells, row_cells](int64_t begin, int64_t end) {
+  const int32_t out_row = static_cast<int32_t>(o[2]);
+  at::parallel_for(0, planes * o[0], 1, [&, plane_cells, row_cells, out_row](int64_t begin, int64_t end) {
     // (Sizes captured by value: through a reference the compiler must assume the int32 index stores
     // below may change them, and cannot vectorise.)
-    std::vector<T> plane_max(plane_cells), row_max(row_cells);
-    std::vector<int32_t> plane_at(plane_cells), row_at(row_cells);
+    std::vector<T> plane_max(plane_cells), row_max(row_cells), tap_max(out_row), best_max(out_row);
+    std::vector<int32_t> plane_at(plane_cells), row_at(row_cells), tap_at(out_row), best_at(out_row);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t oz = task % o[0], plane = task / o[0];
       const T* xp = x + plane * in_cells;
@@ -94,18 +95,33 @@ void max_pool_cpu(const T* x, T* out, int64_t* idx, int64_t planes, const Int3& 
             ra[i] = take ? pa[i] : ra[i];
           }
         }
-        const int64_t first = plane * out_cells + (oz * o[1] + oy) * o[2];
-        for (int64_t ox = 0; ox < o[2]; ++ox) {
-          const auto [x0, x1] = window(2, ox);
-          T best = row_max[x0];
-          int32_t at = row_at[x0];
-          for (int32_t c = x0 + 1; c < x1; ++c)
-            if (beats(row_max[c], row_at[c], best, at)) {
-              best = row_max[c];
-              at = row_at[c];
-            }
-          out[first + ox] = best;
-          idx[first + ox] = at;
+        // Along the row: tap e of every window, gathered into a contiguous line, then compared
+        // elementwise like the planes and rows. Taps outside the input never win (−∞, last index).
+        T* __restrict om = out + plane * out_cells + (oz * o[1] + oy) * o[2];
+        int64_t* __restrict oi = idx + plane * out_cells + (oz * o[1] + oy) * o[2];
+        for (int64_t e = 0; e < l.kernel[2]; ++e) {
+          for (int64_t ox = 0; ox < o[2]; ++ox) {
+            const int64_t c = ox * l.stride[2] + e - p.before[2];
+            const bool valid = c >= 0 && c < row_cells;
+            tap_max[ox] = valid ? row_max[c] : -std::numeric_limits<T>::infinity();
+            tap_at[ox] = valid ? row_at[c] : std::numeric_limits<int32_t>::max();
+          }
+          if (e == 0) {
+            std::copy_n(tap_max.begin(), o[2], best_max.begin());
+            std::copy_n(tap_at.begin(), o[2], best_at.begin());
+            continue;
+          }
+          T* __restrict bm = best_max.data();
+          int32_t* __restrict ba = best_at.data();
+          for (int32_t ox = 0; ox < out_row; ++ox) {
+            const bool take = beats(tap_max[ox], tap_at[ox], bm[ox], ba[ox]);
+            bm[ox] = take ? tap_max[ox] : bm[ox];
+            ba[ox] = take ? tap_at[ox] : ba[ox];
+          }
+        }
+        for (int32_t ox = 0; ox < out_row; ++ox) {
+          om[ox] = best_max[ox];
+          oi[ox] = best_at[ox];
         }
       }
     }

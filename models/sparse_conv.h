@@ -17,6 +17,11 @@
 
 namespace mlens::models {
 
+// Whether the direct maps pay over a dense convolution for `entries` of `outputs` output cells: with
+// one input channel (the image layer) at ≤ 10 % density, where the dense primitive vectorises badly
+// and each entry costs only k³ multiply-adds. With many input channels oneDNN/cuDNN win.
+bool sparse_maps_pay(const at::Tensor& w, int64_t entries, int64_t outputs);
+
 // Auto: the CPU loops where they apply, else LibTorch ops. Portable: LibTorch ops on every device
 // (what CUDA runs; tests run it on the CPU too).
 enum class SparseKernel { Auto, Portable };
