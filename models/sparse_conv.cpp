@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <stdexcept>
 #include <vector>
 
@@ -96,29 +97,34 @@ struct Geometry {
   }
 };
 
-template <typename T>
+// Σ over the taps of a window inside the input. Four independent sums: one chain of dependent
+// additions would wait on each add's latency. `Taps` > 0 fixes the count at compile time (3×3×3
+// kernels on one channel, the image layer) so the loop unrolls completely.
+template <int64_t Taps, typename T>
+inline T window_dot(const T* xc, const T* wc, const int64_t* taps, int64_t n_taps) {
+  if constexpr (Taps > 0) n_taps = Taps;
+  T part[4] = {0, 0, 0, 0};
+  int64_t t = 0;
+  for (; t + 4 <= n_taps; t += 4)
+    for (int u = 0; u < 4; ++u) part[u] += xc[taps[t + u]] * wc[t + u];
+  for (; t < n_taps; ++t) part[0] += xc[taps[t]] * wc[t];
+  return (part[0] + part[1]) + (part[2] + part[3]);
+}
+
+template <int64_t Taps, typename T>
 void conv_at_cpu(const Geometry& g, const T* x, const T* w, const T* b, const int64_t* pos, T* z, int64_t K) {
   const std::vector<int64_t> taps = g.taps();
   const int64_t n_taps = static_cast<int64_t>(taps.size());
   at::parallel_for(0, K, 4096, [&](int64_t begin, int64_t end) {
     for (int64_t j = begin; j < end; ++j) {
       const Geometry::Cell cell = g.cell(pos[j]);
-      double acc = b ? static_cast<double>(b[cell.c]) : 0.0;
+      T acc = b ? b[cell.c] : T(0);
       if (g.inside(cell)) {
-        // Four independent sums: one chain of dependent additions would wait on each add's latency.
-        const T* xc = x + g.corner_index(cell);
-        const T* wc = w + cell.c * n_taps;
-        double part[4] = {0, 0, 0, 0};
-        int64_t t = 0;
-        for (; t + 4 <= n_taps; t += 4)
-          for (int u = 0; u < 4; ++u) part[u] += static_cast<double>(xc[taps[t + u]]) * wc[t + u];
-        for (; t < n_taps; ++t) part[0] += static_cast<double>(xc[taps[t]]) * wc[t];
-        acc += (part[0] + part[1]) + (part[2] + part[3]);
+        acc += window_dot<Taps>(x + g.corner_index(cell), w + cell.c * n_taps, taps.data(), n_taps);
       } else {
-        for (int64_t ci = 0; ci < g.Cin; ++ci)
-          g.for_each_tap(cell, ci, [&](int64_t xi, int64_t wi) { acc += static_cast<double>(x[xi]) * w[wi]; });
+        for (int64_t ci = 0; ci < g.Cin; ++ci) g.for_each_tap(cell, ci, [&](int64_t xi, int64_t wi) { acc += x[xi] * w[wi]; });
       }
-      z[j] = static_cast<T>(acc);
+      z[j] = acc;
     }
   });
 }
@@ -219,9 +225,15 @@ at::Tensor conv3d_at(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
     const at::Tensor bc = b.defined() ? b.to(x.scalar_type()).contiguous() : at::Tensor();
     at::Tensor z = at::empty({positions.numel()}, x.options());
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "conv3d_at", [&] {
-      conv_at_cpu<scalar_t>(g, xc.data_ptr<scalar_t>(), wc.data_ptr<scalar_t>(),
-                            bc.defined() ? bc.data_ptr<scalar_t>() : nullptr, pc.data_ptr<int64_t>(),
-                            z.data_ptr<scalar_t>(), positions.numel());
+      const auto run = [&](auto taps) {
+        conv_at_cpu<decltype(taps)::value, scalar_t>(g, xc.data_ptr<scalar_t>(), wc.data_ptr<scalar_t>(),
+                                                      bc.defined() ? bc.data_ptr<scalar_t>() : nullptr,
+                                                      pc.data_ptr<int64_t>(), z.data_ptr<scalar_t>(), positions.numel());
+      };
+      if (g.Cin * g.kernel_volume() == 27)
+        run(std::integral_constant<int64_t, 27>{});
+      else
+        run(std::integral_constant<int64_t, 0>{});
     });
     return z;
   }
