@@ -5,7 +5,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <map>
+#include <string>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -13,7 +15,7 @@
 namespace mlens::engine {
 namespace {
 
-constexpr size_t kBigBlock = size_t{1} << 20;  // smaller requests go to LibTorch's default allocator
+constexpr size_t kBigBlock = size_t{8} << 20;  // smaller requests go to LibTorch's default allocator
 constexpr size_t kGranule = size_t{2} << 20;   // big blocks are whole huge pages
 
 // Big blocks by size while cached, and the size of every big block in use. A DataPtr's context is its
@@ -137,6 +139,9 @@ class CachingCpuAllocator final : public c10::Allocator {
 
 void use_caching_cpu_allocator() {
   static const bool installed = [] {
+    // MLENS_CACHING_ALLOCATOR=0 keeps LibTorch's own allocator (to compare, or to rule this one out).
+    const char* env = std::getenv("MLENS_CACHING_ALLOCATOR");
+    if (env && std::string(env) == "0") return false;
     c10::Allocator* fallback = c10::GetDefaultCPUAllocator();
     small_deleter = fallback->raw_deleter();
     static CachingCpuAllocator allocator(fallback);

@@ -5,7 +5,7 @@
 // per 200 MB, more than the layer's arithmetic. glibc does not reuse freed big blocks reliably (a
 // small allocation placed after a freed block pins the heap, and the next big block is carved from
 // untouched memory), so every explanation paid those faults again (docs/performance.md). This
-// allocator keeps freed blocks of ≥ 1 MiB and hands them out again for requests of about their size,
+// allocator keeps freed blocks of ≥ 8 MiB and hands them out again for requests of about their size,
 // so each is faulted in once per process; new big blocks are advised as transparent huge pages where
 // the kernel offers them (one fault per 2 MiB instead of per 4 KiB). Smaller requests go to
 // LibTorch's default allocator.
