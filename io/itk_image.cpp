@@ -78,7 +78,7 @@ void write_nifti(const std::string& path, const std::function<void(const std::st
     }
     if (!gzip) return;
     std::ifstream in(nii, std::ios::binary);
-    gzFile out = gzopen(tmp.c_str(), "wb1");
+    gzFile out = gzopen(tmp.c_str(), "wb1R");
     bool ok = out != nullptr;
     std::vector<char> buffer(1 << 20);
     while (ok && in) {

@@ -16,8 +16,10 @@ using ItkImage = itk::Image<float, 3>;
 ItkImage::Pointer to_itk(const Volume& volume);
 
 // Writes a NIfTI file atomically: `write(nii)` writes an uncompressed .nii (with ITK); for a .nii.gz
-// target mlens gzips it at level 1 itself, several times faster than ITK's fixed default level for
-// about 10% larger files (cohort runs write thousands of maps). Errors name `path`.
+// target mlens gzips it itself at level 1 with zlib's run-length strategy (matches only repeat the
+// previous value, which is what float maps with zero backgrounds repeat): on a 198³ relevance map 2×
+// faster than level 1's default strategy for <1% larger files, and many times faster than ITK's fixed
+// default level (cohort runs write thousands of maps). Any gzip reader reads it. Errors name `path`.
 void write_nifti(const std::string& path, const std::function<void(const std::string& nii)>& write);
 Volume from_itk(const ItkImage* image);
 
