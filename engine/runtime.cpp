@@ -62,11 +62,15 @@ void Runtime::activate() const {
 void keep_freed_memory() {
 #ifdef __GLIBC__
   // glibc serves every block above 32 MiB with its own mmap and returns it to the kernel on free, so each
-  // 500 MB activation of a 198³ MRInet is page-faulted in afresh: measured on the 2-core machines, that
-  // took longer than the convolutions themselves (bench/lrp, docs/performance.md). Serving large blocks
-  // from the heap and never trimming it lets freed activations be reused at once.
+  // big buffer (a 198³ volume is 31 MB) was page-faulted in afresh, at ~4 µs per 4 KiB page on the
+  // project's machines (docs/performance.md). Serving large blocks from the heap and never trimming it
+  // lets freed buffers be reused at once.
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+  // One arena for all threads: a thread's own arena lives in 64 MB heaps that glibc unmaps as soon as
+  // they empty, so a cohort's reader and writer threads faulted in every 31 MB volume anew (bench/cohort:
+  // 3× the page faults, 20 % more CPU). LibTorch's big tensors bypass malloc (engine/cpu_allocator.h).
+  mallopt(M_ARENA_MAX, 1);
 #endif
 }
 
