@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/cohort.h"
+#include "engine/cpu_allocator.h"
 #include "engine/model_loader.h"
 #include "engine/phantom.h"
 #include "engine/subject.h"
@@ -104,6 +105,9 @@ json run_phase(const std::string& phase, const std::string& dir, int n, int thre
     out["seconds"] = seconds;
   }
   out["peak_rss_mib"] = peak_rss_mib();
+  const engine::CpuAllocatorStats a = engine::cpu_allocator_stats();
+  out["fresh_blocks"] = a.fresh_blocks;
+  out["reused_blocks"] = a.reused_blocks;
   return out;
 }
 
