@@ -43,14 +43,16 @@ class LinearMap {
   }
   at::Tensor adjoint(const at::Tensor& s, const at::Tensor& w) const {
     if (direct_) {
-      primitive_ = "sparse";
+      primitive_ = "sparse at the winners";
       return models::conv3d_transpose_at(s, positions_, w, pads_, output_shape_, size_);
     }
     if (positions_.defined()) {
       const at::Tensor dense = at::zeros({c10::multiply_integers(output_shape_)}, s.options())
                                    .index_put_({positions_}, s, /*accumulate=*/true)
                                    .view(output_shape_);
-      return models::conv3d_transpose(dense, w, pads_, size_, &primitive_);
+      at::Tensor r = models::conv3d_transpose(dense, w, pads_, size_, &primitive_);
+      primitive_ += " from the winners";
+      return r;
     }
     if (!conv()) {
       primitive_ = "matmul";

@@ -4,8 +4,8 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <type_traits>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 namespace mlens::models {

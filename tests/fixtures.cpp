@@ -68,8 +68,16 @@ json pool_first_config() {
                     {8, 8, 8, 1});
 }
 
+json sparse_first_config() {
+  return sequential({conv("conv3d_1", 3, {3, 3, 3}, "same", "relu"), pool("MaxPooling3D", "max_pooling3d_1", 3, 3, "same"),
+                     conv("conv3d_2", 4, {3, 3, 3}, "same", "relu"), simple("Flatten", "flatten_1"),
+                     dense("dense_1", 1, "linear")},
+                    {13, 17, 11, 1});
+}
+
 std::vector<std::pair<std::string, json>> all_configs() {
-  return {{"mini-mrinet", mini_mrinet_config()}, {"mixed", mixed_config()}, {"pool-first", pool_first_config()}};
+  return {{"mini-mrinet", mini_mrinet_config()}, {"mixed", mixed_config()}, {"pool-first", pool_first_config()},
+          {"sparse-first", sparse_first_config()}};
 }
 
 at::Tensor random_input(const models::Sequential& net, uint64_t seed, bool quantise) {

@@ -16,6 +16,9 @@ namespace mlens::test {
 // Keras Sequential configs.
 nlohmann::json mini_mrinet_config();   // 13×17×11×1: conv/pool(3,2,same) ×2, 1×1 conv, flatten, dropout, dense, dense
 nlohmann::json mixed_config();         // 9×10×11×2: even kernel, valid padding, avg pool, folded and standalone BatchNorm
+// conv(1→3) → 3×3×3 max-pool with stride 3 → conv → dense: at most 1/27 of the first layer's outputs
+// win a window, so its relevance takes the direct sparse maps (models/sparse_conv.h).
+nlohmann::json sparse_first_config();
 nlohmann::json pool_first_config();    // 8×8×8×1: max pool straight on the input (ties from quantised voxels)
 std::vector<std::pair<std::string, nlohmann::json>> all_configs();
 

@@ -62,6 +62,22 @@ TEST_CASE("fast LRP equals the float64 reference for every rule", "[lrp]") {
   }
 }
 
+TEST_CASE("relevance after winner-take-all pooling reaches the convolution below as winners", "[lrp][sparse]") {
+  const auto account = [](const nlohmann::json& config, const char* ties) {
+    const auto model = models::random_keras_model(config, 7, 0.3);
+    lrp::RuleOverrides o;
+    o.ties = lrp::parse_ties(ties);
+    return lrp::explain(model.net, test::random_input(model.net, 11), lrp::with_overrides(lrp::parse_composite("preset-a"), o))
+        .account;
+  };
+  // The image layer takes the direct maps; a layer with several input channels the dense ones.
+  CHECK_THAT(account(test::sparse_first_config(), "first")[0].primitive, Catch::Contains("sparse at the winners"));
+  const auto mini = account(test::mini_mrinet_config(), "first");
+  REQUIRE(mini[3].layer == "conv3d_2");
+  CHECK_THAT(mini[3].primitive, Catch::Contains("from the winners"));
+  CHECK_THAT(account(test::sparse_first_config(), "tf")[0].primitive, !Catch::Contains("winners"));
+}
+
 TEST_CASE("alpha-beta with other alpha and beta values matches the reference", "[lrp]") {
   const auto model = models::random_keras_model(test::mini_mrinet_config(), 3, 0.2);
   const at::Tensor x = test::random_input(model.net, 5);
