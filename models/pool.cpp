@@ -41,6 +41,17 @@ inline bool beats(T v, int32_t i, T best, int32_t at) {
   return (!(v <= best) & (best == best)) | ((v == best) & (i < at));
 }
 
+// Merges n candidates (values, indices) into n winners, elementwise.
+template <typename T>
+inline void merge(const T* __restrict value, const int32_t* __restrict index, T* __restrict best,
+                  int32_t* __restrict at, int32_t n) {
+  for (int32_t k = 0; k < n; ++k) {
+    const bool take = beats(value[k], index[k], best[k], at[k]);
+    best[k] = take ? value[k] : best[k];
+    at[k] = take ? index[k] : at[k];
+  }
+}
+
 // TensorFlow's windows (start o·stride − before, clipped to the input), reduced one axis at a time: for
 // each output plane, the max over the window's input planes (elementwise), then over rows, then along
 // the row. Each step carries the winner's flat input index, so ties resolve to the first maximum in
@@ -84,17 +95,9 @@ void max_pool_cpu(const T* x, T* out, int64_t* idx, int64_t planes, const Int3& 
         const auto [y0, y1] = window(1, oy);
         std::copy_n(plane_max.begin() + y0 * row_cells, row_cells, row_max.begin());
         std::copy_n(plane_at.begin() + y0 * row_cells, row_cells, row_at.begin());
-        for (int32_t y = y0 + 1; y < y1; ++y) {
-          const T* __restrict pm = plane_max.data() + y * row_cells;
-          const int32_t* __restrict pa = plane_at.data() + y * row_cells;
-          T* __restrict rm = row_max.data();
-          int32_t* __restrict ra = row_at.data();
-          for (int32_t i = 0; i < row_cells; ++i) {
-            const bool take = beats(pm[i], pa[i], rm[i], ra[i]);
-            rm[i] = take ? pm[i] : rm[i];
-            ra[i] = take ? pa[i] : ra[i];
-          }
-        }
+        for (int32_t y = y0 + 1; y < y1; ++y)
+          merge(plane_max.data() + y * row_cells, plane_at.data() + y * row_cells, row_max.data(), row_at.data(),
+                row_cells);
         // Along the row: tap e of every window, gathered into a contiguous line, then compared
         // elementwise like the planes and rows. Taps outside the input never win (−∞, last index).
         T* __restrict om = out + plane * out_cells + (oz * o[1] + oy) * o[2];
@@ -111,13 +114,7 @@ void max_pool_cpu(const T* x, T* out, int64_t* idx, int64_t planes, const Int3& 
             std::copy_n(tap_at.begin(), o[2], best_at.begin());
             continue;
           }
-          T* __restrict bm = best_max.data();
-          int32_t* __restrict ba = best_at.data();
-          for (int32_t ox = 0; ox < out_row; ++ox) {
-            const bool take = beats(tap_max[ox], tap_at[ox], bm[ox], ba[ox]);
-            bm[ox] = take ? tap_max[ox] : bm[ox];
-            ba[ox] = take ? tap_at[ox] : ba[ox];
-          }
+          merge(tap_max.data(), tap_at.data(), best_max.data(), best_at.data(), out_row);
         }
         for (int32_t ox = 0; ox < out_row; ++ox) {
           om[ox] = best_max[ox];
