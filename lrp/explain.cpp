@@ -11,6 +11,7 @@
 #include "lrp/pooling_rules.h"
 #include "models/conv.h"
 #include "models/pool.h"
+#include "models/sparse_conv.h"
 
 namespace mlens::lrp {
 namespace {
@@ -33,10 +34,7 @@ struct Flow {
   std::vector<int64_t> shape;  // of the dense relevance, when sparse
 
   bool sparse() const { return positions.defined(); }
-  at::Tensor dense() const {
-    if (!sparse()) return values;
-    return at::zeros({c10::multiply_integers(shape)}, values.options()).index_put_({positions}, values, /*accumulate=*/true).view(shape);
-  }
+  at::Tensor dense() const { return sparse() ? models::scatter_dense(values, positions, shape) : values; }
 };
 
 class Stopwatch {

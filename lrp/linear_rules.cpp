@@ -47,10 +47,8 @@ class LinearMap {
       return models::conv3d_transpose_at(s, positions_, w, pads_, output_shape_, size_);
     }
     if (positions_.defined()) {
-      const at::Tensor dense = at::zeros({c10::multiply_integers(output_shape_)}, s.options())
-                                   .index_put_({positions_}, s, /*accumulate=*/true)
-                                   .view(output_shape_);
-      at::Tensor r = models::conv3d_transpose(dense, w, pads_, size_, &primitive_);
+      at::Tensor r = models::conv3d_transpose(models::scatter_dense(s, positions_, output_shape_), w, pads_, size_,
+                                              &primitive_);
       primitive_ += " from the winners";
       return r;
     }

@@ -210,6 +210,12 @@ void check(const at::Tensor& positions, const at::Tensor& w) {
 
 }  // namespace
 
+at::Tensor scatter_dense(const at::Tensor& values, const at::Tensor& positions, const std::vector<int64_t>& shape) {
+  return at::zeros({c10::multiply_integers(shape)}, values.options())
+      .index_put_({positions}, values, /*accumulate=*/true)
+      .view(shape);
+}
+
 bool sparse_maps_pay(const at::Tensor& w, int64_t entries, int64_t outputs) {
   return w.size(1) == 1 && static_cast<double>(entries) < 0.1 * static_cast<double>(outputs);
 }

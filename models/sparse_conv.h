@@ -17,6 +17,10 @@
 
 namespace mlens::models {
 
+// The dense tensor of `shape` holding `values` at the flat `positions` and zeros elsewhere; values at
+// repeated positions add up.
+at::Tensor scatter_dense(const at::Tensor& values, const at::Tensor& positions, const std::vector<int64_t>& shape);
+
 // Whether the direct maps pay over a dense convolution for `entries` of `outputs` output cells: with
 // one input channel (the image layer) at ≤ 10 % density, where the dense primitive vectorises badly
 // and each entry costs only k³ multiply-adds. With many input channels oneDNN/cuDNN win.
