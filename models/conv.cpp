@@ -31,11 +31,13 @@ at::Tensor conv3d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
 
 at::Tensor conv3d_transpose(const at::Tensor& s, const at::Tensor& w, const Pads& pads, const Int3& input_size,
                             std::string* primitive) {
-  if (w.size(1) == 1 && sparse_maps_pay(w, s.count_nonzero().item<int64_t>(), s.numel())) {
-    if (primitive) *primitive = "sparse";
+  if (w.size(1) == 1) {  // only single-channel adjoints can pay (sparse_maps_pay): skip the pass otherwise
     const at::Tensor positions = s.reshape({-1}).nonzero().squeeze(1);
-    return conv3d_transpose_at(s.reshape({-1}).index_select(0, positions), positions, w, pads, s.sizes().vec(),
-                               input_size);
+    if (sparse_maps_pay(w, positions.numel(), s.numel())) {
+      if (primitive) *primitive = "sparse";
+      return conv3d_transpose_at(s.reshape({-1}).index_select(0, positions), positions, w, pads, s.sizes().vec(),
+                                 input_size);
+    }
   }
   if (primitive) *primitive = conv_primitive(s);
   // Adjoint of a stride-1 convolution with padding (b, a): a convolution with the spatially flipped,
