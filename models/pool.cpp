@@ -7,7 +7,10 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#include "models/simd_clones.h"
 
 namespace mlens::models {
 namespace {
@@ -52,75 +55,118 @@ inline void merge(const T* __restrict value, const int32_t* __restrict index, T*
   }
 }
 
-// TensorFlow's windows (start o·stride − before, clipped to the input), reduced one axis at a time: for
-// each output plane, the max over the window's input planes (elementwise), then over rows, then along
-// the row. Each step carries the winner's flat input index, so ties resolve to the first maximum in
-// scan order exactly as a full window scan would. ATen's CPU max_pool3d_with_indices takes several
-// times longer on MRInet's first pool (docs/performance.md). Indices within one input channel fit 32 bits.
+// One pooling window's extent [first, last) along axis a for output coordinate k: TensorFlow's windows
+// start at k·stride − before and are clipped to the input.
+struct Windows {
+  Int3 n, stride, kernel, before;
+  std::pair<int32_t, int32_t> operator()(int a, int64_t k) const {
+    const int64_t start = k * stride[a] - before[a];
+    return {static_cast<int32_t>(std::max<int64_t>(0, start)), static_cast<int32_t>(std::min(n[a], start + kernel[a]))};
+  }
+};
+
+// Scratch lines of one thread: the running maxima and their indices over a plane, a row and a line of taps.
+template <typename T>
+struct Scratch {
+  std::vector<T> plane_max, row_max, tap_max, best_max;
+  std::vector<int32_t> plane_at, row_at, tap_at, best_at;
+  Scratch(int64_t plane, int64_t row, int64_t out_row)
+      : plane_max(plane), row_max(row), tap_max(out_row), best_max(out_row), plane_at(plane), row_at(row),
+        tap_at(out_row), best_at(out_row) {}
+};
+
+// Output plane oz of one channel: xp is the channel's input, out/idx the plane's outputs. The window is
+// reduced one axis at a time: for the output plane, the max over the window's input planes
+// (elementwise), then over rows, then along the row. Each step carries the winner's flat input index,
+// so ties resolve to the first maximum in scan order exactly as a full window scan would. Indices
+// within one input channel fit 32 bits. Sizes are passed by value: through a reference the compiler
+// must assume the int32 index stores may change them, and cannot vectorise.
+template <typename T>
+MLENS_SIMD_CLONES void pool_plane(const T* xp, T* out, int64_t* idx, int64_t oz, int64_t out_rows, int32_t out_row,
+                                  int32_t plane_cells, int32_t row_cells, const Windows& window, Scratch<T>& s) {
+  // In strips that stay in L1 while the window's planes are merged into them.
+  const auto [z0, z1] = window(0, oz);
+  constexpr int32_t kStrip = 1024;
+  for (int32_t first = 0; first < plane_cells; first += kStrip) {
+    const int32_t count = std::min(kStrip, plane_cells - first);
+    T* __restrict pm = s.plane_max.data() + first;
+    int32_t* __restrict pa = s.plane_at.data() + first;
+    const T* src = xp + int64_t{z0} * plane_cells + first;
+    const int32_t offset0 = z0 * plane_cells + first;
+    for (int32_t i = 0; i < count; ++i) {
+      pm[i] = src[i];
+      pa[i] = offset0 + i;
+    }
+    for (int32_t z = z0 + 1; z < z1; ++z) {
+      src = xp + int64_t{z} * plane_cells + first;
+      const int32_t offset = z * plane_cells + first;
+      for (int32_t i = 0; i < count; ++i) {
+        // A later plane only wins with a larger value or a NaN: its indices are all larger.
+        const T v = src[i], b = pm[i];
+        const bool take = !(v <= b) & (b == b);
+        pm[i] = take ? v : b;
+        pa[i] = take ? offset + i : pa[i];
+      }
+    }
+  }
+  const int64_t k_row = window.kernel[2], stride_row = window.stride[2], before_row = window.before[2];
+  for (int64_t oy = 0; oy < out_rows; ++oy) {
+    const auto [y0, y1] = window(1, oy);
+    std::copy_n(s.plane_max.begin() + y0 * row_cells, row_cells, s.row_max.begin());
+    std::copy_n(s.plane_at.begin() + y0 * row_cells, row_cells, s.row_at.begin());
+    for (int32_t y = y0 + 1; y < y1; ++y)
+      merge(s.plane_max.data() + y * row_cells, s.plane_at.data() + y * row_cells, s.row_max.data(), s.row_at.data(),
+            row_cells);
+    // Along the row: tap e of every window, gathered into a contiguous line, then compared
+    // elementwise like the planes and rows. Taps outside the input never win (−∞, last index).
+    const T* __restrict rm = s.row_max.data();
+    const int32_t* __restrict ra = s.row_at.data();
+    for (int64_t e = 0; e < k_row; ++e) {
+      T* __restrict tm = e == 0 ? s.best_max.data() : s.tap_max.data();
+      int32_t* __restrict ta = e == 0 ? s.best_at.data() : s.tap_at.data();
+      // Windows whose tap e lies inside the row form one range [lo, hi): a plain strided copy there,
+      // which vectorises; outside it, padding.
+      const int64_t shift = e - before_row;
+      const int32_t lo = static_cast<int32_t>(std::min<int64_t>(out_row, shift >= 0 ? 0 : (stride_row - 1 - shift) / stride_row));
+      const int32_t hi = static_cast<int32_t>(std::clamp<int64_t>((row_cells - shift + stride_row - 1) / stride_row, lo, out_row));
+      for (int32_t ox = 0; ox < out_row; ++ox) {
+        tm[ox] = -std::numeric_limits<T>::infinity();
+        ta[ox] = std::numeric_limits<int32_t>::max();
+      }
+      const auto copy = [&](auto stride) {  // a stride known at compile time vectorises into shuffles
+        for (int32_t ox = lo; ox < hi; ++ox) {
+          tm[ox] = rm[ox * stride + shift];
+          ta[ox] = ra[ox * stride + shift];
+        }
+      };
+      if (stride_row == 2) copy(std::integral_constant<int64_t, 2>{});
+      else copy(stride_row);
+      if (e > 0) merge(s.tap_max.data(), s.tap_at.data(), s.best_max.data(), s.best_at.data(), out_row);
+    }
+    T* __restrict om = out + oy * out_row;
+    int64_t* __restrict oi = idx + oy * out_row;
+    for (int32_t ox = 0; ox < out_row; ++ox) {
+      om[ox] = s.best_max[ox];
+      oi[ox] = s.best_at[ox];
+    }
+  }
+}
+
+// ATen's CPU max_pool3d_with_indices takes several times longer on MRInet's first pool
+// (docs/performance.md).
 template <typename T>
 void max_pool_cpu(const T* x, T* out, int64_t* idx, int64_t planes, const Int3& n, const Int3& o, const Layer& l,
                   const Pads& p) {
-  const int64_t in_cells = n[0] * n[1] * n[2], out_cells = o[0] * o[1] * o[2];
+  const int64_t in_cells = n[0] * n[1] * n[2], out_cells = o[0] * o[1] * o[2], out_plane = o[1] * o[2];
   const int32_t plane_cells = static_cast<int32_t>(n[1] * n[2]), row_cells = static_cast<int32_t>(n[2]);
-  const auto window = [&](int a, int64_t k) {
-    const int64_t start = k * l.stride[a] - p.before[a];
-    return std::pair<int32_t, int32_t>(std::max<int64_t>(0, start), std::min(n[a], start + l.kernel[a]));
-  };
-  const int32_t out_row = static_cast<int32_t>(o[2]);
-  at::parallel_for(0, planes * o[0], 1, [&, plane_cells, row_cells, out_row](int64_t begin, int64_t end) {
-    // (Sizes captured by value: through a reference the compiler must assume the int32 index stores
-    // below may change them, and cannot vectorise.)
-    std::vector<T> plane_max(plane_cells), row_max(row_cells), tap_max(out_row), best_max(out_row);
-    std::vector<int32_t> plane_at(plane_cells), row_at(row_cells), tap_at(out_row), best_at(out_row);
+  const Windows window{n, l.stride, l.kernel, p.before};
+  at::parallel_for(0, planes * o[0], 1, [&](int64_t begin, int64_t end) {
+    Scratch<T> scratch(plane_cells, row_cells, o[2]);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t oz = task % o[0], plane = task / o[0];
-      const T* xp = x + plane * in_cells;
-      const auto [z0, z1] = window(0, oz);
-      std::copy_n(xp + int64_t{z0} * plane_cells, plane_cells, plane_max.begin());
-      for (int32_t i = 0; i < plane_cells; ++i) plane_at[i] = z0 * plane_cells + i;
-      for (int32_t z = z0 + 1; z < z1; ++z) {
-        const T* src = xp + int64_t{z} * plane_cells;
-        T* __restrict pm = plane_max.data();
-        int32_t* __restrict pa = plane_at.data();
-        const int32_t offset = z * plane_cells;
-        for (int32_t i = 0; i < plane_cells; ++i) {
-          // A later plane only wins with a larger value or a NaN: its indices are all larger.
-          const T v = src[i], b = pm[i];
-          const bool take = !(v <= b) & (b == b);
-          pm[i] = take ? v : b;
-          pa[i] = take ? offset + i : pa[i];
-        }
-      }
-      for (int64_t oy = 0; oy < o[1]; ++oy) {
-        const auto [y0, y1] = window(1, oy);
-        std::copy_n(plane_max.begin() + y0 * row_cells, row_cells, row_max.begin());
-        std::copy_n(plane_at.begin() + y0 * row_cells, row_cells, row_at.begin());
-        for (int32_t y = y0 + 1; y < y1; ++y)
-          merge(plane_max.data() + y * row_cells, plane_at.data() + y * row_cells, row_max.data(), row_at.data(),
-                row_cells);
-        // Along the row: tap e of every window, gathered into a contiguous line, then compared
-        // elementwise like the planes and rows. Taps outside the input never win (−∞, last index).
-        T* __restrict om = out + plane * out_cells + (oz * o[1] + oy) * o[2];
-        int64_t* __restrict oi = idx + plane * out_cells + (oz * o[1] + oy) * o[2];
-        for (int64_t e = 0; e < l.kernel[2]; ++e) {
-          for (int64_t ox = 0; ox < o[2]; ++ox) {
-            const int64_t c = ox * l.stride[2] + e - p.before[2];
-            const bool valid = c >= 0 && c < row_cells;
-            tap_max[ox] = valid ? row_max[c] : -std::numeric_limits<T>::infinity();
-            tap_at[ox] = valid ? row_at[c] : std::numeric_limits<int32_t>::max();
-          }
-          if (e == 0) {
-            std::copy_n(tap_max.begin(), o[2], best_max.begin());
-            std::copy_n(tap_at.begin(), o[2], best_at.begin());
-            continue;
-          }
-          merge(tap_max.data(), tap_at.data(), best_max.data(), best_at.data(), out_row);
-        }
-        for (int32_t ox = 0; ox < out_row; ++ox) {
-          om[ox] = best_max[ox];
-          oi[ox] = best_at[ox];
-        }
-      }
+      const int64_t first_out = plane * out_cells + oz * out_plane;
+      pool_plane(x + plane * in_cells, out + first_out, idx + first_out, oz, o[1], static_cast<int32_t>(o[2]),
+                 plane_cells, row_cells, window, scratch);
     }
   });
 }

@@ -8,6 +8,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "models/simd_clones.h"
+
 namespace mlens::models {
 namespace {
 
@@ -59,111 +61,218 @@ struct Geometry {
     return {std::max<int64_t>(0, -cell.corner[a]), std::min(k[a], in[a] - cell.corner[a])};
   }
   int64_t input_volume() const { return in[0] * in[1] * in[2]; }
-
-  // Most windows lie inside the input; theirs are a fixed list of offsets from the corner, in the
-  // kernel's memory order (every input channel's k³ taps).
-  std::vector<int64_t> taps() const {
-    std::vector<int64_t> t;
-    for (int64_t ci = 0; ci < Cin; ++ci)
-      for (int64_t a = 0; a < k[0]; ++a)
-        for (int64_t b = 0; b < k[1]; ++b)
-          for (int64_t e = 0; e < k[2]; ++e) t.push_back(((ci * in[0] + a) * in[1] + b) * in[2] + e);
-    return t;
-  }
-  bool inside(const Cell& cell) const {
-    for (int a = 0; a < 3; ++a)
-      if (cell.corner[a] < 0 || cell.corner[a] + k[a] > in[a]) return false;
-    return true;
-  }
-  int64_t corner_index(const Cell& cell) const {
-    return ((cell.n * Cin * in[0] + cell.corner[0]) * in[1] + cell.corner[1]) * in[2] + cell.corner[2];
-  }
+  int64_t output_volume() const { return out[0] * out[1] * out[2]; }
   int64_t kernel_volume() const { return k[0] * k[1] * k[2]; }
 
-  // Calls f(input offset, kernel offset) for every in-bounds tap of `cell` and input channel `ci`.
+  // A window inside the input reads k[2] consecutive cells at each of these spatial offsets from its
+  // corner, one per kernel row (a, b).
+  std::vector<int64_t> row_offsets() const {
+    std::vector<int64_t> t;
+    for (int64_t a = 0; a < k[0]; ++a)
+      for (int64_t b = 0; b < k[1]; ++b) t.push_back((a * in[1] + b) * in[2]);
+    return t;
+  }
+
+  // Calls f(spatial input index, kernel tap index) for every in-bounds tap of `cell`.
   template <typename F>
-  void for_each_tap(const Cell& cell, int64_t ci, F&& f) const {
+  void for_each_tap(const Cell& cell, F&& f) const {
     const auto [a0, a1] = range(cell, 0);
     const auto [b0, b1] = range(cell, 1);
     const auto [e0, e1] = range(cell, 2);
-    const int64_t x_base = (cell.n * Cin + ci) * input_volume();
-    const int64_t w_base = (cell.c * Cin + ci) * kernel_volume();
     for (int64_t a = a0; a < a1; ++a)
       for (int64_t b = b0; b < b1; ++b) {
-        const int64_t xi = x_base + ((cell.corner[0] + a) * in[1] + cell.corner[1] + b) * in[2] + cell.corner[2];
-        const int64_t wi = w_base + (a * k[1] + b) * k[2];
+        const int64_t xi = ((cell.corner[0] + a) * in[1] + cell.corner[1] + b) * in[2] + cell.corner[2];
+        const int64_t wi = (a * k[1] + b) * k[2];
         for (int64_t e = e0; e < e1; ++e) f(xi + e, wi + e);
       }
   }
 };
 
-// Σ over the taps of a window inside the input. Four independent sums: one chain of dependent
-// additions would wait on each add's latency. `Taps` > 0 fixes the count at compile time (3×3×3
-// kernels on one channel, the image layer) so the loop unrolls completely.
-template <int64_t Taps, typename T>
-inline T window_dot(const T* xc, const T* wc, const int64_t* taps, int64_t n_taps) {
-  if constexpr (Taps > 0) n_taps = Taps;
-  T part[4] = {0, 0, 0, 0};
-  int64_t t = 0;
-  for (; t + 4 <= n_taps; t += 4)
-    for (int u = 0; u < 4; ++u) part[u] += xc[taps[t + u]] * wc[t + u];
-  for (; t < n_taps; ++t) part[0] += xc[taps[t]] * wc[t];
-  return (part[0] + part[1]) + (part[2] + part[3]);
+// Where the windows of output cells start, found with one division per cell instead of five: per
+// output row (d, h) the input index of its windows' corner at w = 0 (−1 when the windows leave the
+// input along D or H), and the columns whose windows stay inside along W. The channel (n, c) changes
+// rarely along the positions (they come grouped by channel), so it is decoded once per run.
+class Windows {
+ public:
+  explicit Windows(const Geometry& g) : g_(g), row_corner_(g.out[0] * g.out[1]) {
+    for (int64_t d = 0; d < g.out[0]; ++d)
+      for (int64_t h = 0; h < g.out[1]; ++h) {
+        const int64_t a = d - g.before[0], b = h - g.before[1];
+        const bool inside = a >= 0 && a + g.k[0] <= g.in[0] && b >= 0 && b + g.k[1] <= g.in[1];
+        row_corner_[d * g.out[1] + h] = inside ? (a * g.in[1] + b) * g.in[2] - g.before[2] : -1;
+      }
+    w_lo_ = g.before[2];
+    w_hi_ = g.in[2] - g.k[2] + g.before[2] + 1;
+  }
+
+  // The window of output cell p: its (n, c) channel run and, when it lies inside the input, the
+  // spatial index of its corner (else −1).
+  struct Window {
+    int64_t n, c, corner;
+  };
+  Window at(int64_t p) {
+    if (p < run_start_ || p >= run_end_) {
+      int64_t cell = p;
+      int64_t channel = g_.by_dhw.split(cell);
+      run_start_ = p - cell;
+      run_end_ = run_start_ + g_.output_volume();
+      n_ = g_.by_c.split(channel);
+      c_ = channel;
+    }
+    int64_t w = p - run_start_;
+    const int64_t row = g_.by_w.split(w);
+    const int64_t corner = row_corner_[row];
+    return {n_, c_, corner >= 0 && w >= w_lo_ && w < w_hi_ ? corner + w : -1};
+  }
+
+ private:
+  const Geometry& g_;
+  std::vector<int64_t> row_corner_;
+  int64_t w_lo_ = 0, w_hi_ = 0;
+  int64_t run_start_ = 0, run_end_ = 0, n_ = 0, c_ = 0;  // the current channel run [start, end), empty at first
+};
+
+// The loops read and write channels-last tensors (x [N, D, H, W, Cin], w [Cout, kd, kh, kw, Cin]), so
+// that one kernel row of a window, k[2] cells × Cin channels, is one contiguous span in both: the
+// inner loops run over spans and vectorise. (With one input channel the layouts coincide.)
+struct Spans {
+  std::vector<int64_t> x_offsets;  // per kernel row, its span's offset from the window's corner
+  int64_t rows, length, taps;      // kernel rows, span length k[2]·Cin, taps per output channel k³·Cin
+
+  explicit Spans(const Geometry& g) : rows(g.k[0] * g.k[1]), length(g.k[2] * g.Cin), taps(g.kernel_volume() * g.Cin) {
+    for (int64_t o : g.row_offsets()) x_offsets.push_back(o * g.Cin);
+  }
+};
+
+// Σ over a window inside the input: x and w at the window's corner and its output channel's kernel.
+// `Rows`, `Length` > 0 fix the kernel's shape at compile time (3×3×3 on one channel, the image layer)
+// so the loops unroll completely. The span is summed in blocks of up to 16 positions, each position
+// with its own running sum across rows: elementwise, so it vectorises, and no single chain of
+// dependent additions.
+template <int64_t Rows, int64_t Length, typename T>
+inline T window_dot(const T* x, const T* w, const Spans& spans) {
+  int64_t rows = spans.rows, length = spans.length;
+  if constexpr (Rows > 0) {
+    rows = Rows;
+    length = Length;
+  }
+  constexpr int64_t kBlock = Length > 0 && Length < 16 ? Length : 16;
+  T total = 0;
+  for (int64_t q0 = 0; q0 < length; q0 += kBlock) {
+    T acc[kBlock] = {};
+    if (q0 + kBlock <= length) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* xr = x + spans.x_offsets[r] + q0;
+        const T* wr = w + r * length + q0;
+        for (int64_t q = 0; q < kBlock; ++q) acc[q] += xr[q] * wr[q];
+      }
+    } else {
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t q = q0; q < length; ++q) acc[q - q0] += x[spans.x_offsets[r] + q] * w[r * length + q];
+    }
+    for (int64_t q = 0; q < kBlock; ++q) total += acc[q];
+  }
+  return total;
 }
 
-template <int64_t Taps, typename T>
-void conv_at_cpu(const Geometry& g, const T* x, const T* w, const T* b, const int64_t* pos, T* z, int64_t K) {
-  const std::vector<int64_t> taps = g.taps();
-  const int64_t n_taps = static_cast<int64_t>(taps.size());
-  at::parallel_for(0, K, 4096, [&](int64_t begin, int64_t end) {
-    for (int64_t j = begin; j < end; ++j) {
+template <int64_t Rows, int64_t Length, typename T>
+MLENS_SIMD_CLONES void conv_at_range(const Geometry& g, const Spans& spans, const T* x, const T* w, const T* b,
+                                     const int64_t* pos, T* z, int64_t begin, int64_t end) {
+  Windows windows(g);
+  const int64_t in_volume = g.input_volume();
+  for (int64_t j = begin; j < end; ++j) {
+    const Windows::Window win = windows.at(pos[j]);
+    const T* wc = w + win.c * spans.taps;
+    T acc = b ? b[win.c] : T(0);
+    if (win.corner >= 0) {
+      acc += window_dot<Rows, Length>(x + (win.n * in_volume + win.corner) * g.Cin, wc, spans);
+    } else {
       const Geometry::Cell cell = g.cell(pos[j]);
-      T acc = b ? b[cell.c] : T(0);
-      if (g.inside(cell)) {
-        acc += window_dot<Taps>(x + g.corner_index(cell), w + cell.c * n_taps, taps.data(), n_taps);
-      } else {
-        for (int64_t ci = 0; ci < g.Cin; ++ci) g.for_each_tap(cell, ci, [&](int64_t xi, int64_t wi) { acc += x[xi] * w[wi]; });
-      }
-      z[j] = acc;
+      g.for_each_tap(cell, [&](int64_t xi, int64_t tap) {
+        const T* xs = x + (cell.n * in_volume + xi) * g.Cin;
+        const T* ws = wc + tap * g.Cin;
+        for (int64_t ci = 0; ci < g.Cin; ++ci) acc += xs[ci] * ws[ci];
+      });
     }
+    z[j] = acc;
+  }
+}
+
+// Adds v·w_c over the window of each entry into r: x-shaped, channels-last.
+template <int64_t Rows, int64_t Length, typename T>
+MLENS_SIMD_CLONES void scatter_range(const Geometry& g, const Spans& spans, const T* s, const int64_t* pos,
+                                     const T* w, T* r, int64_t begin, int64_t end) {
+  Windows windows(g);
+  const int64_t rows = Rows > 0 ? Rows : spans.rows, length = Length > 0 ? Length : spans.length;
+  const int64_t in_volume = g.input_volume();
+  for (int64_t j = begin; j < end; ++j) {
+    const T v = s[j];
+    if (v == 0) continue;
+    const Windows::Window win = windows.at(pos[j]);
+    const T* wc = w + win.c * spans.taps;
+    if (win.corner >= 0) {
+      T* rc = r + (win.n * in_volume + win.corner) * g.Cin;
+      for (int64_t q = 0; q < rows; ++q) {
+        T* __restrict rr = rc + spans.x_offsets[q];
+        const T* __restrict wr = wc + q * length;
+        for (int64_t e = 0; e < length; ++e) rr[e] += wr[e] * v;
+      }
+    } else {
+      const Geometry::Cell cell = g.cell(pos[j]);
+      g.for_each_tap(cell, [&](int64_t xi, int64_t tap) {
+        T* rs = r + (cell.n * in_volume + xi) * g.Cin;
+        const T* ws = wc + tap * g.Cin;
+        for (int64_t ci = 0; ci < g.Cin; ++ci) rs[ci] += ws[ci] * v;
+      });
+    }
+  }
+}
+
+at::Tensor channels_last(const at::Tensor& t) { return t.permute({0, 2, 3, 4, 1}).contiguous(); }
+
+template <int64_t Rows, int64_t Length, typename T>
+at::Tensor conv_at_cpu(const Geometry& g, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                       const at::Tensor& positions) {
+  const Spans spans(g);
+  const at::Tensor xl = channels_last(x), wl = channels_last(w.to(x.scalar_type())), pc = positions.contiguous();
+  const at::Tensor bc = b.defined() ? b.to(x.scalar_type()).contiguous() : at::Tensor();
+  at::Tensor z = at::empty({positions.numel()}, x.options());
+  at::parallel_for(0, positions.numel(), 4096, [&](int64_t begin, int64_t end) {
+    conv_at_range<Rows, Length>(g, spans, xl.data_ptr<T>(), wl.data_ptr<T>(), bc.defined() ? bc.data_ptr<T>() : nullptr,
+                                pc.data_ptr<int64_t>(), z.data_ptr<T>(), begin, end);
   });
+  return z;
 }
 
 // Scatters are not thread safe, so each of a few threads accumulates a contiguous part of the
 // entries into its own copy of the output; the copies are summed at the end.
-template <typename T>
+template <int64_t Rows, int64_t Length, typename T>
 at::Tensor conv_transpose_at_cpu(const Geometry& g, const at::Tensor& s, const at::Tensor& positions,
                                  const at::Tensor& w) {
-  const at::Tensor out = at::zeros({g.N, g.Cin, g.in[0], g.in[1], g.in[2]}, s.options());
+  const Spans spans(g);
+  const at::Tensor sc = s.contiguous(), pc = positions.contiguous(), wl = channels_last(w.to(s.scalar_type()));
+  const at::Tensor out = at::zeros({g.N, g.in[0], g.in[1], g.in[2], g.Cin}, s.options());
   const int64_t K = s.numel();
   const int64_t parts = std::clamp<int64_t>(K / 100000, 1, std::min<int64_t>(at::get_num_threads(), 4));
   std::vector<at::Tensor> partial{out};
   for (int64_t t = 1; t < parts; ++t) partial.push_back(at::zeros_like(out));
-  const std::vector<int64_t> taps = g.taps();
-  const int64_t n_taps = static_cast<int64_t>(taps.size());
-  const T* sv = s.data_ptr<T>();
-  const int64_t* pos = positions.data_ptr<int64_t>();
-  const T* wv = w.data_ptr<T>();
   at::parallel_for(0, parts, 1, [&](int64_t first, int64_t last) {
-    for (int64_t t = first; t < last; ++t) {
-      T* r = partial[t].data_ptr<T>();
-      for (int64_t j = K * t / parts; j < K * (t + 1) / parts; ++j) {
-        const T v = sv[j];
-        if (v == 0) continue;
-        const Geometry::Cell cell = g.cell(pos[j]);
-        if (g.inside(cell)) {
-          T* rc = r + g.corner_index(cell);
-          const T* wc = wv + cell.c * n_taps;
-          for (int64_t t = 0; t < n_taps; ++t) rc[taps[t]] += wc[t] * v;
-        } else {
-          for (int64_t ci = 0; ci < g.Cin; ++ci)
-            g.for_each_tap(cell, ci, [&](int64_t xi, int64_t wi) { r[xi] += wv[wi] * v; });
-        }
-      }
-    }
+    for (int64_t t = first; t < last; ++t)
+      scatter_range<Rows, Length>(g, spans, sc.data_ptr<T>(), pc.data_ptr<int64_t>(), wl.data_ptr<T>(),
+                                  partial[t].data_ptr<T>(), K * t / parts, K * (t + 1) / parts);
   });
   for (int64_t t = 1; t < parts; ++t) out.add_(partial[t]);
-  return out;
+  return out.permute({0, 4, 1, 2, 3}).contiguous();
+}
+
+// Runs f(std::integral_constant<Rows>, std::integral_constant<Length>) with the kernel's shape fixed
+// at compile time for 3×3×3 kernels on one input channel, and left to run time (0, 0) otherwise.
+template <typename F>
+void with_kernel_shape(const Geometry& g, F&& f) {
+  if (g.Cin == 1 && g.k[0] * g.k[1] == 9 && g.k[2] == 3)
+    f(std::integral_constant<int64_t, 9>{}, std::integral_constant<int64_t, 3>{});
+  else
+    f(std::integral_constant<int64_t, 0>{}, std::integral_constant<int64_t, 0>{});
 }
 
 std::vector<int64_t> pad_spec(const Pads& p) {
@@ -227,19 +336,11 @@ at::Tensor conv3d_at(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
   for (int a = 0; a < 3; ++a) out_shape.push_back(x.size(2 + a) + pads.before[a] + pads.after[a] - w.size(2 + a) + 1);
   const Geometry g(w, pads, out_shape, {x.size(2), x.size(3), x.size(4)});
   if (kernel == SparseKernel::Auto && cpu_kernel(x)) {
-    const at::Tensor xc = x.contiguous(), wc = w.to(x.scalar_type()).contiguous(), pc = positions.contiguous();
-    const at::Tensor bc = b.defined() ? b.to(x.scalar_type()).contiguous() : at::Tensor();
-    at::Tensor z = at::empty({positions.numel()}, x.options());
+    at::Tensor z;
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "conv3d_at", [&] {
-      const auto run = [&](auto taps) {
-        conv_at_cpu<decltype(taps)::value, scalar_t>(g, xc.data_ptr<scalar_t>(), wc.data_ptr<scalar_t>(),
-                                                      bc.defined() ? bc.data_ptr<scalar_t>() : nullptr,
-                                                      pc.data_ptr<int64_t>(), z.data_ptr<scalar_t>(), positions.numel());
-      };
-      if (g.Cin * g.kernel_volume() == 27)
-        run(std::integral_constant<int64_t, 27>{});
-      else
-        run(std::integral_constant<int64_t, 0>{});
+      with_kernel_shape(g, [&](auto rows, auto length) {
+        z = conv_at_cpu<decltype(rows)::value, decltype(length)::value, scalar_t>(g, x, w, b, positions);
+      });
     });
     return z;
   }
@@ -259,10 +360,12 @@ at::Tensor conv3d_transpose_at(const at::Tensor& s, const at::Tensor& positions,
   check(positions, w);
   const Geometry g(w, pads, output_shape, input_size);
   if (kernel == SparseKernel::Auto && cpu_kernel(s)) {
-    const at::Tensor sc = s.contiguous(), pc = positions.contiguous(), wc = w.to(s.scalar_type()).contiguous();
     at::Tensor out;
-    AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "conv3d_transpose_at",
-                               [&] { out = conv_transpose_at_cpu<scalar_t>(g, sc, pc, wc); });
+    AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "conv3d_transpose_at", [&] {
+      with_kernel_shape(g, [&](auto rows, auto length) {
+        out = conv_transpose_at_cpu<decltype(rows)::value, decltype(length)::value, scalar_t>(g, s, positions, w);
+      });
+    });
     return out;
   }
   const PaddedTaps taps(g, positions, w);

@@ -31,9 +31,12 @@ TEST_CASE("sparse convolution and adjoint equal the dense ones", "[lrp][sparse]"
         p.before = {c.before, c.before, c.before};
         p.after = {c.after, c.after, c.after};
         const at::Tensor dense = models::conv3d(x, w, b, p);
-        // ~5 % of the outputs, as after max-pooling.
-        const at::Tensor positions = at::rand({dense.numel()}).lt(0.05).nonzero().squeeze(1);
-        REQUIRE(positions.numel() > 10);
+        // ~5 % of the outputs, as after max-pooling, in no particular order and some twice (the winners
+        // of overlapping pooling windows come grouped by channel, not sorted, and may repeat).
+        const at::Tensor sorted = at::rand({dense.numel()}).lt(0.05).nonzero().squeeze(1);
+        REQUIRE(sorted.numel() > 10);
+        const at::Tensor repeated = at::cat({sorted, sorted.slice(0, 0, sorted.numel() / 4)});
+        const at::Tensor positions = repeated.index_select(0, at::randperm(repeated.numel(), at::kLong));
 
         const at::Tensor z = models::conv3d_at(x, w, b, p, positions, kernel);
         CHECK(max_abs(z - dense.reshape({-1}).index_select(0, positions)) < tolerance * max_abs(dense));
@@ -42,7 +45,8 @@ TEST_CASE("sparse convolution and adjoint equal the dense ones", "[lrp][sparse]"
               tolerance * max_abs(dense));
 
         const at::Tensor s = at::randn({positions.numel()}, dtype);
-        const at::Tensor s_dense = at::zeros({dense.numel()}, dtype).index_put_({positions}, s).view(dense.sizes());
+        const at::Tensor s_dense =
+            at::zeros({dense.numel()}, dtype).index_put_({positions}, s, /*accumulate=*/true).view(dense.sizes());
         const models::Int3 in{9, 8, 7};
         const at::Tensor adjoint = models::conv3d_transpose_at(s, positions, w, p, dense.sizes().vec(), in, kernel);
         const at::Tensor expected = models::conv3d_transpose(s_dense, w, p, in);
