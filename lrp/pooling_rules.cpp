@@ -1,6 +1,11 @@
 #include "lrp/pooling_rules.h"
 
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "models/pool.h"
 
@@ -15,12 +20,61 @@ at::Tensor max_pool_relevance_first(const at::Tensor& indices, const std::vector
   return r.view(input_shape);
 }
 
+namespace {
+
+// The non-zeros of `relevance` in order, with their winners' positions: each block of cells counts its
+// non-zeros, then writes them at its offset; both passes in parallel (ATen's nonzero is one thread and
+// took ~60 ms on MRInet's first pool).
+template <typename T>
+MaxPoolWinners winners_cpu(const at::Tensor& indices, const at::Tensor& relevance, int64_t pooled_cells,
+                           int64_t cells) {
+  const int64_t n = relevance.numel();
+  constexpr int64_t kBlock = 1 << 16;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  const T* r = relevance.data_ptr<T>();
+  const int64_t* index = indices.data_ptr<int64_t>();
+  std::vector<int64_t> offset(blocks + 1, 0);
+  at::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      int64_t count = 0;
+      for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) count += r[i] != 0;
+      offset[b + 1] = count;
+    }
+  });
+  for (int64_t b = 0; b < blocks; ++b) offset[b + 1] += offset[b];
+  MaxPoolWinners w{at::empty({offset[blocks]}, relevance.options()),
+                   at::empty({offset[blocks]}, relevance.options().dtype(at::kLong))};
+  T* values = w.values.data_ptr<T>();
+  int64_t* positions = w.positions.data_ptr<int64_t>();
+  at::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      int64_t k = offset[b];
+      for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i)
+        if (r[i] != 0) {
+          values[k] = r[i];
+          positions[k++] = index[i] + i / pooled_cells * cells;
+        }
+    }
+  });
+  return w;
+}
+
+}  // namespace
+
 MaxPoolWinners max_pool_winners(const at::Tensor& indices, const std::vector<int64_t>& input_shape,
-                                const at::Tensor& relevance) {
+                                const at::Tensor& relevance, models::SparseKernel kernel) {
+  // Each pooled cell's index counts within its (n, c) channel; the channel's offset comes from its row.
+  const int64_t pooled_cells = relevance[0][0].numel(), cells = input_shape[2] * input_shape[3] * input_shape[4];
+  if (kernel == models::SparseKernel::Auto && relevance.device().is_cpu() &&
+      (relevance.scalar_type() == at::kFloat || relevance.scalar_type() == at::kDouble)) {
+    const at::Tensor r = relevance.contiguous(), idx = indices.contiguous();
+    MaxPoolWinners w;
+    AT_DISPATCH_FLOATING_TYPES(r.scalar_type(), "max_pool_winners",
+                               [&] { w = winners_cpu<scalar_t>(idx, r, pooled_cells, cells); });
+    return w;
+  }
   const at::Tensor flat = relevance.reshape({-1});
   const at::Tensor nonzero = flat.nonzero().squeeze(1);
-  const int64_t pooled_cells = relevance[0][0].numel(), cells = input_shape[2] * input_shape[3] * input_shape[4];
-  // Each pooled cell's index counts within its (n, c) channel; the channel's offset comes from its row.
   const at::Tensor positions = indices.reshape({-1}).index_select(0, nonzero) + nonzero.div(pooled_cells, "floor") * cells;
   return {flat.index_select(0, nonzero), positions};
 }

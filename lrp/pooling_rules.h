@@ -13,16 +13,18 @@
 
 #include "lrp/composite.h"
 #include "models/layer.h"
+#include "models/sparse_conv.h"
 
 namespace mlens::lrp {
 
-// The winner-take-all relevance as the winners that receive any: values at flat positions of `input_shape`. With
-// overlapping windows a cell that won two windows appears twice (its relevance is the sum).
+// The winner-take-all relevance as the winners that receive any: values at flat positions of `input_shape`, in
+// the order of the pooled cells. With overlapping windows a cell that won two windows appears twice (its
+// relevance is the sum). Auto: a parallel CPU loop where it applies, else LibTorch ops (every device).
 struct MaxPoolWinners {
   at::Tensor values, positions;
 };
 MaxPoolWinners max_pool_winners(const at::Tensor& indices, const std::vector<int64_t>& input_shape,
-                                const at::Tensor& relevance);
+                                const at::Tensor& relevance, models::SparseKernel kernel = models::SparseKernel::Auto);
 
 // `indices` from models::max_pool (first) — or the layer's input and output (tf).
 at::Tensor max_pool_relevance_first(const at::Tensor& indices, const std::vector<int64_t>& input_shape,

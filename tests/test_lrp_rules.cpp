@@ -125,6 +125,23 @@ TEST_CASE("overlapping max-pool windows add relevance instead of overwriting it"
   CHECK(at::zeros({125}, at::kDouble).index_put_({w.positions}, w.values, true).equal(rin.reshape({-1})));
 }
 
+TEST_CASE("the winners' CPU loop equals the portable path on every device", "[lrp]") {
+  // Several channels and a batch, so the channel offsets count; enough cells for several blocks.
+  at::manual_seed(21);
+  const models::Layer pool = models::random_keras_model(test::mini_mrinet_config(), 1).net.layers[2];
+  for (const auto dtype : {at::kFloat, at::kDouble}) {
+    const at::Tensor x = at::randn({2, 3, 81, 83, 85}, dtype);
+    const auto pooled = models::max_pool(pool, x);
+    const at::Tensor r = at::randn(pooled.output.sizes(), dtype).mul_(at::rand(pooled.output.sizes()).lt(0.3));
+    const lrp::MaxPoolWinners fast = lrp::max_pool_winners(pooled.indices, x.sizes().vec(), r);
+    const lrp::MaxPoolWinners portable =
+        lrp::max_pool_winners(pooled.indices, x.sizes().vec(), r, models::SparseKernel::Portable);
+    REQUIRE(fast.positions.numel() > (1 << 16));
+    CHECK(fast.positions.equal(portable.positions));
+    CHECK(fast.values.equal(portable.values));
+  }
+}
+
 TEST_CASE("rule tables and parameters are validated", "[lrp]") {
   CHECK_THROWS_WITH(lrp::parse_composite("preset-z"), Catch::Contains("unknown composite"));
   CHECK_THROWS_WITH(lrp::parse_composite("conv=alpha-beta"), Catch::Contains("no entry for dense"));
