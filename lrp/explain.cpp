@@ -96,6 +96,10 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
 
   // Forward, keeping per layer only what its rule reads.
   at::Tensor h = x;
+  // A ReLU right before a winner-take-all max-pool runs on the pooled output instead, 1/8 of the cells:
+  // max and ReLU commute, and where the two orders pick different winners (windows with no positive
+  // value) the output is 0, so the layer above sends no relevance there.
+  bool relu_after_pool = false;
   for (size_t i = 0; i < n; ++i) {
     const Layer& l = net.layers[i];
     LayerAccount& a = e.account[i];
@@ -113,7 +117,8 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
         if (composite.ties == Ties::First) {
           s.input_shape = h.sizes().vec();
           auto pooled = models::max_pool(l, h);
-          h = pooled.output;
+          h = relu_after_pool ? pooled.output.relu_() : pooled.output;
+          relu_after_pool = false;
           s.indices = pooled.indices;
         } else {
           s.input = h;
@@ -135,6 +140,11 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
         h = models::forward(l, h);
         break;
       case LayerKind::ReLU:
+        if (i + 1 < n && net.layers[i + 1].kind == LayerKind::MaxPool3d && composite.ties == Ties::First) {
+          relu_after_pool = true;
+          a.primitive = "on the pooled output";
+          break;
+        }
         // In place when nothing saved the tensor (the output of a linear layer is never saved).
         h = (i > 0 && net.layers[i - 1].is_linear()) ? h.relu_() : at::relu(h);
         break;
@@ -202,7 +212,7 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
       case LayerKind::ReLU:
       case LayerKind::Dropout:
         a.rule = "identity";
-        a.primitive = "none";
+        if (a.primitive.empty()) a.primitive = "none";
         break;
       case LayerKind::LeakyReLU: throw std::logic_error("LeakyReLU reached the LRP backward pass");
     }
