@@ -22,41 +22,54 @@ at::Tensor max_pool_relevance_first(const at::Tensor& indices, const std::vector
 
 namespace {
 
-// The non-zeros of `relevance` in order, with their winners' positions: each block of cells counts its
-// non-zeros, then writes them at its offset; both passes in parallel (ATen's nonzero is one thread and
-// took ~60 ms on MRInet's first pool).
+// The non-zeros of `relevance` [N, C, D', H', W'] with their winners' positions, pooled row by pooled
+// row — (n, d', h'), then every channel, then w' — so that the convolution below, which reads and
+// writes around each winner, works on a band of a few input rows for all channels at once instead of
+// sweeping the whole volume once per channel. Each row counts its non-zeros, then writes them at its
+// offset, both in parallel (ATen's nonzero is one thread); the write is branchless (a zero goes to the
+// row's spare slot past the end), since relevance is zero in an unpredictable half of the cells.
 template <typename T>
-MaxPoolWinners winners_cpu(const at::Tensor& indices, const at::Tensor& relevance, int64_t pooled_cells,
-                           int64_t cells) {
-  const int64_t n = relevance.numel();
-  constexpr int64_t kBlock = 1 << 16;
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
+MaxPoolWinners winners_cpu(const at::Tensor& indices, const at::Tensor& relevance, int64_t cells) {
+  const int64_t N = relevance.size(0), C = relevance.size(1), length = relevance.size(4);
+  const int64_t rows_per_channel = relevance.size(2) * relevance.size(3), rows = N * rows_per_channel;
   const T* r = relevance.data_ptr<T>();
   const int64_t* index = indices.data_ptr<int64_t>();
-  std::vector<int64_t> offset(blocks + 1, 0);
-  at::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
-    for (int64_t b = first; b < last; ++b) {
+  // Pooled row u = (n, row) of channel c starts at cell first(u, c).
+  const auto first = [&](int64_t u, int64_t c) { return ((u / rows_per_channel * C + c) * rows_per_channel + u % rows_per_channel) * length; };
+  std::vector<int64_t> offset(rows + 1, 0);
+  at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t u = begin; u < end; ++u) {
       int64_t count = 0;
-      for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) count += r[i] != 0;
-      offset[b + 1] = count;
+      for (int64_t c = 0; c < C; ++c) {
+        const T* rr = r + first(u, c);
+        for (int64_t x = 0; x < length; ++x) count += rr[x] != 0;
+      }
+      offset[u + 1] = count;
     }
   });
-  for (int64_t b = 0; b < blocks; ++b) offset[b + 1] += offset[b];
-  MaxPoolWinners w{at::empty({offset[blocks]}, relevance.options()),
-                   at::empty({offset[blocks]}, relevance.options().dtype(at::kLong))};
-  T* values = w.values.data_ptr<T>();
-  int64_t* positions = w.positions.data_ptr<int64_t>();
-  at::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
-    for (int64_t b = first; b < last; ++b) {
-      int64_t k = offset[b];
-      for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i)
-        if (r[i] != 0) {
-          values[k] = r[i];
-          positions[k++] = index[i] + i / pooled_cells * cells;
+  for (int64_t u = 0; u < rows; ++u) offset[u + 1] += offset[u];
+  const int64_t total = offset[rows];
+  const at::Tensor values = at::empty({total + rows}, relevance.options());
+  const at::Tensor positions = at::empty({total + rows}, relevance.options().dtype(at::kLong));
+  T* v_out = values.data_ptr<T>();
+  int64_t* p_out = positions.data_ptr<int64_t>();
+  at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t u = begin; u < end; ++u) {
+      int64_t k = offset[u];
+      const int64_t spare = total + u;
+      for (int64_t c = 0; c < C; ++c) {
+        const int64_t cell0 = first(u, c), channel_offset = (u / rows_per_channel * C + c) * cells;
+        for (int64_t x = 0; x < length; ++x) {
+          const T v = r[cell0 + x];
+          const int64_t slot = v != 0 ? k : spare;
+          v_out[slot] = v;
+          p_out[slot] = index[cell0 + x] + channel_offset;
+          k += v != 0;
         }
+      }
     }
   });
-  return w;
+  return {values.narrow(0, 0, total), positions.narrow(0, 0, total)};
 }
 
 }  // namespace
@@ -69,8 +82,7 @@ MaxPoolWinners max_pool_winners(const at::Tensor& indices, const std::vector<int
       (relevance.scalar_type() == at::kFloat || relevance.scalar_type() == at::kDouble)) {
     const at::Tensor r = relevance.contiguous(), idx = indices.contiguous();
     MaxPoolWinners w;
-    AT_DISPATCH_FLOATING_TYPES(r.scalar_type(), "max_pool_winners",
-                               [&] { w = winners_cpu<scalar_t>(idx, r, pooled_cells, cells); });
+    AT_DISPATCH_FLOATING_TYPES(r.scalar_type(), "max_pool_winners", [&] { w = winners_cpu<scalar_t>(idx, r, cells); });
     return w;
   }
   const at::Tensor flat = relevance.reshape({-1});

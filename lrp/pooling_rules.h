@@ -17,9 +17,10 @@
 
 namespace mlens::lrp {
 
-// The winner-take-all relevance as the winners that receive any: values at flat positions of `input_shape`, in
-// the order of the pooled cells. With overlapping windows a cell that won two windows appears twice (its
-// relevance is the sum). Auto: a parallel CPU loop where it applies, else LibTorch ops (every device).
+// The winner-take-all relevance as the winners that receive any: values at flat positions of `input_shape`. With
+// overlapping windows a cell that won two windows appears twice (its relevance is the sum). Auto: a parallel
+// CPU loop where it applies, which lists them pooled row by pooled row across channels (for the locality of the
+// convolution below), else LibTorch ops on every device, in the pooled cells' order.
 struct MaxPoolWinners {
   at::Tensor values, positions;
 };
