@@ -131,6 +131,11 @@ int main(int argc, char** argv) {
   std::string phase, dir = "/tmp/mlens-bench-cohort", list = "20,60";
   int64_t size = 198;
   int threads = 0, n = 0, repeats = 3;
+  const auto usage = [] {
+    std::cerr << "usage: cohort [--subjects 20,60] [--size 198] [--threads N (0 = all cores)] [--repeats N] [--dir DIR]\n";
+    return 2;
+  };
+  if (argc % 2 == 0) return usage();
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--phase") phase = argv[i + 1];
@@ -140,10 +145,7 @@ int main(int argc, char** argv) {
     else if (a == "--size") size = std::stoll(argv[i + 1]);
     else if (a == "--threads") threads = std::stoi(argv[i + 1]);
     else if (a == "--repeats") repeats = std::max(1, std::stoi(argv[i + 1]));
-    else {
-      std::cerr << "usage: cohort [--subjects 20,60] [--size 198] [--threads N (0 = all cores)] [--repeats N] [--dir DIR]\n";
-      return 2;
-    }
+    else return usage();
   }
   if (!phase.empty()) {
     std::cout << run_phase(phase, dir, n, threads).dump() << "\n";
