@@ -35,7 +35,9 @@ MaxPoolWinners winners_cpu(const at::Tensor& indices, const at::Tensor& relevanc
   const T* r = relevance.data_ptr<T>();
   const int64_t* index = indices.data_ptr<int64_t>();
   // Pooled row u = (n, row) of channel c starts at cell first(u, c).
-  const auto first = [&](int64_t u, int64_t c) { return ((u / rows_per_channel * C + c) * rows_per_channel + u % rows_per_channel) * length; };
+  const auto first = [&](int64_t u, int64_t c) {
+    return ((u / rows_per_channel * C + c) * rows_per_channel + u % rows_per_channel) * length;
+  };
   std::vector<int64_t> offset(rows + 1, 0);
   at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
     for (int64_t u = begin; u < end; ++u) {
