@@ -2,7 +2,6 @@
 
 #include <itkImage.h>
 #include <itkImageFileReader.h>
-#include <itkImageFileWriter.h>
 #include <itkNiftiImageIO.h>
 #include <nifti1_io.h>
 
@@ -102,13 +101,7 @@ void write_as(const std::string& path, const Volume& volume) {
     constexpr float lo = std::numeric_limits<Pixel>::min(), hi = std::numeric_limits<Pixel>::max();
     for (std::size_t i = 0; i < volume.voxels.size(); ++i) out[i] = static_cast<Pixel>(std::clamp(std::round(in[i]), lo, hi));
   }
-  write_nifti(path, [&](const std::string& nii) {
-    auto writer = itk::ImageFileWriter<Image>::New();
-    writer->SetImageIO(itk::NiftiImageIO::New());
-    writer->SetFileName(nii);
-    writer->SetInput(image);
-    writer->Update();
-  });
+  write_nifti(path, *image);
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include <itkDisplacementFieldTransform.h>
 #include <itkHDF5TransformIOFactory.h>
 #include <itkImageFileReader.h>
-#include <itkImageFileWriter.h>
 #include <itkLinearInterpolateImageFunction.h>
 #include <itkMatlabTransformIOFactory.h>
 #include <itkMatrixOffsetTransformBase.h>
@@ -164,13 +163,7 @@ void write_displacement_field(const std::string& path, const std::array<Volume, 
   const std::size_t n = components[0].voxels.size();
   for (std::size_t i = 0; i < n; ++i)
     for (int c = 0; c < 3; ++c) out[i][c] = parts[c]->GetBufferPointer()[i];
-  write_nifti(path, [&](const std::string& nii) {
-    auto writer = itk::ImageFileWriter<StoredField>::New();
-    writer->SetImageIO(itk::NiftiImageIO::New());
-    writer->SetFileName(nii);
-    writer->SetInput(field);
-    writer->Update();
-  });
+  write_nifti(path, *field);
 }
 
 }  // namespace mlens::io
