@@ -66,9 +66,6 @@ Volume from_itk(const ItkImage* image) {
   return v;
 }
 
-}  // namespace mlens::io
-
-namespace mlens::io {
 namespace {
 
 // The NIfTI-1 header ITK writes for `image`, with everything up to the voxels (header and extensions):
