@@ -57,7 +57,7 @@ inline void merge(const T* __restrict value, const int32_t* __restrict index, T*
 
 // One pooling window's extent [first, last) along axis a for output coordinate k: TensorFlow's windows
 // start at k·stride − before and are clipped to the input.
-struct Windows {
+struct WindowRange {
   Int3 n, stride, kernel, before;
   std::pair<int32_t, int32_t> operator()(int a, int64_t k) const {
     const int64_t start = k * stride[a] - before[a];
@@ -83,7 +83,7 @@ struct Scratch {
 // must assume the int32 index stores may change them, and cannot vectorise.
 template <typename T>
 MLENS_SIMD_CLONES void pool_plane(const T* xp, T* out, int64_t* idx, int64_t oz, int64_t out_rows, int32_t out_row,
-                                  int32_t plane_cells, int32_t row_cells, const Windows& window, Scratch<T>& s) {
+                                  int32_t plane_cells, int32_t row_cells, const WindowRange& window, Scratch<T>& s) {
   // In strips that stay in L1 while the window's planes are merged into them.
   const auto [z0, z1] = window(0, oz);
   constexpr int32_t kStrip = 1024;
@@ -159,7 +159,7 @@ void max_pool_cpu(const T* x, T* out, int64_t* idx, int64_t planes, const Int3& 
                   const Pads& p) {
   const int64_t in_cells = n[0] * n[1] * n[2], out_cells = o[0] * o[1] * o[2], out_plane = o[1] * o[2];
   const int32_t plane_cells = static_cast<int32_t>(n[1] * n[2]), row_cells = static_cast<int32_t>(n[2]);
-  const Windows window{n, l.stride, l.kernel, p.before};
+  const WindowRange window{n, l.stride, l.kernel, p.before};
   at::parallel_for(0, planes * o[0], 1, [&](int64_t begin, int64_t end) {
     Scratch<T> scratch(plane_cells, row_cells, o[2]);
     for (int64_t task = begin; task < end; ++task) {
