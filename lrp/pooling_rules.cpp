@@ -79,7 +79,7 @@ MaxPoolWinners winners_cpu(const at::Tensor& indices, const at::Tensor& relevanc
 MaxPoolWinners max_pool_winners(const at::Tensor& indices, const std::vector<int64_t>& input_shape,
                                 const at::Tensor& relevance, models::SparseKernel kernel) {
   // Each pooled cell's index counts within its (n, c) channel; the channel's offset comes from its row.
-  const int64_t pooled_cells = relevance[0][0].numel(), cells = input_shape[2] * input_shape[3] * input_shape[4];
+  const int64_t cells = input_shape[2] * input_shape[3] * input_shape[4];
   if (kernel == models::SparseKernel::Auto && relevance.device().is_cpu() &&
       (relevance.scalar_type() == at::kFloat || relevance.scalar_type() == at::kDouble)) {
     const at::Tensor r = relevance.contiguous(), idx = indices.contiguous();
@@ -87,6 +87,7 @@ MaxPoolWinners max_pool_winners(const at::Tensor& indices, const std::vector<int
     AT_DISPATCH_FLOATING_TYPES(r.scalar_type(), "max_pool_winners", [&] { w = winners_cpu<scalar_t>(idx, r, cells); });
     return w;
   }
+  const int64_t pooled_cells = relevance[0][0].numel();
   const at::Tensor flat = relevance.reshape({-1});
   const at::Tensor nonzero = flat.nonzero().squeeze(1);
   const at::Tensor positions = indices.reshape({-1}).index_select(0, nonzero) + nonzero.div(pooled_cells, "floor") * cells;
