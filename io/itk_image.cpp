@@ -51,15 +51,19 @@ ItkImage::Pointer to_itk(const Volume& volume) {
   return image;
 }
 
-Volume from_itk(const ItkImage* image) {
-  const auto size = image->GetLargestPossibleRegion().GetSize();
-  Volume v;
+void copy_grid(const itk::ImageBase<3>& image, Volume& v) {
+  const auto size = image.GetLargestPossibleRegion().GetSize();
   for (int a = 0; a < 3; ++a) {
     v.shape[a] = static_cast<int64_t>(size[a]);
-    v.geometry.spacing[a] = image->GetSpacing()[a];
-    v.geometry.origin[a] = image->GetOrigin()[a];
-    for (int b = 0; b < 3; ++b) v.geometry.direction[3 * a + b] = image->GetDirection()(a, b);
+    v.geometry.spacing[a] = image.GetSpacing()[a];
+    v.geometry.origin[a] = image.GetOrigin()[a];
+    for (int b = 0; b < 3; ++b) v.geometry.direction[3 * a + b] = image.GetDirection()(a, b);
   }
+}
+
+Volume from_itk(const ItkImage* image) {
+  Volume v;
+  copy_grid(*image, v);
   v.voxels.resize(static_cast<std::size_t>(v.size()));
   const float* itk = image->GetBufferPointer();
   for_each_voxel(v.shape, [&](int64_t from, int64_t to) { v.voxels[to] = itk[from]; });

@@ -27,4 +27,7 @@ template <typename Image>
 void write_nifti(const std::string& path, const Image& image);
 Volume from_itk(const ItkImage* image);
 
+// The shape and geometry of `image` into `v` (voxels untouched).
+void copy_grid(const itk::ImageBase<3>& image, Volume& v);
+
 }  // namespace mlens::io

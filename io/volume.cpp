@@ -15,6 +15,7 @@
 
 #include "io/atomic_file.h"
 #include "io/itk_image.h"
+#include "io/nifti_voxels.h"
 #include "io/paths.h"
 
 namespace mlens::io {
@@ -69,15 +70,18 @@ Volume read_volume(const std::string& path) {
     throw std::runtime_error("\"" + path + "\": expected one value per voxel, found " +
                              std::to_string(nifti->GetNumberOfComponents()) + " components");
 
+  // ITK's reader gives the geometry (without reading the voxels); mlens decodes the voxels.
   auto reader = itk::ImageFileReader<ItkImage>::New();
   reader->SetImageIO(nifti);
   reader->SetFileName(path);
   try {
-    reader->Update();
+    reader->UpdateOutputInformation();
   } catch (const itk::ExceptionObject& e) {
-    throw std::runtime_error("\"" + path + "\": reading voxels failed (" + e.GetDescription() + ")");
+    throw std::runtime_error("\"" + path + "\": not a readable NIfTI file (" + e.GetDescription() + ")");
   }
-  Volume v = from_itk(reader->GetOutput());
+  Volume v;
+  copy_grid(*reader->GetOutput(), v);
+  v.voxels = read_nifti_voxels(path, v.shape);
   use_sform_when_present(path, v.geometry);
   return v;
 }

@@ -12,6 +12,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <cstring>
+#include <cmath>
+#include <limits>
 
 #include "fixtures.h"
 #include "io/itk_image.h"
@@ -195,4 +199,156 @@ TEST_CASE("NIfTI files are the bytes ITK writes, for every stored pixel type", "
   check_same_bytes_as_itk<int16_t>(dir, "int16");
   check_same_bytes_as_itk<uint8_t>(dir, "uint8");
   check_same_bytes_as_itk<itk::Vector<float, 3>>(dir, "field");
+}
+
+namespace {
+
+void write_gzip(const std::string& path, const std::vector<std::string>& members) {
+  std::ofstream out(path, std::ios::binary);
+  for (const std::string& m : members) {  // each a complete gzip member, concatenated as `cat a.gz b.gz`
+    const std::string tmp = path + ".member";
+    gzFile f = gzopen(tmp.c_str(), "wb6");
+    gzwrite(f, m.data(), static_cast<unsigned>(m.size()));
+    gzclose(f);
+    out << file_bytes(tmp);
+    std::filesystem::remove(tmp);
+  }
+}
+
+template <typename T>
+void put(std::string& bytes, std::size_t offset, T value) {
+  std::memcpy(&bytes[offset], &value, sizeof value);
+}
+
+void reverse_bytes(std::string& bytes, std::size_t offset, std::size_t size) {
+  std::reverse(bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.begin() + static_cast<std::ptrdiff_t>(offset + size));
+}
+
+// The same image as a big-endian NIfTI-1 file: every numeric header field and every voxel byte-reversed.
+std::string big_endian(std::string nii, std::size_t value_bytes) {
+  for (std::size_t at : {0, 32, 140, 144}) reverse_bytes(nii, at, 4);  // int32 fields
+  for (std::size_t at : {36, 68, 70, 72, 74, 120, 252, 254}) reverse_bytes(nii, at, 2);
+  for (std::size_t d = 0; d < 8; ++d) reverse_bytes(nii, 40 + 2 * d, 2);  // dim[8]
+  for (std::size_t at : {56, 60, 64, 108, 112, 116, 124, 128, 132, 136}) reverse_bytes(nii, at, 4);  // floats
+  for (std::size_t f = 0; f < 8; ++f) reverse_bytes(nii, 76 + 4 * f, 4);   // pixdim[8]
+  for (std::size_t f = 0; f < 18; ++f) reverse_bytes(nii, 256 + 4 * f, 4);  // quaternion, offsets, srow_x/y/z
+  for (std::size_t at = 352; at + value_bytes <= nii.size(); at += value_bytes) reverse_bytes(nii, at, value_bytes);
+  return nii;
+}
+
+// What ITK's own reader makes of a file, in the engine's order.
+io::Volume read_with_itk(const std::string& path) {
+  auto reader = itk::ImageFileReader<io::ItkImage>::New();
+  reader->SetImageIO(itk::NiftiImageIO::New());
+  reader->SetFileName(path);
+  reader->Update();
+  return io::from_itk(reader->GetOutput());
+}
+
+template <typename Pixel>
+void check_reads_as_itk(const test::TempDir& dir, const std::string& name) {
+  using Image = itk::Image<Pixel, 3>;
+  auto image = Image::New();
+  typename Image::RegionType region;
+  region.SetSize({7, 5, 3});
+  image->SetRegions(region);
+  image->SetSpacing(itk::Vector<double, 3>(std::array<double, 3>{1.0, 1.5, 2.0}.data()));
+  typename Image::DirectionType direction;
+  direction.Fill(0);
+  direction(0, 0) = -1;
+  direction(1, 2) = 1;
+  direction(2, 1) = -1;
+  image->SetDirection(direction);
+  image->Allocate();
+  Pixel* values = image->GetBufferPointer();
+  const double lowest = std::numeric_limits<Pixel>::is_signed ? -40 : 0;
+  for (std::size_t i = 0; i < region.GetNumberOfPixels(); ++i)
+    values[i] = static_cast<Pixel>(lowest + static_cast<double>((i * 37) % 101) * (std::is_floating_point_v<Pixel> ? 0.37 : 1));
+  auto writer = itk::ImageFileWriter<Image>::New();
+  writer->SetImageIO(itk::NiftiImageIO::New());
+  writer->SetFileName(dir.path(name + ".nii"));
+  writer->SetInput(image);
+  writer->Update();
+  const std::string nii = file_bytes(dir.path(name + ".nii"));
+  std::string scaled = nii;
+  put<float>(scaled, 112, 0.5f);  // scl_slope
+  put<float>(scaled, 116, -3.0f);  // scl_inter
+
+  std::map<std::string, std::string> files;  // file name → what it holds
+  files[name + ".nii"] = nii;
+  files[name + "-scaled.nii"] = scaled;
+  files[name + "-big-endian.nii"] = big_endian(scaled, sizeof(Pixel));
+  write_gzip(dir.path(name + ".nii.gz"), {nii});
+  write_gzip(dir.path(name + "-two-members.nii.gz"), {scaled.substr(0, 400), scaled.substr(400)});
+  for (const auto& [file, bytes] : files) std::ofstream(dir.path(file), std::ios::binary) << bytes;
+  for (const std::string& file : std::vector<std::string>{name + ".nii", name + "-scaled.nii", name + "-big-endian.nii", name + ".nii.gz",
+                                 name + "-two-members.nii.gz"}) {
+    INFO(file);
+    const io::Volume expected = read_with_itk(dir.path(file));
+    const io::Volume got = io::read_volume(dir.path(file));
+    CHECK(got.shape == expected.shape);
+    CHECK(got.voxels == expected.voxels);
+    CHECK(got.geometry.spacing == expected.geometry.spacing);
+    CHECK(got.geometry.direction == expected.geometry.direction);
+    CHECK(got.geometry.origin == expected.geometry.origin);
+  }
+  // The scaling is applied (by both), as the standard's formula says.
+  const io::Volume plain = io::read_volume(dir.path(name + ".nii")), rescaled = io::read_volume(dir.path(name + "-scaled.nii"));
+  CHECK(rescaled.at(6, 4, 2) == static_cast<float>(0.5 * plain.at(6, 4, 2) - 3));
+  CHECK(plain.at(6, 4, 2) != 0);
+}
+
+}  // namespace
+
+TEST_CASE("mlens reads NIfTI voxels as ITK does, for every datatype, scaling, byte order and gzip layout", "[io]") {
+  test::TempDir dir;
+  check_reads_as_itk<uint8_t>(dir, "uint8");
+  check_reads_as_itk<int8_t>(dir, "int8");
+  check_reads_as_itk<int16_t>(dir, "int16");
+  check_reads_as_itk<uint16_t>(dir, "uint16");
+  check_reads_as_itk<int32_t>(dir, "int32");
+  check_reads_as_itk<uint32_t>(dir, "uint32");
+  check_reads_as_itk<int64_t>(dir, "int64");
+  check_reads_as_itk<uint64_t>(dir, "uint64");
+  check_reads_as_itk<float>(dir, "float");
+  check_reads_as_itk<double>(dir, "double");
+}
+
+TEST_CASE("a 4D file with one volume reads as its 3D volume", "[io]") {
+  test::TempDir dir;
+  using Image4 = itk::Image<float, 4>;
+  auto image = Image4::New();
+  Image4::RegionType region;
+  region.SetSize({{4, 3, 2, 1}});
+  image->SetRegions(region);
+  image->Allocate();
+  for (std::size_t i = 0; i < 24; ++i) image->GetBufferPointer()[i] = static_cast<float>(i);
+  auto writer = itk::ImageFileWriter<Image4>::New();
+  writer->SetImageIO(itk::NiftiImageIO::New());
+  writer->SetFileName(dir.path("t1.nii.gz"));
+  writer->SetInput(image);
+  writer->Update();
+  const io::Volume v = io::read_volume(dir.path("t1.nii.gz"));
+  REQUIRE(v.shape == std::array<int64_t, 3>{4, 3, 2});
+  CHECK(v.voxels == read_with_itk(dir.path("t1.nii.gz")).voxels);
+  CHECK(v.at(3, 2, 1) == 3 + 4 * (2 + 3 * 1));  // ITK's buffer index i + ni (j + nj k)
+}
+
+TEST_CASE("NaN voxels are read as NaN (ITK's reader makes them 0) and a cut-short file is named", "[io]") {
+  test::TempDir dir;
+  io::Volume v = make_volume();
+  v.at(1, 2, 3) = std::nanf("");
+  io::write_volume(dir.path("nan.nii.gz"), v);
+  const io::Volume back = io::read_volume(dir.path("nan.nii.gz"));
+  CHECK(std::isnan(back.at(1, 2, 3)));
+  CHECK(back.at(2, 3, 4) == v.at(2, 3, 4));
+  CHECK(read_with_itk(dir.path("nan.nii.gz")).at(1, 2, 3) == 0.0f);
+
+  const std::string whole = gunzip(dir.path("nan.nii.gz"));
+  std::ofstream(dir.path("short.nii"), std::ios::binary) << whole.substr(0, whole.size() - 8);
+  CHECK_THROWS_WITH(io::read_volume(dir.path("short.nii")), Catch::Contains("short.nii") && Catch::Contains("ends after 58 of 60 voxels"));
+  std::string garbled = file_bytes(dir.path("nan.nii.gz"));
+  garbled[garbled.size() / 2] ^= 0x5a;
+  std::ofstream(dir.path("garbled.nii.gz"), std::ios::binary) << garbled;
+  CHECK_THROWS_WITH(io::read_volume(dir.path("garbled.nii.gz")), Catch::Contains("garbled.nii.gz"));
 }

@@ -1,0 +1,142 @@
+#include "io/nifti_voxels.h"
+
+#include <libdeflate.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+
+#include "io/paths.h"
+
+namespace mlens::io {
+namespace {
+
+// NIfTI-1 header fields (byte offsets in the 348-byte header).
+constexpr std::size_t kSizeofHdr = 0, kDim = 40, kDatatype = 70, kVoxOffset = 108, kSclSlope = 112, kSclInter = 116,
+                      kMagic = 344, kHeaderBytes = 348;
+
+std::vector<unsigned char> file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw std::runtime_error("\"" + path + "\": cannot open for reading");
+  std::vector<unsigned char> bytes(static_cast<std::size_t>(in.tellg()));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())))
+    throw std::runtime_error("\"" + path + "\": reading failed");
+  return bytes;
+}
+
+// A gzip file's whole content (every member, concatenated as gzip -d does).
+std::vector<unsigned char> gunzip(const std::string& path, const std::vector<unsigned char>& gz) {
+  // A single-member file states its size (mod 2³²) in its last four bytes: one call then suffices.
+  uint32_t stated = 0;
+  if (gz.size() >= 4) std::memcpy(&stated, gz.data() + gz.size() - 4, 4);
+  std::size_t capacity = std::max<std::size_t>(stated, std::size_t{1} << 20);
+  std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> inflater(libdeflate_alloc_decompressor(),
+                                                                                         libdeflate_free_decompressor);
+  if (!inflater) throw std::bad_alloc();
+  for (;;) {
+    std::vector<unsigned char> out(capacity);
+    std::size_t in_pos = 0, out_pos = 0;
+    libdeflate_result r = LIBDEFLATE_SUCCESS;
+    while (in_pos < gz.size()) {
+      std::size_t used = 0, produced = 0;
+      r = libdeflate_gzip_decompress_ex(inflater.get(), gz.data() + in_pos, gz.size() - in_pos, out.data() + out_pos,
+                                        out.size() - out_pos, &used, &produced);
+      if (r != LIBDEFLATE_SUCCESS) break;
+      in_pos += used;
+      out_pos += produced;
+    }
+    if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {  // several members, or a size stated mod 2³²
+      capacity *= 2;
+      continue;
+    }
+    // Bytes after a complete member that are not another member are ignored, as gzip -d does; a file cut
+    // short shows as missing voxels.
+    if (r != LIBDEFLATE_SUCCESS && in_pos == 0) throw std::runtime_error("\"" + path + "\": not a valid gzip file");
+    out.resize(out_pos);
+    return out;
+  }
+}
+
+template <typename T>
+T field(const unsigned char* header, std::size_t offset, bool swap) {
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, header + offset, sizeof(T));
+  if (swap) std::reverse(b, b + sizeof(T));
+  T v;
+  std::memcpy(&v, b, sizeof(T));
+  return v;
+}
+
+// File order (i fastest) to C order (k fastest), converting each value; writes run along k.
+template <typename T>
+void decode(const unsigned char* data, bool swap, bool scaled, double slope, double inter,
+            const std::array<int64_t, 3>& n, float* out) {
+  const int64_t stride_k = n[0] * n[1];
+  for (int64_t i = 0; i < n[0]; ++i)
+    for (int64_t j = 0; j < n[1]; ++j) {
+      const unsigned char* src = data + sizeof(T) * static_cast<std::size_t>(i + n[0] * j);
+      float* dst = out + (i * n[1] + j) * n[2];
+      for (int64_t k = 0; k < n[2]; ++k) {
+        const T raw = field<T>(src, sizeof(T) * static_cast<std::size_t>(k * stride_k), swap);
+        dst[k] = scaled ? static_cast<float>(slope * static_cast<double>(raw) + inter) : static_cast<float>(raw);
+      }
+    }
+}
+
+}  // namespace
+
+std::vector<float> read_nifti_voxels(const std::string& path, const std::array<int64_t, 3>& shape) {
+  const std::vector<unsigned char> bytes = nifti_extension(path) == ".nii.gz" ? gunzip(path, file_bytes(path)) : file_bytes(path);
+  const auto bad = [&](const std::string& what) { return std::runtime_error("\"" + path + "\": " + what); };
+  if (bytes.size() < kHeaderBytes) throw bad("shorter than a NIfTI-1 header (" + std::to_string(bytes.size()) + " bytes)");
+  const unsigned char* h = bytes.data();
+  const int32_t sizeof_hdr = field<int32_t>(h, kSizeofHdr, false);
+  const bool swap = sizeof_hdr != 348;
+  if (swap && field<int32_t>(h, kSizeofHdr, true) != 348)
+    throw bad("sizeof_hdr is " + std::to_string(sizeof_hdr) + ", expected 348 (NIfTI-1)");
+  if (std::memcmp(h + kMagic, "n+1", 4) != 0) throw bad("magic is not \"n+1\" (a single-file NIfTI-1 image)");
+  for (int a = 0; a < 3; ++a)
+    if (field<int16_t>(h, kDim + 2 * (a + 1), swap) != shape[a])
+      throw bad("dim[" + std::to_string(a + 1) + "] changed between reading the header and the voxels");
+  const int16_t datatype = field<int16_t>(h, kDatatype, swap);
+  const double slope = field<float>(h, kSclSlope, swap), inter = field<float>(h, kSclInter, swap);
+  const bool scaled = slope != 0 && std::isfinite(slope) && std::isfinite(inter) && (slope != 1 || inter != 0);
+  const float vox_offset = field<float>(h, kVoxOffset, swap);
+  if (!(vox_offset >= 352)) throw bad("vox_offset is " + std::to_string(vox_offset) + ", expected at least 352");
+
+  std::size_t value_bytes = 0;
+  switch (datatype) {
+    case 2: case 256: value_bytes = 1; break;                   // uint8, int8
+    case 4: case 512: value_bytes = 2; break;                   // int16, uint16
+    case 8: case 768: case 16: value_bytes = 4; break;          // int32, uint32, float32
+    case 64: case 1024: case 1280: value_bytes = 8; break;      // float64, int64, uint64
+    default: throw bad("datatype " + std::to_string(datatype) + " is not a real-valued scalar type");
+  }
+  const std::size_t count = static_cast<std::size_t>(shape[0] * shape[1] * shape[2]);
+  const std::size_t offset = static_cast<std::size_t>(vox_offset), need = offset + count * value_bytes;
+  if (bytes.size() < need)
+    throw bad("ends after " + std::to_string(bytes.size() < offset ? 0 : (bytes.size() - offset) / value_bytes) + " of " +
+              std::to_string(count) + " voxels");
+
+  std::vector<float> voxels(count);
+  const unsigned char* data = bytes.data() + offset;
+  switch (datatype) {
+    case 2: decode<uint8_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
+    case 256: decode<int8_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
+    case 4: decode<int16_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
+    case 512: decode<uint16_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
+    case 8: decode<int32_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
+    case 768: decode<uint32_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
+    case 16: decode<float>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
+    case 64: decode<double>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
+    case 1024: decode<int64_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
+    case 1280: decode<uint64_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
+  }
+  return voxels;
+}
+
+}  // namespace mlens::io
