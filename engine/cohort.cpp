@@ -390,7 +390,7 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
         }
       }
       for (auto& w : items) {
-        if (w->prepared && !o.explain) w->prepared->model_input.voxels = {};  // the writer needs only the geometry
+        if (w->prepared) w->prepared->model_input.voxels = std::vector<float>();  // the writer needs only the grid
         computed.push(std::move(w));
       }
     }

@@ -49,17 +49,16 @@ PreprocessSpec preprocess_spec(const io::EnsembleSpec& m) {
   return s;
 }
 
-Prepared prepare(const io::Volume& subject, const PreprocessSpec& spec, const io::Volume* mask, const std::string& source) {
+Prepared prepare(io::Volume v, const PreprocessSpec& spec, const io::Volume* mask, const std::string& source) {
   Prepared p;
-  p.subject.shape = subject.shape;
-  p.subject.geometry = subject.geometry;
-  io::Volume v = subject;
+  p.subject.shape = v.shape;
+  p.subject.geometry = v.geometry;
   if (mask) {
-    io::require_same_grid(subject, source, *mask, "brain mask");
+    io::require_same_grid(v, source, *mask, "brain mask");
     for (std::size_t i = 0; i < v.voxels.size(); ++i)
       if (mask->voxels[i] == 0) v.voxels[i] = 0;
   }
-  p.subject_orientation = orientation_code(subject.geometry, source);
+  p.subject_orientation = orientation_code(v.geometry, source);
   if (spec.fit == "resample") {
     p.intensity_max = *std::max_element(v.voxels.begin(), v.voxels.end());
     v = resample_box(v, spec.grid);
@@ -97,8 +96,7 @@ std::vector<std::string> qc_flags(const Prepared& p, const PreprocessSpec& spec)
   return flags;
 }
 
-io::Volume to_subject_space(const io::Volume& model_map, const Prepared& p) {
-  io::Volume m = model_map;
+io::Volume to_subject_space(io::Volume m, const Prepared& p) {
   m.geometry = p.model_input.geometry;
   if (p.resampled) return resample_box_adjoint(m, p.subject);
   if (p.pruned) m = unprune(m, p.prune);

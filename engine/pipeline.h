@@ -52,10 +52,11 @@ struct Prepared {
 // "brain_extent_too_large"; empty when everything is as expected (or nothing is expected).
 std::vector<std::string> qc_flags(const Prepared& prepared, const PreprocessSpec& spec);
 
-// `mask` (optional) must share the subject's grid.
-Prepared prepare(const io::Volume& subject, const PreprocessSpec& spec, const io::Volume* mask, const std::string& source);
+// `mask` (optional) must share the subject's grid. Pass `subject` as a temporary (or std::move it) to
+// prepare it in place; a 198³ volume is 31 MB.
+Prepared prepare(io::Volume subject, const PreprocessSpec& spec, const io::Volume* mask, const std::string& source);
 
 // A map in the model's grid back into the subject's grid (same shape and affine as the subject volume).
-io::Volume to_subject_space(const io::Volume& model_map, const Prepared& prepared);
+io::Volume to_subject_space(io::Volume model_map, const Prepared& prepared);
 
 }  // namespace mlens::engine

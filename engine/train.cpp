@@ -82,7 +82,7 @@ TrainingData prepare_training_data(const std::vector<io::Subject>& cohort, const
     Prepared p = prepare(io::read_volume(s.flair), spec, nullptr, s.flair);
     data.inputs[i] = at::tensor(p.model_input.voxels, at::kFloat).reshape({1, spec.shape[0], spec.shape[1], spec.shape[2]});
     data.ages[i] = s.age;
-    p.model_input.voxels = {};
+    p.model_input.voxels = std::vector<float>();  // frees it (= {} would keep the capacity)
     prepared[i] = std::move(p);
   }, [&](int done) {
     if (progress) progress(done, n);

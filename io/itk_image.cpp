@@ -7,6 +7,9 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -27,9 +30,19 @@ void for_each_voxel(const std::array<int64_t, 3>& n, F&& f) {
       for (int64_t k = 0; k < n[2]; ++k) f(i + n[0] * (j + n[1] * k), (i * n[1] + j) * n[2] + k);
 }
 
-}  // namespace
+// A voxel as stored: integers rounded and clipped to the type's range.
+template <typename Pixel>
+Pixel stored(float v) {
+  if constexpr (std::is_same_v<Pixel, float>) {
+    return v;
+  } else {
+    constexpr float lo = std::numeric_limits<Pixel>::min(), hi = std::numeric_limits<Pixel>::max();
+    return static_cast<Pixel>(std::clamp(std::round(v), lo, hi));
+  }
+}
 
-ItkImage::Pointer to_itk(const Volume& volume) {
+// An ITK image with the volume's size and geometry, without voxels.
+ItkImage::Pointer to_itk_grid(const Volume& volume) {
   auto image = ItkImage::New();
   ItkImage::RegionType region;
   ItkImage::SpacingType spacing;
@@ -45,6 +58,13 @@ ItkImage::Pointer to_itk(const Volume& volume) {
   image->SetSpacing(spacing);
   image->SetOrigin(origin);
   image->SetDirection(direction);
+  return image;
+}
+
+}  // namespace
+
+ItkImage::Pointer to_itk(const Volume& volume) {
+  ItkImage::Pointer image = to_itk_grid(volume);
   image->Allocate();
   float* itk = image->GetBufferPointer();
   if (!volume.voxels.empty()) for_each_voxel(volume.shape, [&](int64_t to, int64_t from) { itk[to] = volume.voxels[from]; });
@@ -111,6 +131,36 @@ std::string nifti_header(const Image& image, const std::string& scratch) {
   return bytes;
 }
 
+
+// Writes `header`, then the voxel bytes `voxels(emit)` passes to emit(data, bytes) in file order:
+// gzipped for .nii.gz, atomically. Errors name `path`.
+template <typename Header, typename Voxels>
+void write_nifti_file(const std::string& path, Header&& header, Voxels&& voxels) {
+  const bool gzip = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent))
+    throw std::runtime_error("\"" + path + "\": cannot write, the directory \"" + parent.string() + "\" does not exist");
+  write_atomically(path, [&](const std::string& tmp) {
+    std::string bytes;
+    try {
+      bytes = header(tmp + ".header.nii");
+    } catch (const itk::ExceptionObject& e) {
+      throw std::runtime_error("\"" + path + "\": writing failed (" + e.GetDescription() + ")");
+    }
+    // "T": zlib writes a plain file, for .nii.
+    gzFile out = gzopen(tmp.c_str(), gzip ? "wb1R" : "wbT");
+    if (!out) throw std::runtime_error("\"" + path + "\": cannot open \"" + tmp + "\" for writing");
+    bool ok = true;
+    const auto emit = [&](const void* data, std::size_t n) {
+      ok = ok && gzwrite(out, data, static_cast<unsigned>(n)) == static_cast<int>(n);
+    };
+    emit(bytes.data(), bytes.size());
+    voxels(emit);
+    ok = gzclose(out) == Z_OK && ok;
+    if (!ok) throw std::runtime_error("\"" + path + "\": writing failed (disk full?)");
+  });
+}
+
 }  // namespace
 
 template <typename Image>
@@ -118,38 +168,44 @@ void write_nifti(const std::string& path, const Image& image) {
   using Pixel = typename Image::PixelType;
   using Value = typename itk::PixelTraits<Pixel>::ValueType;
   constexpr unsigned components = itk::PixelTraits<Pixel>::Dimension;
-  const bool gzip = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty() && !std::filesystem::is_directory(parent))
-    throw std::runtime_error("\"" + path + "\": cannot write, the directory \"" + parent.string() + "\" does not exist");
-  write_atomically(path, [&](const std::string& tmp) {
-    std::string header;
-    try {
-      header = nifti_header(image, tmp + ".header.nii");
-    } catch (const itk::ExceptionObject& e) {
-      throw std::runtime_error("\"" + path + "\": writing failed (" + e.GetDescription() + ")");
-    }
-    // "T": zlib writes a plain file, for .nii.
-    gzFile out = gzopen(tmp.c_str(), gzip ? "wb1R" : "wbT");
-    if (!out) throw std::runtime_error("\"" + path + "\": cannot open \"" + tmp + "\" for writing");
-    bool ok = gzwrite(out, header.data(), static_cast<unsigned>(header.size())) == static_cast<int>(header.size());
+  write_nifti_file(path, [&](const std::string& scratch) { return nifti_header(image, scratch); }, [&](const auto& emit) {
     // NIfTI stores vector components as its 5th dimension: all first components, then all second, ...
     const std::size_t voxels = image.GetLargestPossibleRegion().GetNumberOfPixels();
     const Value* values = reinterpret_cast<const Value*>(image.GetBufferPointer());
+    if (components == 1) return emit(values, voxels * sizeof(Value));
     std::vector<Value> chunk(std::min<std::size_t>(voxels, std::size_t{1} << 18));
-    for (unsigned c = 0; c < components && ok; ++c)
-      for (std::size_t first = 0; first < voxels && ok; first += chunk.size()) {
+    for (unsigned c = 0; c < components; ++c)
+      for (std::size_t first = 0; first < voxels; first += chunk.size()) {
         const std::size_t n = std::min(chunk.size(), voxels - first);
         const Value* src = values + first * components + c;
-        if (components == 1) {
-          ok = gzwrite(out, src, static_cast<unsigned>(n * sizeof(Value))) == static_cast<int>(n * sizeof(Value));
-          continue;
-        }
         for (std::size_t i = 0; i < n; ++i) chunk[i] = src[i * components];
-        ok = gzwrite(out, chunk.data(), static_cast<unsigned>(n * sizeof(Value))) == static_cast<int>(n * sizeof(Value));
+        emit(chunk.data(), n * sizeof(Value));
       }
-    ok = gzclose(out) == Z_OK && ok;
-    if (!ok) throw std::runtime_error("\"" + path + "\": writing failed (disk full?)");
+  });
+}
+
+template <typename Pixel>
+void write_nifti(const std::string& path, const Volume& volume) {
+  using Image = itk::Image<Pixel, 3>;
+  auto grid = Image::New();  // size and geometry only: ITK writes just the header
+  grid->CopyInformation(to_itk_grid(volume));
+  write_nifti_file(path, [&](const std::string& scratch) { return nifti_header(*grid, scratch); }, [&](const auto& emit) {
+    // ~1 MB of whole k-slabs at a time, from the engine's order (k fastest) into the file's (i fastest).
+    const auto& n = volume.shape;
+    const int64_t slab = n[0] * n[1], slabs = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, slab));
+    std::vector<Pixel> chunk(static_cast<std::size_t>(slab * std::min(slabs, n[2])));
+    for (int64_t k0 = 0; k0 < n[2]; k0 += slabs) {
+      const int64_t k1 = std::min(n[2], k0 + slabs);
+      // 16 rows of i at a time, so each write fills a cache line.
+      for (int64_t i0 = 0; i0 < n[0]; i0 += 16)
+        for (int64_t j = 0; j < n[1]; ++j)
+          for (int64_t k = k0; k < k1; ++k) {
+            const float* src = volume.voxels.data() + j * n[2] + k;
+            Pixel* dst = chunk.data() + n[0] * j + slab * (k - k0);
+            for (int64_t i = i0; i < std::min(n[0], i0 + 16); ++i) dst[i] = stored<Pixel>(src[i * n[1] * n[2]]);
+          }
+      emit(chunk.data(), static_cast<std::size_t>(slab * (k1 - k0)) * sizeof(Pixel));
+    }
   });
 }
 
@@ -157,5 +213,8 @@ template void write_nifti(const std::string&, const itk::Image<float, 3>&);
 template void write_nifti(const std::string&, const itk::Image<int16_t, 3>&);
 template void write_nifti(const std::string&, const itk::Image<uint8_t, 3>&);
 template void write_nifti(const std::string&, const itk::Image<itk::Vector<float, 3>, 3>&);
+template void write_nifti<float>(const std::string&, const Volume&);
+template void write_nifti<int16_t>(const std::string&, const Volume&);
+template void write_nifti<uint8_t>(const std::string&, const Volume&);
 
 }  // namespace mlens::io

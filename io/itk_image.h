@@ -25,6 +25,11 @@ ItkImage::Pointer to_itk(const Volume& volume);
 // and itk::Vector<float, 3> pixels. Errors name `path`.
 template <typename Image>
 void write_nifti(const std::string& path, const Image& image);
+
+// The same for a volume stored as `Pixel` (float, int16_t, uint8_t; integers rounded and clipped to
+// the type's range): the bytes write_nifti would write for the converted ITK image, without making it.
+template <typename Pixel>
+void write_nifti(const std::string& path, const Volume& volume);
 Volume from_itk(const ItkImage* image);
 
 // The shape and geometry of `image` into `v` (voxels untouched).

@@ -86,38 +86,14 @@ Volume read_volume(const std::string& path) {
   return v;
 }
 
-namespace {
-
-template <typename Pixel>
-void write_as(const std::string& path, const Volume& volume) {
-  using Image = itk::Image<Pixel, 3>;
-  const ItkImage::Pointer source = to_itk(volume);
-  typename Image::Pointer image;
-  if constexpr (std::is_same_v<Pixel, float>) {
-    image = source;
-  } else {
-    image = Image::New();
-    image->CopyInformation(source);
-    image->SetRegions(source->GetLargestPossibleRegion());
-    image->Allocate();
-    const float* in = source->GetBufferPointer();
-    Pixel* out = image->GetBufferPointer();
-    constexpr float lo = std::numeric_limits<Pixel>::min(), hi = std::numeric_limits<Pixel>::max();
-    for (std::size_t i = 0; i < volume.voxels.size(); ++i) out[i] = static_cast<Pixel>(std::clamp(std::round(in[i]), lo, hi));
-  }
-  write_nifti(path, *image);
-}
-
-}  // namespace
-
 void write_volume(const std::string& path, const Volume& volume, StoredAs stored_as) {
   require_nifti_name(path);
   if (static_cast<int64_t>(volume.voxels.size()) != volume.size())
     throw std::invalid_argument("write_volume(\"" + path + "\"): voxel count does not match the shape");
   switch (stored_as) {
-    case StoredAs::Float32: return write_as<float>(path, volume);
-    case StoredAs::Int16: return write_as<int16_t>(path, volume);
-    case StoredAs::UInt8: return write_as<uint8_t>(path, volume);
+    case StoredAs::Float32: return write_nifti<float>(path, volume);
+    case StoredAs::Int16: return write_nifti<int16_t>(path, volume);
+    case StoredAs::UInt8: return write_nifti<uint8_t>(path, volume);
   }
 }
 

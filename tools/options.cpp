@@ -74,10 +74,9 @@ void add_subject_options(po::options_description& o) {
 
 engine::Prepared prepare_subject(const po::variables_map& vm, const LoadedModel& loaded) {
   const std::string input = vm["input"].as<std::string>();
-  const io::Volume subject = io::read_volume(input);
   std::optional<io::Volume> mask;
   if (vm.count("mask")) mask = io::read_volume(vm["mask"].as<std::string>());
-  return engine::prepare(subject, loaded.preprocess, mask ? &*mask : nullptr, input);
+  return engine::prepare(io::read_volume(input), loaded.preprocess, mask ? &*mask : nullptr, input);
 }
 
 void add_runtime_options(po::options_description& o) {
