@@ -4,7 +4,6 @@
 #include <itkNiftiImageIO.h>
 #include <itkPixelTraits.h>
 #include <itkVector.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "io/atomic_file.h"
+#include "io/gzip.h"
 
 namespace mlens::io {
 namespace {
@@ -147,17 +147,10 @@ void write_nifti_file(const std::string& path, Header&& header, Voxels&& voxels)
     } catch (const itk::ExceptionObject& e) {
       throw std::runtime_error("\"" + path + "\": writing failed (" + e.GetDescription() + ")");
     }
-    // "T": zlib writes a plain file, for .nii.
-    gzFile out = gzopen(tmp.c_str(), gzip ? "wb1R" : "wbT");
-    if (!out) throw std::runtime_error("\"" + path + "\": cannot open \"" + tmp + "\" for writing");
-    bool ok = true;
-    const auto emit = [&](const void* data, std::size_t n) {
-      ok = ok && gzwrite(out, data, static_cast<unsigned>(n)) == static_cast<int>(n);
-    };
-    emit(bytes.data(), bytes.size());
-    voxels(emit);
-    ok = gzclose(out) == Z_OK && ok;
-    if (!ok) throw std::runtime_error("\"" + path + "\": writing failed (disk full?)");
+    FileSink out(tmp, gzip);
+    out.write(bytes.data(), bytes.size());
+    voxels([&](const void* data, std::size_t n) { out.write(data, n); });
+    out.close();
   });
 }
 

@@ -18,10 +18,8 @@ ItkImage::Pointer to_itk(const Volume& volume);
 // one-voxel image of the same pixel type and geometry, and only its dimensions are set to the image's,
 // so every geometry convention (qform, sform, units) stays ITK's. The voxels go straight from memory
 // into the file — no uncompressed temporary written and read back — and for .nii.gz mlens gzips them
-// itself at level 1 with zlib's run-length strategy (matches only repeat the previous value, which is
-// what float maps with zero backgrounds repeat): on a 198³ relevance map 2× faster than level 1's
-// default strategy for <1% larger files, and many times faster than ITK's fixed default level (cohort
-// runs write thousands of maps). Any gzip reader reads it. Instantiated for float, int16_t, uint8_t
+// itself (io/gzip.h), many times faster than ITK's zlib at its fixed default level (cohort runs write
+// thousands of maps). Any gzip reader reads it. Instantiated for float, int16_t, uint8_t
 // and itk::Vector<float, 3> pixels. Errors name `path`.
 template <typename Image>
 void write_nifti(const std::string& path, const Image& image);

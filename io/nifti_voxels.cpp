@@ -1,14 +1,12 @@
 #include "io/nifti_voxels.h"
 
-#include <libdeflate.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <memory>
 #include <stdexcept>
 
+#include "io/gzip.h"
 #include "io/paths.h"
 
 namespace mlens::io {
@@ -26,39 +24,6 @@ std::vector<unsigned char> file_bytes(const std::string& path) {
   if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())))
     throw std::runtime_error("\"" + path + "\": reading failed");
   return bytes;
-}
-
-// A gzip file's whole content (every member, concatenated as gzip -d does).
-std::vector<unsigned char> gunzip(const std::string& path, const std::vector<unsigned char>& gz) {
-  // A single-member file states its size (mod 2³²) in its last four bytes: one call then suffices.
-  uint32_t stated = 0;
-  if (gz.size() >= 4) std::memcpy(&stated, gz.data() + gz.size() - 4, 4);
-  std::size_t capacity = std::max<std::size_t>(stated, std::size_t{1} << 20);
-  std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> inflater(libdeflate_alloc_decompressor(),
-                                                                                         libdeflate_free_decompressor);
-  if (!inflater) throw std::bad_alloc();
-  for (;;) {
-    std::vector<unsigned char> out(capacity);
-    std::size_t in_pos = 0, out_pos = 0;
-    libdeflate_result r = LIBDEFLATE_SUCCESS;
-    while (in_pos < gz.size()) {
-      std::size_t used = 0, produced = 0;
-      r = libdeflate_gzip_decompress_ex(inflater.get(), gz.data() + in_pos, gz.size() - in_pos, out.data() + out_pos,
-                                        out.size() - out_pos, &used, &produced);
-      if (r != LIBDEFLATE_SUCCESS) break;
-      in_pos += used;
-      out_pos += produced;
-    }
-    if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {  // several members, or a size stated mod 2³²
-      capacity *= 2;
-      continue;
-    }
-    // Bytes after a complete member that are not another member are ignored, as gzip -d does; a file cut
-    // short shows as missing voxels.
-    if (r != LIBDEFLATE_SUCCESS && in_pos == 0) throw std::runtime_error("\"" + path + "\": not a valid gzip file");
-    out.resize(out_pos);
-    return out;
-  }
 }
 
 template <typename T>
@@ -90,7 +55,7 @@ void decode(const unsigned char* data, bool swap, bool scaled, double slope, dou
 }  // namespace
 
 std::vector<float> read_nifti_voxels(const std::string& path, const std::array<int64_t, 3>& shape) {
-  const std::vector<unsigned char> bytes = nifti_extension(path) == ".nii.gz" ? gunzip(path, file_bytes(path)) : file_bytes(path);
+  const std::vector<unsigned char> bytes = nifti_extension(path) == ".nii.gz" ? gunzip(file_bytes(path), path) : file_bytes(path);
   const auto bad = [&](const std::string& what) { return std::runtime_error("\"" + path + "\": " + what); };
   if (bytes.size() < kHeaderBytes) throw bad("shorter than a NIfTI-1 header (" + std::to_string(bytes.size()) + " bytes)");
   const unsigned char* h = bytes.data();

@@ -18,6 +18,7 @@
 #include <limits>
 
 #include "fixtures.h"
+#include "io/gzip.h"
 #include "io/itk_image.h"
 #include "io/volume.h"
 
@@ -385,4 +386,43 @@ TEST_CASE("NaN voxels are read as NaN (ITK's reader makes them 0) and a cut-shor
   garbled[garbled.size() / 2] ^= 0x5a;
   std::ofstream(dir.path("garbled.nii.gz"), std::ios::binary) << garbled;
   CHECK_THROWS_WITH(io::read_volume(dir.path("garbled.nii.gz")), Catch::Contains("garbled.nii.gz"));
+}
+
+TEST_CASE("gzip through igzip is what zlib reads and writes", "[io]") {
+  test::TempDir dir;
+  // A float map's bytes: zero runs and noisy values, written in uneven pieces.
+  std::string content(3'000'001, '\0');
+  uint32_t x = 12345;
+  for (std::size_t i = 0; i < content.size(); ++i) {
+    x = x * 1664525u + 1013904223u;
+    if ((i / 4096) % 3 != 0) content[i] = static_cast<char>(x >> 24);
+  }
+  io::FileSink sink(dir.path("a.gz"), true);
+  for (std::size_t at = 0, piece = 1; at < content.size(); at += piece, piece = piece * 7 % 100'003 + 1)
+    sink.write(content.data() + at, std::min(piece, content.size() - at));
+  sink.close();
+  CHECK(gunzip(dir.path("a.gz")) == content);  // zlib reads igzip's file
+  const std::string packed = file_bytes(dir.path("a.gz"));
+  CHECK(packed.size() < content.size() * 3 / 4);
+
+  const auto bytes = [](const std::string& s) { return std::vector<unsigned char>(s.begin(), s.end()); };
+  const auto text = [](const std::vector<unsigned char>& v) { return std::string(v.begin(), v.end()); };
+  // igzip reads zlib's files: one member, two members, trailing zeros after the last member.
+  write_gzip(dir.path("one.gz"), {content});
+  write_gzip(dir.path("two.gz"), {content.substr(0, 1000), content.substr(1000)});
+  CHECK(text(io::gunzip(bytes(file_bytes(dir.path("one.gz"))), "one.gz")) == content);
+  CHECK(text(io::gunzip(bytes(file_bytes(dir.path("two.gz"))), "two.gz")) == content);
+  CHECK(text(io::gunzip(bytes(file_bytes(dir.path("two.gz")) + std::string(512, '\0')), "padded.gz")) == content);
+  // Broken files are named.
+  const std::string one = file_bytes(dir.path("one.gz"));
+  CHECK_THROWS_WITH(io::gunzip(bytes(one.substr(0, one.size() / 2)), "cut.gz"), Catch::Contains("cut.gz") && Catch::Contains("truncated"));
+  std::string flipped = one;
+  flipped[flipped.size() - 6] ^= 0x01;  // the CRC-32
+  CHECK_THROWS_WITH(io::gunzip(bytes(flipped), "crc.gz"), Catch::Contains("crc.gz") && Catch::Contains("checksum"));
+  CHECK_THROWS_WITH(io::gunzip(bytes("plain text"), "plain.gz"), Catch::Contains("not a gzip file"));
+  // Plain files pass through.
+  io::FileSink plain(dir.path("plain.bin"), false);
+  plain.write(content.data(), content.size());
+  plain.close();
+  CHECK(file_bytes(dir.path("plain.bin")) == content);
 }

@@ -1,0 +1,118 @@
+#include "io/gzip.h"
+
+#include <isa-l/igzip_lib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+namespace mlens::io {
+namespace {
+
+// ISA-L counts bytes in 32 bits: larger buffers go in pieces.
+constexpr std::size_t kPiece = std::size_t{1} << 30;
+
+bool starts_member(const unsigned char* p, std::size_t n) { return n >= 2 && p[0] == 0x1f && p[1] == 0x8b; }
+
+}  // namespace
+
+std::vector<unsigned char> gunzip(const std::vector<unsigned char>& gz, const std::string& name) {
+  const auto bad = [&](const std::string& what) { return std::runtime_error("\"" + name + "\": " + what); };
+  if (!starts_member(gz.data(), gz.size())) throw bad("not a gzip file");
+  // A single-member file states its size (mod 2³²) in its last four bytes: usually one buffer suffices.
+  uint32_t stated = 0;
+  if (gz.size() >= 4) std::memcpy(&stated, gz.data() + gz.size() - 4, 4);
+  std::vector<unsigned char> out(std::max<std::size_t>(stated, std::size_t{1} << 16));
+  auto state = std::make_unique<inflate_state>();  // ~30 KB of tables
+  isal_inflate_init(state.get());
+  state->crc_flag = ISAL_GZIP;
+  std::size_t in_pos = 0, out_pos = 0;
+  for (;;) {
+    if (out_pos == out.size()) out.resize(2 * out.size());
+    state->next_in = const_cast<unsigned char*>(gz.data()) + in_pos;
+    state->avail_in = static_cast<uint32_t>(std::min(gz.size() - in_pos, kPiece));
+    state->next_out = out.data() + out_pos;
+    state->avail_out = static_cast<uint32_t>(std::min(out.size() - out_pos, kPiece));
+    const int result = isal_inflate(state.get());
+    in_pos = static_cast<std::size_t>(state->next_in - gz.data());
+    out_pos = static_cast<std::size_t>(state->next_out - out.data());
+    if (result == ISAL_INCORRECT_CHECKSUM) throw bad("gzip checksum mismatch (the file is corrupt)");
+    if (result < 0) throw bad("corrupt gzip data");
+    if (state->block_state == ISAL_BLOCK_FINISH) {
+      if (!starts_member(gz.data() + in_pos, gz.size() - in_pos)) break;
+      isal_inflate_reset(state.get());
+      state->crc_flag = ISAL_GZIP;
+    } else if (in_pos == gz.size() && out_pos < out.size()) {
+      throw bad("the gzip stream ends early (the file is truncated)");
+    }
+  }
+  out.resize(out_pos);
+  return out;
+}
+
+struct FileSink::Deflate {
+  isal_zstream stream{};
+  std::vector<uint8_t> level_buf = std::vector<uint8_t>(ISAL_DEF_LVL1_DEFAULT);
+  std::vector<uint8_t> out = std::vector<uint8_t>(std::size_t{1} << 20);
+};
+
+FileSink::FileSink(const std::string& path, bool gzip) : path_(path), file_(std::fopen(path.c_str(), "wb")) {
+  if (!file_) throw std::runtime_error("\"" + path + "\": cannot open for writing");
+  if (!gzip) return;
+  deflate_ = std::make_unique<Deflate>();
+  isal_zstream& s = deflate_->stream;
+  isal_deflate_init(&s);
+  s.level = 1;
+  s.level_buf = deflate_->level_buf.data();
+  s.level_buf_size = static_cast<uint32_t>(deflate_->level_buf.size());
+  s.gzip_flag = IGZIP_GZIP;
+  s.flush = NO_FLUSH;
+}
+
+FileSink::~FileSink() {
+  if (file_) std::fclose(file_);
+}
+
+void FileSink::write(const void* data, std::size_t bytes) {
+  if (!ok_ || bytes == 0) return;
+  if (!deflate_) {
+    ok_ = std::fwrite(data, 1, bytes, file_) == bytes;
+    return;
+  }
+  deflate(static_cast<const unsigned char*>(data), bytes, false);
+}
+
+void FileSink::deflate(const unsigned char* data, std::size_t bytes, bool last) {
+  isal_zstream& s = deflate_->stream;
+  do {
+    const std::size_t piece = std::min(bytes, kPiece);
+    s.next_in = const_cast<unsigned char*>(data);
+    s.avail_in = static_cast<uint32_t>(piece);
+    s.end_of_stream = last && piece == bytes;
+    do {
+      s.next_out = deflate_->out.data();
+      s.avail_out = static_cast<uint32_t>(deflate_->out.size());
+      if (isal_deflate(&s) != COMP_OK) {
+        ok_ = false;
+        return;
+      }
+      const std::size_t produced = deflate_->out.size() - s.avail_out;
+      if (std::fwrite(deflate_->out.data(), 1, produced, file_) != produced) {
+        ok_ = false;
+        return;
+      }
+    } while (s.avail_in > 0 || (s.end_of_stream && s.internal_state.state != ZSTATE_END));
+    data += piece;
+    bytes -= piece;
+  } while (bytes > 0);
+}
+
+void FileSink::close() {
+  if (ok_ && deflate_) deflate(nullptr, 0, true);
+  ok_ = std::fclose(file_) == 0 && ok_;
+  file_ = nullptr;
+  if (!ok_) throw std::runtime_error("\"" + path_ + "\": writing failed (disk full?)");
+}
+
+}  // namespace mlens::io
