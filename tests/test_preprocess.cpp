@@ -155,6 +155,24 @@ TEST_CASE("the manifest's chain prepares a subject and returns maps to the subje
   CHECK_THROWS_WITH(engine::prepare(subject, spec, &mask, "sub-01"), Catch::Contains("not on the same voxel grid"));
 }
 
+TEST_CASE("a subject with NaN or infinite voxels is refused, naming the file and the first voxel", "[preprocess]") {
+  io::Volume subject = blob({30, 28, 26}, {4, 6, 3}, {20, 21, 19});
+  engine::PreprocessSpec spec;
+  spec.shape = {24, 24, 24};
+  spec.fit = "prune";
+  spec.normalise = "unit";
+  subject.at(12, 5, 7) = std::nanf("");
+  subject.at(20, 1, 1) = INFINITY;
+  CHECK_THROWS_WITH(engine::prepare(subject, spec, nullptr, "sub-01_FLAIR.nii.gz"),
+                    Catch::Contains("sub-01_FLAIR.nii.gz") && Catch::Contains("2 voxel(s) are not finite") &&
+                        Catch::Contains("(12, 5, 7), is NaN"));
+  io::Volume mask = subject;  // voxels outside the brain mask do not count
+  std::fill(mask.voxels.begin(), mask.voxels.end(), 1.0f);
+  mask.at(12, 5, 7) = 0;
+  mask.at(20, 1, 1) = 0;
+  CHECK_NOTHROW(engine::prepare(subject, spec, &mask, "sub-01_FLAIR.nii.gz"));
+}
+
 TEST_CASE("preprocessing fields of a manifest are checked", "[preprocess]") {
   io::EnsembleSpec m;
   m.source = "m.mlens.json";
