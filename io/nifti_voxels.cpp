@@ -52,6 +52,24 @@ void decode(const unsigned char* data, bool swap, bool scaled, double slope, dou
     }
 }
 
+// Calls f(T{}) with the C++ type of a NIfTI-1 datatype code; false for codes that are not real scalars.
+template <typename F>
+bool with_type(int16_t datatype, F&& f) {
+  switch (datatype) {
+    case 2: f(uint8_t{}); return true;
+    case 4: f(int16_t{}); return true;
+    case 8: f(int32_t{}); return true;
+    case 16: f(float{}); return true;
+    case 64: f(double{}); return true;
+    case 256: f(int8_t{}); return true;
+    case 512: f(uint16_t{}); return true;
+    case 768: f(uint32_t{}); return true;
+    case 1024: f(int64_t{}); return true;
+    case 1280: f(uint64_t{}); return true;
+    default: return false;
+  }
+}
+
 }  // namespace
 
 std::vector<float> read_nifti_voxels(const std::string& path, const std::array<int64_t, 3>& shape) {
@@ -73,34 +91,16 @@ std::vector<float> read_nifti_voxels(const std::string& path, const std::array<i
   const float vox_offset = field<float>(h, kVoxOffset, swap);
   if (!(vox_offset >= 352)) throw bad("vox_offset is " + std::to_string(vox_offset) + ", expected at least 352");
 
-  std::size_t value_bytes = 0;
-  switch (datatype) {
-    case 2: case 256: value_bytes = 1; break;                   // uint8, int8
-    case 4: case 512: value_bytes = 2; break;                   // int16, uint16
-    case 8: case 768: case 16: value_bytes = 4; break;          // int32, uint32, float32
-    case 64: case 1024: case 1280: value_bytes = 8; break;      // float64, int64, uint64
-    default: throw bad("datatype " + std::to_string(datatype) + " is not a real-valued scalar type");
-  }
-  const std::size_t count = static_cast<std::size_t>(shape[0] * shape[1] * shape[2]);
-  const std::size_t offset = static_cast<std::size_t>(vox_offset), need = offset + count * value_bytes;
-  if (bytes.size() < need)
-    throw bad("ends after " + std::to_string(bytes.size() < offset ? 0 : (bytes.size() - offset) / value_bytes) + " of " +
-              std::to_string(count) + " voxels");
-
+  const std::size_t count = static_cast<std::size_t>(shape[0] * shape[1] * shape[2]), offset = static_cast<std::size_t>(vox_offset);
   std::vector<float> voxels(count);
-  const unsigned char* data = bytes.data() + offset;
-  switch (datatype) {
-    case 2: decode<uint8_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
-    case 256: decode<int8_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
-    case 4: decode<int16_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
-    case 512: decode<uint16_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
-    case 8: decode<int32_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
-    case 768: decode<uint32_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
-    case 16: decode<float>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
-    case 64: decode<double>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
-    case 1024: decode<int64_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
-    case 1280: decode<uint64_t>(data, swap, scaled, slope, inter, shape, voxels.data()); break;
-  }
+  const bool known = with_type(datatype, [&](auto zero) {
+    using T = decltype(zero);
+    if (bytes.size() < offset + count * sizeof(T))
+      throw bad("ends after " + std::to_string(bytes.size() < offset ? 0 : (bytes.size() - offset) / sizeof(T)) + " of " +
+                std::to_string(count) + " voxels");
+    decode<T>(bytes.data() + offset, swap, scaled, slope, inter, shape, voxels.data());
+  });
+  if (!known) throw bad("datatype " + std::to_string(datatype) + " is not a real-valued scalar type");
   return voxels;
 }
 
