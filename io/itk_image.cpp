@@ -202,9 +202,6 @@ void write_nifti(const std::string& path, const Volume& volume) {
   });
 }
 
-template void write_nifti(const std::string&, const itk::Image<float, 3>&);
-template void write_nifti(const std::string&, const itk::Image<int16_t, 3>&);
-template void write_nifti(const std::string&, const itk::Image<uint8_t, 3>&);
 template void write_nifti(const std::string&, const itk::Image<itk::Vector<float, 3>, 3>&);
 template void write_nifti<float>(const std::string&, const Volume&);
 template void write_nifti<int16_t>(const std::string&, const Volume&);

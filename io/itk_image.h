@@ -19,8 +19,8 @@ ItkImage::Pointer to_itk(const Volume& volume);
 // so every geometry convention (qform, sform, units) stays ITK's. The voxels go straight from memory
 // into the file — no uncompressed temporary written and read back — and for .nii.gz mlens gzips them
 // itself (io/gzip.h), many times faster than ITK's zlib at its fixed default level (cohort runs write
-// thousands of maps). Any gzip reader reads it. Instantiated for float, int16_t, uint8_t
-// and itk::Vector<float, 3> pixels. Errors name `path`.
+// thousands of maps). Any gzip reader reads it. Instantiated for displacement fields
+// (itk::Vector<float, 3> pixels). Errors name `path`.
 template <typename Image>
 void write_nifti(const std::string& path, const Image& image);
 
@@ -28,6 +28,7 @@ void write_nifti(const std::string& path, const Image& image);
 // the type's range): the bytes write_nifti would write for the converted ITK image, without making it.
 template <typename Pixel>
 void write_nifti(const std::string& path, const Volume& volume);
+
 Volume from_itk(const ItkImage* image);
 
 // The shape and geometry of `image` into `v` (voxels untouched).

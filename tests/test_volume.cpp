@@ -154,7 +154,7 @@ std::string gunzip(const std::string& path) {
 }
 
 // mlens writes the voxels itself behind a header ITK made for a one-voxel image: the files must be the
-// bytes ITK writes for the whole image, for every pixel type mlens stores.
+// bytes ITK writes for the whole image (displacement fields here, volumes below).
 template <typename Pixel>
 void check_same_bytes_as_itk(const test::TempDir& dir, const std::string& name) {
   using Image = itk::Image<Pixel, 3>;
@@ -227,9 +227,6 @@ void check_volume_bytes_as_itk(const test::TempDir& dir, const std::string& name
 
 TEST_CASE("NIfTI files are the bytes ITK writes, for every stored pixel type", "[io]") {
   test::TempDir dir;
-  check_same_bytes_as_itk<float>(dir, "float");
-  check_same_bytes_as_itk<int16_t>(dir, "int16");
-  check_same_bytes_as_itk<uint8_t>(dir, "uint8");
   check_same_bytes_as_itk<itk::Vector<float, 3>>(dir, "field");
   check_volume_bytes_as_itk<float>(dir, "volume-float", io::StoredAs::Float32);
   check_volume_bytes_as_itk<int16_t>(dir, "volume-int16", io::StoredAs::Int16);
