@@ -37,6 +37,39 @@ io::Volume make_volume() {
   v.geometry.direction = {-1, 0, 0, 0, 0, 1, 0, -1, 0};  // a flip and a swap of axes
   return v;
 }
+
+// What ITK's own writer makes of an image.
+template <typename Image>
+void write_with_itk(const Image* image, const std::string& path) {
+  auto writer = itk::ImageFileWriter<Image>::New();
+  writer->SetImageIO(itk::NiftiImageIO::New());
+  writer->SetFileName(path);
+  writer->SetInput(image);
+  writer->Update();
+}
+
+// A 7x5x3 image with make_volume's geometry (ITK's index order), voxels not set.
+template <typename Image>
+typename Image::Pointer small_image() {
+  auto image = Image::New();
+  typename Image::RegionType region;
+  region.SetSize({7, 5, 3});
+  image->SetRegions(region);
+  image->SetSpacing(itk::Vector<double, 3>(std::array<double, 3>{1.0, 1.5, 2.0}.data()));
+  typename Image::PointType origin;
+  origin[0] = -10;
+  origin[1] = 20.5;
+  origin[2] = 3.25;
+  image->SetOrigin(origin);
+  typename Image::DirectionType direction;
+  direction.Fill(0);
+  direction(0, 0) = -1;
+  direction(1, 2) = 1;
+  direction(2, 1) = -1;
+  image->SetDirection(direction);
+  image->Allocate();
+  return image;
+}
 }  // namespace
 
 TEST_CASE("a written volume reads back with its voxels and geometry", "[io]") {
@@ -86,11 +119,7 @@ TEST_CASE("4D images with more than one volume are refused", "[io]") {
   image->SetRegions(region);
   image->Allocate();
   image->FillBuffer(1.0f);
-  auto writer = itk::ImageFileWriter<Image4>::New();
-  writer->SetImageIO(itk::NiftiImageIO::New());
-  writer->SetFileName(dir.path("four.nii.gz"));
-  writer->SetInput(image);
-  writer->Update();
+  write_with_itk<Image4>(image, dir.path("four.nii.gz"));
   CHECK_THROWS_WITH(io::read_volume(dir.path("four.nii.gz")), Catch::Contains("expected a 3D volume") && Catch::Contains("2x2x2x3"));
 }
 
@@ -158,33 +187,14 @@ std::string gunzip(const std::string& path) {
 template <typename Pixel>
 void check_same_bytes_as_itk(const test::TempDir& dir, const std::string& name) {
   using Image = itk::Image<Pixel, 3>;
-  auto image = Image::New();
-  typename Image::RegionType region;
-  region.SetSize({7, 5, 3});
-  image->SetRegions(region);
-  image->SetSpacing(itk::Vector<double, 3>(std::array<double, 3>{1.0, 1.5, 2.0}.data()));
-  typename Image::PointType origin;
-  origin[0] = -10;
-  origin[1] = 20.5;
-  origin[2] = 3.25;
-  image->SetOrigin(origin);
-  typename Image::DirectionType direction;
-  direction.Fill(0);
-  direction(0, 0) = -1;
-  direction(1, 2) = 1;
-  direction(2, 1) = -1;
-  image->SetDirection(direction);
-  image->Allocate();
+  const auto image = small_image<Image>();
+  const auto region = image->GetLargestPossibleRegion();
   using Value = typename itk::PixelTraits<Pixel>::ValueType;
   constexpr unsigned components = itk::PixelTraits<Pixel>::Dimension;
   Value* values = reinterpret_cast<Value*>(image->GetBufferPointer());
   for (std::size_t i = 0; i < region.GetNumberOfPixels() * components; ++i) values[i] = static_cast<Value>((i * 37) % 101);
 
-  auto writer = itk::ImageFileWriter<Image>::New();
-  writer->SetImageIO(itk::NiftiImageIO::New());
-  writer->SetFileName(dir.path(name + "-itk.nii"));
-  writer->SetInput(image);
-  writer->Update();
+  write_with_itk<Image>(image, dir.path(name + "-itk.nii"));
   const std::string expected = file_bytes(dir.path(name + "-itk.nii"));
   io::write_nifti(dir.path(name + ".nii"), *image);
   io::write_nifti(dir.path(name + ".nii.gz"), *image);
@@ -211,11 +221,7 @@ void check_volume_bytes_as_itk(const test::TempDir& dir, const std::string& name
             ? static_cast<Pixel>(std::clamp<double>(std::round(x), std::numeric_limits<Pixel>::lowest(), std::numeric_limits<Pixel>::max()))
             : static_cast<Pixel>(x);
   }
-  auto writer = itk::ImageFileWriter<Image>::New();
-  writer->SetImageIO(itk::NiftiImageIO::New());
-  writer->SetFileName(dir.path(name + "-itk.nii"));
-  writer->SetInput(image);
-  writer->Update();
+  write_with_itk<Image>(image, dir.path(name + "-itk.nii"));
   const std::string expected = file_bytes(dir.path(name + "-itk.nii"));
   io::write_volume(dir.path(name + ".nii"), v, stored_as);
   io::write_volume(dir.path(name + ".nii.gz"), v, stored_as);
@@ -280,27 +286,13 @@ io::Volume read_with_itk(const std::string& path) {
 template <typename Pixel>
 void check_reads_as_itk(const test::TempDir& dir, const std::string& name) {
   using Image = itk::Image<Pixel, 3>;
-  auto image = Image::New();
-  typename Image::RegionType region;
-  region.SetSize({7, 5, 3});
-  image->SetRegions(region);
-  image->SetSpacing(itk::Vector<double, 3>(std::array<double, 3>{1.0, 1.5, 2.0}.data()));
-  typename Image::DirectionType direction;
-  direction.Fill(0);
-  direction(0, 0) = -1;
-  direction(1, 2) = 1;
-  direction(2, 1) = -1;
-  image->SetDirection(direction);
-  image->Allocate();
+  const auto image = small_image<Image>();
+  const auto region = image->GetLargestPossibleRegion();
   Pixel* values = image->GetBufferPointer();
   const double lowest = std::numeric_limits<Pixel>::is_signed ? -40 : 0;
   for (std::size_t i = 0; i < region.GetNumberOfPixels(); ++i)
     values[i] = static_cast<Pixel>(lowest + static_cast<double>((i * 37) % 101) * (std::is_floating_point_v<Pixel> ? 0.37 : 1));
-  auto writer = itk::ImageFileWriter<Image>::New();
-  writer->SetImageIO(itk::NiftiImageIO::New());
-  writer->SetFileName(dir.path(name + ".nii"));
-  writer->SetInput(image);
-  writer->Update();
+  write_with_itk<Image>(image, dir.path(name + ".nii"));
   const std::string nii = file_bytes(dir.path(name + ".nii"));
   std::string scaled = nii;
   put<float>(scaled, 112, 0.5f);  // scl_slope
@@ -355,11 +347,7 @@ TEST_CASE("a 4D file with one volume reads as its 3D volume", "[io]") {
   image->SetRegions(region);
   image->Allocate();
   for (std::size_t i = 0; i < 24; ++i) image->GetBufferPointer()[i] = static_cast<float>(i);
-  auto writer = itk::ImageFileWriter<Image4>::New();
-  writer->SetImageIO(itk::NiftiImageIO::New());
-  writer->SetFileName(dir.path("t1.nii.gz"));
-  writer->SetInput(image);
-  writer->Update();
+  write_with_itk<Image4>(image, dir.path("t1.nii.gz"));
   const io::Volume v = io::read_volume(dir.path("t1.nii.gz"));
   REQUIRE(v.shape == std::array<int64_t, 3>{4, 3, 2});
   CHECK(v.voxels == read_with_itk(dir.path("t1.nii.gz")).voxels);
