@@ -17,18 +17,11 @@
 #include <vector>
 
 #include "io/atomic_file.h"
+#include "io/axis_order.h"
 #include "io/gzip.h"
 
 namespace mlens::io {
 namespace {
-
-// Calls f(itk_offset, engine_offset) for every voxel.
-template <typename F>
-void for_each_voxel(const std::array<int64_t, 3>& n, F&& f) {
-  for (int64_t i = 0; i < n[0]; ++i)
-    for (int64_t j = 0; j < n[1]; ++j)
-      for (int64_t k = 0; k < n[2]; ++k) f(i + n[0] * (j + n[1] * k), (i * n[1] + j) * n[2] + k);
-}
 
 // A voxel as stored: integers rounded and clipped to the type's range.
 template <typename Pixel>
@@ -189,14 +182,10 @@ void write_nifti(const std::string& path, const Volume& volume) {
     std::vector<Pixel> chunk(static_cast<std::size_t>(slab * std::min(slabs, n[2])));
     for (int64_t k0 = 0; k0 < n[2]; k0 += slabs) {
       const int64_t k1 = std::min(n[2], k0 + slabs);
-      // 16 rows of i at a time, so each write fills a cache line.
-      for (int64_t i0 = 0; i0 < n[0]; i0 += 16)
-        for (int64_t j = 0; j < n[1]; ++j)
-          for (int64_t k = k0; k < k1; ++k) {
-            const float* src = volume.voxels.data() + j * n[2] + k;
-            Pixel* dst = chunk.data() + n[0] * j + slab * (k - k0);
-            for (int64_t i = i0; i < std::min(n[0], i0 + 16); ++i) dst[i] = stored<Pixel>(src[i * n[1] * n[2]]);
-          }
+      const int64_t first = slab * k0;
+      for_each_voxel_in_slabs(n, k0, k1, [&](int64_t file, int64_t engine) {
+        chunk[static_cast<std::size_t>(file - first)] = stored<Pixel>(volume.voxels[static_cast<std::size_t>(engine)]);
+      });
       emit(chunk.data(), static_cast<std::size_t>(slab * (k1 - k0)) * sizeof(Pixel));
     }
   });

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "io/axis_order.h"
 #include "io/gzip.h"
 #include "io/paths.h"
 
@@ -36,20 +37,14 @@ T field(const unsigned char* header, std::size_t offset, bool swap) {
   return v;
 }
 
-// File order (i fastest) to C order (k fastest), converting each value; writes run along k.
+// Converts each value into the engine's order.
 template <typename T>
 void decode(const unsigned char* data, bool swap, bool scaled, double slope, double inter,
             const std::array<int64_t, 3>& n, float* out) {
-  const int64_t stride_k = n[0] * n[1];
-  for (int64_t i = 0; i < n[0]; ++i)
-    for (int64_t j = 0; j < n[1]; ++j) {
-      const unsigned char* src = data + sizeof(T) * static_cast<std::size_t>(i + n[0] * j);
-      float* dst = out + (i * n[1] + j) * n[2];
-      for (int64_t k = 0; k < n[2]; ++k) {
-        const T raw = field<T>(src, sizeof(T) * static_cast<std::size_t>(k * stride_k), swap);
-        dst[k] = scaled ? static_cast<float>(slope * static_cast<double>(raw) + inter) : static_cast<float>(raw);
-      }
-    }
+  for_each_voxel(n, [&](int64_t file, int64_t engine) {
+    const T raw = field<T>(data, sizeof(T) * static_cast<std::size_t>(file), swap);
+    out[engine] = scaled ? static_cast<float>(slope * static_cast<double>(raw) + inter) : static_cast<float>(raw);
+  });
 }
 
 // Calls f(T{}) with the C++ type of a NIfTI-1 datatype code; false for codes that are not real scalars.
