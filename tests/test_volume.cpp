@@ -48,6 +48,18 @@ void write_with_itk(const Image* image, const std::string& path) {
   writer->Update();
 }
 
+// A 4D float image written by ITK, each voxel holding its index in ITK's buffer.
+void write_4d(const std::string& path, const std::array<itk::SizeValueType, 4>& size) {
+  using Image4 = itk::Image<float, 4>;
+  auto image = Image4::New();
+  Image4::RegionType region;
+  for (unsigned a = 0; a < 4; ++a) region.SetSize(a, size[a]);
+  image->SetRegions(region);
+  image->Allocate();
+  for (std::size_t i = 0; i < region.GetNumberOfPixels(); ++i) image->GetBufferPointer()[i] = static_cast<float>(i);
+  write_with_itk<Image4>(image, path);
+}
+
 // A 7x5x3 image with make_volume's geometry (ITK's index order), voxels not set.
 template <typename Image>
 typename Image::Pointer small_image() {
@@ -112,14 +124,7 @@ TEST_CASE("bad volume files get errors naming the file", "[io]") {
 
 TEST_CASE("4D images with more than one volume are refused", "[io]") {
   test::TempDir dir;
-  using Image4 = itk::Image<float, 4>;
-  auto image = Image4::New();
-  Image4::RegionType region;
-  region.SetSize({{2, 2, 2, 3}});
-  image->SetRegions(region);
-  image->Allocate();
-  image->FillBuffer(1.0f);
-  write_with_itk<Image4>(image, dir.path("four.nii.gz"));
+  write_4d(dir.path("four.nii.gz"), {2, 2, 2, 3});
   CHECK_THROWS_WITH(io::read_volume(dir.path("four.nii.gz")), Catch::Contains("expected a 3D volume") && Catch::Contains("2x2x2x3"));
 }
 
@@ -340,14 +345,7 @@ TEST_CASE("mlens reads NIfTI voxels as ITK does, for every datatype, scaling, by
 
 TEST_CASE("a 4D file with one volume reads as its 3D volume", "[io]") {
   test::TempDir dir;
-  using Image4 = itk::Image<float, 4>;
-  auto image = Image4::New();
-  Image4::RegionType region;
-  region.SetSize({{4, 3, 2, 1}});
-  image->SetRegions(region);
-  image->Allocate();
-  for (std::size_t i = 0; i < 24; ++i) image->GetBufferPointer()[i] = static_cast<float>(i);
-  write_with_itk<Image4>(image, dir.path("t1.nii.gz"));
+  write_4d(dir.path("t1.nii.gz"), {4, 3, 2, 1});
   const io::Volume v = io::read_volume(dir.path("t1.nii.gz"));
   REQUIRE(v.shape == std::array<int64_t, 3>{4, 3, 2});
   CHECK(v.voxels == read_with_itk(dir.path("t1.nii.gz")).voxels);
