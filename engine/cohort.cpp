@@ -22,6 +22,7 @@
 #include "engine/subject.h"
 #include "io/atomic_file.h"
 #include "io/cohort_store.h"
+#include "io/output_dir.h"
 #include "io/table.h"
 #include "io/volume.h"
 #include "io/warp.h"
@@ -288,6 +289,13 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
                          const CohortOptions& o, const std::function<void(const std::string&)>& log,
                          const std::function<void(const CohortProgress&)>& progress) {
   fs::create_directories(o.out_dir);
+  json configuration = o.configuration;
+  configuration["dtype"] = runtime.dtype_name();
+  if (o.explain) configuration["rule"] = lrp::to_json(o.composite);
+  if (!o.mni_reference.empty()) configuration["mni_reference"] = io::file_fingerprint(o.mni_reference);
+  io::require_configuration(o.out_dir, configuration, o.force);
+  if (o.shard_tag.empty()) io::remove_stray_temporaries(o.out_dir);  // a shard leaves the shared files to their writers
+  for (const io::Subject& s : todo) io::remove_stray_temporaries(subject_dir(o, s.id));
   CohortSummary summary;
   summary.cohort = cohort.size();
   summary.todo = todo.size();

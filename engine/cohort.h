@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/pipeline.h"
 #include "engine/runtime.h"
 #include "io/cohort.h"
@@ -44,6 +46,10 @@ struct CohortOptions {
   // grow with the cohort. Predictions run `batch` subjects per forward pass (LRP one at a time).
   int batch = 1, readers = 1, writers = 1;
   std::string store;  // "" or an HDF5 file: the table and maps of every completed subject (io/cohort_store.h)
+  // What produced the results, besides the rule, dtype and MNI grid run_cohort adds itself: the model
+  // files' fingerprints. Kept in DIR/configuration.json; a run with other settings is refused unless
+  // `force` (io/output_dir.h).
+  nlohmann::json configuration = nlohmann::json::object();
 };
 
 // One step of a cohort run, for progress displays.
@@ -58,7 +64,9 @@ struct CohortSummary {
   double device_wait_seconds = 0;  // time the device waited for input (the pipeline's hidden I/O shows here)
 };
 
-// `cohort` is the whole list (for the table); `todo` the part this process runs (a shard or all).
+// `cohort` is the whole list (for the table); `todo` the part this process runs (a shard or all). The
+// caller holds the directory's lock (io::OutputDirLock); temporaries a killed run left in the
+// directories this run writes are removed first.
 // `log` receives messages (warnings, QC), `progress` one call per subject.
 CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vector<io::Subject>& todo,
                          const models::Ensemble& model, const PreprocessSpec& preprocess, const Runtime& runtime,

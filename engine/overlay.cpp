@@ -19,11 +19,18 @@ const std::vector<std::string>& overlay_columns() {
   return columns;
 }
 
+io::Volume read_lesion_map(const std::string& path) {
+  io::Volume lesions = io::read_volume(path);
+  io::require_values(lesions, path, 0, 1, "lesion probabilities in [0, 1] (a binary mask holds 0 and 1; rescale a 0-255 mask first)");
+  return lesions;
+}
+
 std::vector<std::string> overlay_row(const OverlayInputs& in, double threshold, const std::string& resample) {
   if (resample != "nearest" && resample != "linear" && resample != "study")
     throw std::invalid_argument("lesion resampling \"" + resample + "\": expected nearest, linear or study");
   io::Volume relevance = io::read_volume(in.relevance);
-  io::Volume lesions = io::read_volume(in.lesions);
+  io::require_values(relevance, in.relevance);
+  io::Volume lesions = read_lesion_map(in.lesions);
   double threshold_used = threshold;
   if (!in.transforms.empty() && in.relevance_to_lesions) {
     // The other way round: the lesion map stays as segmented, the relevance map is interpolated

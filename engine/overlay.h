@@ -9,6 +9,7 @@
 
 #include "io/cohort.h"
 #include "io/table.h"
+#include "io/volume.h"
 
 namespace mlens::engine {
 
@@ -22,6 +23,11 @@ struct OverlayInputs {
   bool relevance_to_lesions = false;    // warp the relevance map into the lesion grid instead
   double age = std::numeric_limits<double>::quiet_NaN(), brain_age = std::numeric_limits<double>::quiet_NaN();
 };
+
+// A lesion map (LST's ples_lpa probabilities or a binary mask), refused, naming the file and the first
+// bad voxel, when a value is NaN or outside [0, 1]: a 0-255 mask or a label map thresholded at 0.8 would
+// silently count every labelled voxel.
+io::Volume read_lesion_map(const std::string& path);
 
 // "nearest", "linear" or "study" (binarise, interpolate linearly, keep exact 1s, as the study did).
 // Throws with the file named on any problem.

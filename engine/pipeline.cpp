@@ -50,22 +50,6 @@ PreprocessSpec preprocess_spec(const io::EnsembleSpec& m) {
   return s;
 }
 
-namespace {
-
-// NaN or Inf voxels would silently spread through normalisation and the network: name the first.
-void require_finite(const io::Volume& v, const std::string& source) {
-  std::size_t bad = 0, first = 0;
-  for (std::size_t i = 0; i < v.voxels.size(); ++i)
-    if (!std::isfinite(v.voxels[i]) && bad++ == 0) first = i;
-  if (bad == 0) return;
-  const int64_t k = static_cast<int64_t>(first) % v.shape[2], j = static_cast<int64_t>(first) / v.shape[2] % v.shape[1],
-                i = static_cast<int64_t>(first) / v.shape[2] / v.shape[1];
-  throw std::invalid_argument("\"" + source + "\": " + std::to_string(bad) + " voxel(s) are not finite numbers (the first, at voxel (" +
-                              std::to_string(i) + ", " + std::to_string(j) + ", " + std::to_string(k) + "), is " +
-                              (std::isnan(v.voxels[first]) ? "NaN" : "infinite") + ")");
-}
-
-}  // namespace
 
 Prepared prepare(io::Volume v, const PreprocessSpec& spec, const io::Volume* mask, const std::string& source) {
   Prepared p;
@@ -76,7 +60,7 @@ Prepared prepare(io::Volume v, const PreprocessSpec& spec, const io::Volume* mas
     for (std::size_t i = 0; i < v.voxels.size(); ++i)
       if (mask->voxels[i] == 0) v.voxels[i] = 0;
   }
-  require_finite(v, source);
+  io::require_values(v, source);  // NaN or Inf voxels would spread silently through normalisation and the network
   p.subject_orientation = orientation_code(v.geometry, source);
   if (spec.fit == "resample") {
     p.intensity_max = *std::max_element(v.voxels.begin(), v.voxels.end());

@@ -74,6 +74,8 @@ WmlAnalysis analyse_wml_table(const std::string& table_path, const std::string& 
             {"subjects", r.subjects},
             {"min_wml_voxels", min_wml_voxels},
             {"included", r.included},
+            {"left_out", {{"few_lesion_voxels", r.few_lesion_voxels.size()}, {"missing_measure", r.missing_measure.size()},
+                          {"missing_measure_rows", r.missing_measure}}},
             {"measure", "a_wml_voxel"},
             {"expected", expected},
             {"paired_t_test",

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -23,11 +24,29 @@ std::string temporary_path_for(const std::string& target) {
   return (p.parent_path() / tmp).string();
 }
 
+void require_writable_file(const std::string& target) {
+  const fs::path p(target);
+  std::error_code error;
+  const fs::path parent = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  const fs::file_status dir = fs::status(parent, error);
+  if (!fs::exists(dir)) throw std::runtime_error("\"" + target + "\": cannot write, the directory \"" + parent.string() + "\" does not exist");
+  if (!fs::is_directory(dir)) throw std::runtime_error("\"" + target + "\": cannot write, \"" + parent.string() + "\" is not a directory");
+  const fs::file_status file = fs::status(p, error);  // follows links: a link to a device is a device
+  if (fs::exists(file) && !fs::is_regular_file(file))
+    throw std::runtime_error("\"" + target + "\": is " +
+                             (fs::is_directory(file) ? "a directory" : fs::is_character_file(file) || fs::is_block_file(file) ? "a device"
+                              : fs::is_fifo(file) ? "a FIFO" : fs::is_socket(file) ? "a socket" : "not a regular file") +
+                             ", expected a regular file (mlens writes its outputs only to regular files)");
+}
+
 void write_atomically(const std::string& target, const std::function<void(const std::string&)>& write) {
+  require_writable_file(target);
   const std::string tmp = temporary_path_for(target);
   try {
     write(tmp);
-    fs::rename(tmp, target);
+    std::error_code error;
+    fs::rename(tmp, target, error);
+    if (error) throw std::runtime_error("\"" + target + "\": cannot put the finished file in place (" + error.message() + ")");
   } catch (...) {
     std::error_code ignored;
     fs::remove(tmp, ignored);
@@ -43,6 +62,27 @@ void write_text_atomically(const std::string& target, const std::string& text) {
     out.close();
     if (!out) throw std::runtime_error("writing \"" + target + "\" failed (disk full?)");
   });
+}
+
+}  // namespace mlens::io
+
+namespace mlens::io {
+
+bool is_temporary_name(const std::string& name) {
+  const auto tmp = name.find(".tmp-");
+  return !name.empty() && name[0] == '.' && tmp != std::string::npos && tmp + 5 < name.size() &&
+         std::isdigit(static_cast<unsigned char>(name[tmp + 5]));
+}
+
+std::size_t remove_stray_temporaries(const std::string& dir) {
+  std::size_t removed = 0;
+  std::error_code error;
+  for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
+    if (!is_temporary_name(it->path().filename().string())) continue;
+    std::error_code ignored;
+    if (it->is_regular_file(ignored) && fs::remove(it->path(), ignored)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace mlens::io

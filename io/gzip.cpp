@@ -17,19 +17,22 @@ bool starts_member(const unsigned char* p, std::size_t n) { return n >= 2 && p[0
 
 }  // namespace
 
-std::vector<unsigned char> gunzip(const std::vector<unsigned char>& gz, const std::string& name) {
+std::vector<unsigned char> gunzip(const std::vector<unsigned char>& gz, const std::string& name, std::size_t limit) {
   const auto bad = [&](const std::string& what) { return std::runtime_error("\"" + name + "\": " + what); };
   if (!starts_member(gz.data(), gz.size())) throw bad("not a gzip file");
+  limit = std::min(limit, max_inflated_size(gz.size()));
   // A single-member file states its size (mod 2³²) in its last four bytes: usually one buffer suffices.
+  // The statement is only a hint: a corrupt file's claim is capped by what the bytes can inflate to.
   uint32_t stated = 0;
   if (gz.size() >= 4) std::memcpy(&stated, gz.data() + gz.size() - 4, 4);
-  std::vector<unsigned char> out(std::max<std::size_t>(stated, std::size_t{1} << 16));
+  std::vector<unsigned char> out(std::min<std::size_t>(std::max<std::size_t>(stated, std::size_t{1} << 16), limit));
   auto state = std::make_unique<inflate_state>();  // ~30 KB of tables
   isal_inflate_init(state.get());
   state->crc_flag = ISAL_GZIP;
   std::size_t in_pos = 0, out_pos = 0;
   for (;;) {
-    if (out_pos == out.size()) out.resize(2 * out.size());
+    if (out_pos == limit) break;
+    if (out_pos == out.size()) out.resize(std::min(2 * out.size(), limit));
     state->next_in = const_cast<unsigned char*>(gz.data()) + in_pos;
     state->avail_in = static_cast<uint32_t>(std::min(gz.size() - in_pos, kPiece));
     state->next_out = out.data() + out_pos;

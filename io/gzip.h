@@ -15,8 +15,15 @@
 namespace mlens::io {
 
 // The content of a gzip file (`gz`: its bytes), every member concatenated as gzip -d does; bytes after
-// a complete member that do not start another are ignored, as gzip -d does. Errors name `name`.
-std::vector<unsigned char> gunzip(const std::vector<unsigned char>& gz, const std::string& name);
+// a complete member that do not start another are ignored, as gzip -d does. At most `limit` bytes are
+// inflated: the output grows as it is inflated (never sized from the file's own size field beyond
+// what deflate can reach from gz.size() bytes), and inflation stops at `limit` without reading or
+// checking the rest. Errors name `name`.
+std::vector<unsigned char> gunzip(const std::vector<unsigned char>& gz, const std::string& name,
+                                  std::size_t limit = SIZE_MAX);
+
+// The most bytes `compressed` bytes of deflate data can inflate to (deflate's ratio is at most 1032:1).
+constexpr std::size_t max_inflated_size(std::size_t compressed) { return 1032 * compressed + 1024; }
 
 // Writes a file piece by piece, gzipped (igzip level 1) or as is. close() finishes the stream and
 // throws, naming the file, if any write failed (a full disk); a sink not closed leaves a partial file

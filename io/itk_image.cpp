@@ -130,9 +130,6 @@ std::string nifti_header(const Image& image, const std::string& scratch) {
 template <typename Header, typename Voxels>
 void write_nifti_file(const std::string& path, Header&& header, Voxels&& voxels) {
   const bool gzip = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty() && !std::filesystem::is_directory(parent))
-    throw std::runtime_error("\"" + path + "\": cannot write, the directory \"" + parent.string() + "\" does not exist");
   write_atomically(path, [&](const std::string& tmp) {
     std::string bytes;
     try {

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "io/contained.h"
 
 namespace mlens::io {
 namespace {
@@ -21,13 +22,15 @@ hsize_t element_count(const H5::DataSpace& space) {
 }
 
 // Reads a string attribute that is a scalar or a 1D array, fixed-length or variable-length.
-std::vector<std::string> read_strings(const H5::Attribute& attr) {
+std::vector<std::string> read_strings(const H5::Attribute& attr, const std::string& path) {
+  const auto bad = [&](const std::string& what) { return file_error(path, "attribute \"" + attr.getName() + "\" " + what); };
   const H5::DataSpace space = attr.getSpace();
   const hsize_t n = element_count(space);
   if (n == 0) return {};
-  if (attr.getTypeClass() != H5T_STRING) throw std::runtime_error("attribute is not a string");
+  if (attr.getTypeClass() != H5T_STRING) throw bad("is not a string");
   const H5::StrType type = attr.getStrType();
   std::vector<std::string> out;
+  if (n > (std::size_t{1} << 24)) throw bad("claims " + std::to_string(n) + " strings (the file is corrupt)");
   if (type.isVariableStr()) {
     std::vector<char*> ptrs(n, nullptr);
     attr.read(type, ptrs.data());
@@ -35,6 +38,7 @@ std::vector<std::string> read_strings(const H5::Attribute& attr) {
     H5Dvlen_reclaim(type.getId(), space.getId(), H5P_DEFAULT, ptrs.data());
   } else {
     const size_t len = type.getSize();
+    if (len == 0 || n > (std::size_t{1} << 30) / len) throw bad("claims " + std::to_string(n) + " strings of " + std::to_string(len) + " bytes (the file is corrupt)");
     std::vector<char> buf(n * len);
     attr.read(type, buf.data());
     for (hsize_t i = 0; i < n; ++i) {
@@ -47,9 +51,9 @@ std::vector<std::string> read_strings(const H5::Attribute& attr) {
   return out;
 }
 
-std::string read_string(const H5::H5Object& obj, const std::string& name) {
+std::string read_string(const H5::H5Object& obj, const std::string& name, const std::string& path) {
   if (!obj.attrExists(name)) return "";
-  const auto v = read_strings(obj.openAttribute(name));
+  const auto v = read_strings(obj.openAttribute(name), path);
   return v.empty() ? "" : v.front();
 }
 
@@ -65,9 +69,15 @@ WeightArray read_weight(const H5::Group& layer, const std::string& layer_name, c
   std::vector<hsize_t> dims(rank);
   space.getSimpleExtentDims(dims.data());
   w.shape.assign(dims.begin(), dims.end());
-  w.values.resize(element_count(space));
   if (ds.getTypeClass() != H5T_FLOAT)
     throw file_error(path, "weight \"" + weight + "\" of layer \"" + layer_name + "\" is not floating point");
+  // The shape is a claim of the file's metadata: the data it describes must be in the file before
+  // mlens allocates for it (a compressed dataset can hold at most 1032 values per stored byte).
+  const hsize_t count = element_count(space), stored = ds.getStorageSize();
+  if (count > 0 && (stored == 0 || count / 1032 > stored || count > (hsize_t{1} << 32)))
+    throw file_error(path, "weight \"" + weight + "\" of layer \"" + layer_name + "\" claims " + std::to_string(count) +
+                               " values but the file stores " + std::to_string(stored) + " bytes for it (the file is corrupt)");
+  w.values.resize(count);
   if (!w.values.empty()) ds.read(w.values.data(), H5::PredType::NATIVE_DOUBLE);
   for (size_t i = 0; i < w.values.size(); ++i)
     if (!std::isfinite(w.values[i]))
@@ -76,10 +86,8 @@ WeightArray read_weight(const H5::Group& layer, const std::string& layer_name, c
   return w;
 }
 
-}  // namespace
-
-KerasFile read_keras_h5(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw file_error(path, "no such file");
+// The reading itself; read_keras_h5 runs it in a child process first (io/contained.h).
+KerasFile read_file(const std::string& path) {
   bool is_hdf5 = false;
   try {
     is_hdf5 = H5::H5File::isHdf5(path.c_str());
@@ -100,7 +108,7 @@ KerasFile read_keras_h5(const std::string& path) {
     if (!weights_root.attrExists("layer_names"))
       throw file_error(path, "group \"model_weights\" has no attribute \"layer_names\"");
 
-    const std::string config = read_string(file, "model_config");
+    const std::string config = read_string(file, "model_config", path);
     if (!config.empty()) {
       try {
         k.model_config = nlohmann::json::parse(config);
@@ -108,26 +116,37 @@ KerasFile read_keras_h5(const std::string& path) {
         throw file_error(path, std::string("attribute \"model_config\" is not valid JSON (") + e.what() + ")");
       }
     }
-    k.keras_version = read_string(file, "keras_version");
-    if (k.keras_version.empty()) k.keras_version = read_string(weights_root, "keras_version");
-    k.backend = read_string(file, "backend");
-    if (k.backend.empty()) k.backend = read_string(weights_root, "backend");
+    k.keras_version = read_string(file, "keras_version", path);
+    if (k.keras_version.empty()) k.keras_version = read_string(weights_root, "keras_version", path);
+    k.backend = read_string(file, "backend", path);
+    if (k.backend.empty()) k.backend = read_string(weights_root, "backend", path);
 
-    for (const std::string& layer_name : read_strings(weights_root.openAttribute("layer_names"))) {
+    for (const std::string& layer_name : read_strings(weights_root.openAttribute("layer_names"), path)) {
       if (!weights_root.nameExists(layer_name))
         throw file_error(path, "\"layer_names\" lists \"" + layer_name + "\" but there is no such group");
       const H5::Group layer = weights_root.openGroup(layer_name);
       WeightGroup g;
       g.layer_name = layer_name;
       if (layer.attrExists("weight_names"))
-        for (const std::string& w : read_strings(layer.openAttribute("weight_names")))
+        for (const std::string& w : read_strings(layer.openAttribute("weight_names"), path))
           g.weights.push_back(read_weight(layer, layer_name, w, path));
       k.groups.push_back(std::move(g));
     }
   } catch (const H5::Exception& e) {
-    throw file_error(path, "HDF5 error in " + e.getFuncName() + ": " + e.getDetailMsg());
+    throw file_error(path, "HDF5 error in " + e.getFuncName() + ": " + e.getDetailMsg() + " (the file is corrupt or not a Keras file)");
   }
   return k;
+}
+
+}  // namespace
+
+KerasFile read_keras_h5(const std::string& path) {
+  const std::filesystem::file_status status = std::filesystem::status(path);
+  if (!std::filesystem::exists(status)) throw file_error(path, "no such file");
+  if (std::filesystem::is_directory(status)) throw file_error(path, "is a directory, expected a Keras .h5 file");
+  if (!std::filesystem::is_regular_file(status)) throw file_error(path, "is not a regular file, expected a Keras .h5 file");
+  read_contained(path, "HDF5", [&] { read_file(path); });
+  return read_file(path);
 }
 
 namespace {

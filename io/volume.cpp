@@ -3,7 +3,6 @@
 #include <itkImage.h>
 #include <itkImageFileReader.h>
 #include <itkNiftiImageIO.h>
-#include <nifti1_io.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,7 +14,7 @@
 
 #include "io/atomic_file.h"
 #include "io/itk_image.h"
-#include "io/nifti_voxels.h"
+#include "io/nifti_file.h"
 #include "io/paths.h"
 
 namespace mlens::io {
@@ -30,47 +29,24 @@ void require_nifti_name(const std::string& path) {
 // get_best_affine and FSL decide (the study read its images with nibabel). ITK 5.2 prefers the qform,
 // which matters for files whose two disagree: Debian's JHU-WhiteMatter-labels-2mm.nii.gz has a valid
 // sform and a qform whose qfac = -1 flips the z axis, so ITK alone would put that MNI grid 180 mm too low.
-void use_sform_when_present(const std::string& path, Geometry& g) {
-  nifti_image* header = nifti_image_read(path.c_str(), 0);
-  if (!header) return;
-  if (header->sform_code > 0) {
-    const auto& m = header->sto_xyz.m;  // RAS mm = M · (i, j, k, 1)
-    for (int a = 0; a < 3; ++a) {
-      const double norm = std::sqrt(double(m[0][a]) * m[0][a] + double(m[1][a]) * m[1][a] + double(m[2][a]) * m[2][a]);
-      if (norm <= 0) continue;
-      g.spacing[a] = norm;
-      for (int r = 0; r < 3; ++r) g.direction[3 * r + a] = (r < 2 ? -1.0 : 1.0) * m[r][a] / norm;  // RAS → LPS
-    }
-    g.origin = {-double(m[0][3]), -double(m[1][3]), double(m[2][3])};
+void use_sform(const std::array<std::array<double, 4>, 3>& m, Geometry& g) {  // RAS mm = M · (i, j, k, 1)
+  for (int a = 0; a < 3; ++a) {
+    const double norm = std::sqrt(m[0][a] * m[0][a] + m[1][a] * m[1][a] + m[2][a] * m[2][a]);  // > 0: checked
+    g.spacing[a] = norm;
+    for (int r = 0; r < 3; ++r) g.direction[3 * r + a] = (r < 2 ? -1.0 : 1.0) * m[r][a] / norm;  // RAS → LPS
   }
-  nifti_image_free(header);
+  g.origin = {-m[0][3], -m[1][3], m[2][3]};
 }
 
 }  // namespace
 
 Volume read_volume(const std::string& path) {
   require_nifti_name(path);
-  if (!std::filesystem::exists(path)) throw std::runtime_error("\"" + path + "\": no such file");
+  NiftiFile file = read_nifti_file(path);  // every field checked before ITK reads the header
 
+  // ITK's qform geometry (without reading the voxels); mlens decodes the voxels.
   auto nifti = itk::NiftiImageIO::New();
   nifti->SetFileName(path);
-  try {
-    nifti->ReadImageInformation();
-  } catch (const itk::ExceptionObject& e) {
-    throw std::runtime_error("\"" + path + "\": not a readable NIfTI file (" + e.GetDescription() + ")");
-  }
-  const unsigned dims = nifti->GetNumberOfDimensions();
-  std::string dims_text;
-  for (unsigned d = 0; d < dims; ++d) dims_text += (d ? "x" : "") + std::to_string(nifti->GetDimensions(d));
-  bool accepted = dims == 3 || (dims == 4 && nifti->GetDimensions(3) == 1);
-  if (!accepted)
-    throw std::runtime_error("\"" + path + "\": expected a 3D volume, found " + std::to_string(dims) +
-                             "D image of size " + dims_text);
-  if (nifti->GetNumberOfComponents() != 1)
-    throw std::runtime_error("\"" + path + "\": expected one value per voxel, found " +
-                             std::to_string(nifti->GetNumberOfComponents()) + " components");
-
-  // ITK's reader gives the geometry (without reading the voxels); mlens decodes the voxels.
   auto reader = itk::ImageFileReader<ItkImage>::New();
   reader->SetImageIO(nifti);
   reader->SetFileName(path);
@@ -81,8 +57,9 @@ Volume read_volume(const std::string& path) {
   }
   Volume v;
   copy_grid(*reader->GetOutput(), v);
-  v.voxels = read_nifti_voxels(path, v.shape);
-  use_sform_when_present(path, v.geometry);
+  if (v.shape != file.shape) throw std::runtime_error("\"" + path + "\": ITK read another size than the header's dim");
+  if (file.sform) use_sform(*file.sform, v.geometry);
+  v.voxels = decode_voxels(file);
   return v;
 }
 
@@ -95,6 +72,29 @@ void write_volume(const std::string& path, const Volume& volume, StoredAs stored
     case StoredAs::Int16: return write_nifti<int16_t>(path, volume);
     case StoredAs::UInt8: return write_nifti<uint8_t>(path, volume);
   }
+}
+
+void require_values(const Volume& v, const std::string& name, double lo, double hi, const std::string& expected) {
+  std::size_t not_finite = 0, outside = 0, first = v.voxels.size();
+  for (std::size_t i = 0; i < v.voxels.size(); ++i) {
+    const float x = v.voxels[i];
+    const bool finite = std::isfinite(x), in_range = x >= lo && x <= hi;
+    not_finite += !finite;
+    outside += finite && !in_range;
+    if ((!finite || !in_range) && first == v.voxels.size()) first = i;
+  }
+  if (first == v.voxels.size()) return;
+  const int64_t k = static_cast<int64_t>(first) % v.shape[2], j = static_cast<int64_t>(first) / v.shape[2] % v.shape[1],
+                i = static_cast<int64_t>(first) / v.shape[2] / v.shape[1];
+  std::ostringstream s;
+  s << "\"" << name << "\": ";
+  if (not_finite > 0) s << not_finite << " voxel(s) are not finite numbers";
+  if (outside > 0) s << (not_finite > 0 ? " and " : "") << outside << " outside [" << lo << ", " << hi << "]";
+  const float x = v.voxels[first];
+  s << " (the first, at voxel (" << i << ", " << j << ", " << k << "), is "
+    << (std::isnan(x) ? std::string("NaN") : std::isinf(x) ? std::string("infinite") : std::to_string(x)) << ")";
+  if (!expected.empty()) s << "; expected " << expected;
+  throw std::invalid_argument(s.str());
 }
 
 std::string describe_grid(const Volume& v) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,6 +55,12 @@ void write_volume(const std::string& path, const Volume& volume, StoredAs stored
 // origin within 1e-3 mm, direction cosines within 1e-5). The message prints both grids, as ITK does:
 // mlens never resamples silently.
 void require_same_grid(const Volume& a, const std::string& a_name, const Volume& b, const std::string& b_name);
+
+// Throws std::invalid_argument, naming `name`, how many voxels are bad and the first of them, if a
+// voxel is NaN or infinite, or outside [lo, hi] (`expected` then says what the values should be).
+// NaN in an input would spread silently through every sum after it.
+void require_values(const Volume& v, const std::string& name, double lo = -HUGE_VAL, double hi = HUGE_VAL,
+                    const std::string& expected = "");
 
 // "198x198x198, spacing (1, 1, 1), origin (..), direction (..)"
 std::string describe_grid(const Volume& v);

@@ -17,7 +17,8 @@ struct MapComparison {
 };
 
 // `test` is the engine's map, `reference` the other tool's; both in the same voxel order.
-// Throws std::invalid_argument when the sizes differ.
+// Throws std::invalid_argument when the sizes differ or the reference holds NaN or infinite values; a
+// non-finite value in `test` makes max_abs_error and rel_l2 NaN.
 MapComparison compare_maps(const std::vector<double>& test, const std::vector<double>& reference);
 
 // Relative L2 error ||a - b|| / ||b|| alone (the tolerance measure used across the tests).

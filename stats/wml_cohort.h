@@ -23,6 +23,9 @@ struct WmlCohortInput {
 struct WmlCohortResult {
   std::size_t subjects = 0;           // rows in the table
   std::size_t included = 0;           // with n_wml_voxel > min and both measures present
+  // The rows left out and why (0-based data rows): too few lesion voxels (or none counted), or a missing
+  // (NA) or non-finite lesion relevance or expected relevance.
+  std::vector<std::size_t> few_lesion_voxels, missing_measure;
   double min_wml_voxels = 30;
   PairedTTest t_test;
   WilcoxonTest wilcoxon;
@@ -34,7 +37,7 @@ struct WmlCohortResult {
 // Throws std::invalid_argument (from the tests) when fewer than 2 subjects qualify, saying how many did.
 WmlCohortResult analyse_wml_cohort(const WmlCohortInput& input, double min_wml_voxels = 30);
 
-// One paragraph in the study's style: "n = 654 ... M_diff = ..., 95% CI [...], t(653) = 22.95, p < .001, d_z = 0.90".
+// One paragraph in the study's style (with how many rows were left out and why): "n = 654 ... M_diff = ..., 95% CI [...], t(653) = 22.95, p < .001, d_z = 0.90".
 std::string summarise(const WmlCohortResult& r, const std::string& expected_name);
 
 }  // namespace mlens::stats

@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 
 #include "engine/cohort.h"
 #include "io/cohort.h"
+#include "io/output_dir.h"
 #include "tools/options.h"
 
 namespace mlens::tools {
@@ -58,14 +60,22 @@ engine::CohortOptions cohort_options(const po::variables_map& vm, const LoadedMo
     const std::string path = vm["bias-model"].as<std::string>();
     std::ifstream in(path);
     if (!in) throw std::runtime_error("\"" + path + "\": cannot open the bias model");
-    const nlohmann::json j = nlohmann::json::parse(in);
     stats::AgeBiasModel m;
-    m.slope = j.at("slope").get<double>();
-    m.intercept = j.at("intercept").get<double>();
-    m.n = j.value("n", std::size_t{0});
+    try {
+      const nlohmann::json j = nlohmann::json::parse(in);
+      m.slope = j.at("slope").get<double>();
+      m.intercept = j.at("intercept").get<double>();
+      m.n = j.value("n", std::size_t{0});
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error("\"" + path + "\": expected a bias model (JSON with numbers \"slope\" and \"intercept\", as "
+                               "summary.json's bias_model): " + e.what());
+    }
+    if (!std::isfinite(m.slope) || !std::isfinite(m.intercept) || m.slope == 0)
+      throw std::runtime_error("\"" + path + "\": the bias model's slope and intercept must be finite and the slope non-zero");
     o.bias_model = m;
   }
   o.training_age_range = loaded.training_age_range;
+  o.configuration["model"] = loaded.files;
   if (vm.count("mni")) {
     if (!explain) throw UsageError("--mni warps relevance maps: use it with explain --cohort");
     o.mni_reference = vm["mni"].as<std::string>();
@@ -118,6 +128,7 @@ int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, cons
   }
   log((explain ? "explaining " : "scoring ") + std::to_string(todo.size()) + " of " + std::to_string(cohort.size()) +
       " subjects from " + cohort_path + " into " + o.out_dir);
+  const io::OutputDirLock lock(o.out_dir, o.shard_tag);
   const engine::CohortSummary s = engine::run_cohort(cohort, todo, loaded.model, loaded.preprocess, runtime, o, log, progress_display());
   std::cout << s.computed << " computed, " << s.skipped << " skipped (done earlier), " << s.failed << " failed; "
             << s.completed << " of " << s.cohort << " subjects complete in " << o.out_dir << "/predictions.csv\n";

@@ -1,6 +1,10 @@
 #include "tools/command.h"
 
+#include <algorithm>
+#include <cmath>
+#include <map>
 #include <sstream>
+#include <thread>
 
 namespace mlens::tools {
 
@@ -41,7 +45,45 @@ std::string wrap(const std::string& text, size_t width) {
   return out + line;
 }
 
+// What each numeric option accepts, by name: an option means the same in every command. NaN and
+// infinity are refused for every number, listed or not.
+struct Range {
+  double lo, hi;
+};
+const std::map<std::string, Range>& option_ranges() {
+  const double cores = std::max(1u, std::thread::hardware_concurrency()), big = 1e9;
+  static const std::map<std::string, Range> ranges{
+      {"threads", {0, 4 * cores}}, {"jobs", {1, 4 * cores}}, {"readers", {1, 64}}, {"writers", {1, 64}},
+      {"batch", {1, 4096}}, {"subjects", {1, 1e6}}, {"members", {1, 1000}}, {"epochs", {1, big}},
+      {"patience", {1, big}}, {"count", {1, 10000}}, {"zoom", {1, 64}}, {"panels", {0, 10000}},
+      {"threshold", {0, 1}}, {"epsilon", {0, big}}, {"alpha", {0, big}}, {"beta", {0, big}},
+      {"tolerance", {0, big}}, {"learning-rate", {1e-12, big}}, {"validation-fraction", {0, 0.9}},
+      {"head-fraction", {0, 0.9}}, {"min-wml-voxels", {0, big}}, {"age", {0, 200}}, {"brain-age", {-big, big}},
+      {"age-min", {0, 200}}, {"age-max", {0, 200}}};
+  return ranges;
+}
+
+std::string number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 }  // namespace
+
+void check_numbers(const po::variables_map& vm) {
+  for (const auto& [name, option] : vm) {
+    double value;
+    if (const auto* d = boost::any_cast<double>(&option.value())) value = *d;
+    else if (const auto* i = boost::any_cast<int>(&option.value())) value = *i;
+    else continue;
+    const auto range = option_ranges().find(name);
+    if (!std::isfinite(value)) throw UsageError("--" + name + " is " + number(value) + ", expected a finite number");
+    if (range != option_ranges().end() && !(value >= range->second.lo && value <= range->second.hi))
+      throw UsageError("--" + name + " is " + number(value) + ", expected a number from " + number(range->second.lo) +
+                       " to " + number(range->second.hi) + (name == "threads" ? " (0: all cores; at most 4 per core)" : ""));
+  }
+}
 
 std::string help_text(const Command& c) {
   po::options_description options("Options", 100, 50);

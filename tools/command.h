@@ -8,6 +8,7 @@
 #include <boost/program_options.hpp>
 
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -37,5 +38,9 @@ std::string help_text(const Command& command);
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Throws a UsageError naming the option when a number is NaN or infinite, or outside the range the
+// option accepts (one table for all commands: --threads at most 4 per core, --threshold in [0, 1], ...).
+void check_numbers(const po::variables_map& vm);
 
 }  // namespace mlens::tools

@@ -1,6 +1,7 @@
 // `mlens`: one command, subcommands in tools/<name>.cpp. Errors are caught here once: the message on
 // stderr, the exit code from tools/command.h. Data goes to stdout, progress and logs to stderr.
 #include <iostream>
+#include <stdexcept>
 
 #include "tools/command.h"
 
@@ -55,7 +56,11 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     try {
-      return c.run(vm);
+      check_numbers(vm);
+      const int code = c.run(vm);
+      // Data on stdout (--json, tables) is output like any file: a full disk or closed pipe is an error.
+      if (!std::cout.flush()) throw std::runtime_error("writing to standard output failed (disk full or closed pipe?)");
+      return code;
     } catch (const UsageError& e) {
       std::cerr << "mlens " << name << ": " << e.what() << "\n(see: mlens " << name << " --help)\n";
       return kExitUsage;

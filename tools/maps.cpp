@@ -3,6 +3,7 @@
 #include <iostream>
 #include <optional>
 
+#include "engine/overlay.h"
 #include "io/paths.h"
 #include "io/table.h"
 #include "io/volume.h"
@@ -23,7 +24,8 @@ int run(const po::variables_map& vm) {
   std::optional<stats::CohortMaps> maps;
   for (std::size_t r = 0; r < relevance.size(); ++r) {
     const std::string rel_path = resolve(relevance[r]), les_path = resolve(lesions[r]);
-    const io::Volume rel = io::read_volume(rel_path), les = io::read_volume(les_path);
+    const io::Volume rel = io::read_volume(rel_path), les = engine::read_lesion_map(les_path);
+    io::require_values(rel, rel_path);
     if (!grid) {
       grid = rel;
       maps.emplace(rel.voxels.size(), vm["threshold"].as<double>());

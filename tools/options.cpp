@@ -1,5 +1,7 @@
 #include "tools/options.h"
 
+#include <filesystem>
+
 #include <ATen/Parallel.h>
 #include <H5Cpp.h>
 #include <torch/version.h>
@@ -10,6 +12,7 @@
 #include "engine/model_loader.h"
 #include "engine/subject.h"
 #include "io/manifest.h"
+#include "io/output_dir.h"
 
 namespace mlens::tools {
 
@@ -54,15 +57,37 @@ models::Sequential load_network(const po::variables_map& vm, const engine::Runti
   }
 }
 
+namespace {
+
+std::string fingerprint(const std::string& path) {
+  return std::filesystem::path(path).filename().string() + ": " + io::file_fingerprint(path);
+}
+
+// The manifest files and model files of an ensemble, outermost first.
+void add_files(const io::EnsembleSpec& spec, std::vector<std::string>& files) {
+  if (files.empty() || files.back() != fingerprint(spec.source)) files.push_back(fingerprint(spec.source));
+  for (const io::MemberSpec& m : spec.members) {
+    if (m.ensemble) add_files(*m.ensemble, files);
+    else files.push_back(fingerprint(m.model) + (m.arch.empty() ? "" : ", arch " + m.arch));
+  }
+}
+
+}  // namespace
+
 LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runtime) {
   if (vm.count("manifest") && vm.count("model")) throw UsageError("give either --model or --manifest, not both");
   if (vm.count("manifest")) {
     const std::string path = vm["manifest"].as<std::string>();
     const io::EnsembleSpec spec = io::read_manifest(path);
-    return {engine::load_ensemble(spec, runtime), engine::preprocess_spec(spec), path, spec.training_age_range};
+    LoadedModel loaded{engine::load_ensemble(spec, runtime), engine::preprocess_spec(spec), path, spec.training_age_range, {}};
+    add_files(spec, loaded.files);
+    return loaded;
   }
   if (!vm.count("model")) throw UsageError("give the model: --model FILE (or an ensemble: --manifest FILE)");
-  return {engine::as_ensemble(load_network(vm, runtime)), engine::PreprocessSpec{}, vm["model"].as<std::string>(), {1, 0}};
+  const std::string path = vm["model"].as<std::string>();
+  LoadedModel loaded{engine::as_ensemble(load_network(vm, runtime)), engine::PreprocessSpec{}, path, {1, 0}, {}};
+  loaded.files.push_back(fingerprint(path) + (vm.count("arch") ? ", arch " + vm["arch"].as<std::string>() : ""));
+  return loaded;
 }
 
 void add_subject_options(po::options_description& o) {

@@ -24,6 +24,9 @@ struct LoadedModel {
   engine::PreprocessSpec preprocess;
   std::string source;  // the --model or --manifest path
   std::array<double, 2> training_age_range{1, 0};  // from the manifest; min > max: unknown
+  // Every file that makes the model (manifests, members): "name: fingerprint" (io::file_fingerprint),
+  // the record of a cohort's configuration.json.
+  std::vector<std::string> files;
 };
 LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runtime);
 

@@ -4,6 +4,7 @@
 
 #include "engine/study.h"
 #include "io/cohort.h"
+#include "io/output_dir.h"
 #include "tools/options.h"
 
 namespace mlens::tools {
@@ -37,6 +38,7 @@ int run(const po::variables_map& vm) {
   const std::string cohort_path = vm["cohort"].as<std::string>();
   const std::vector<io::Subject> cohort = io::read_cohort(cohort_path);
   log("mlens run: " + std::to_string(cohort.size()) + " subjects from " + cohort_path + " into " + o.cohort.out_dir);
+  const io::OutputDirLock lock(o.cohort.out_dir);
   const engine::StudyResult r =
       engine::run_study(cohort, loaded.model, loaded.preprocess, runtime, o, [](const std::string& m) { log(m); }, progress_display());
   const std::size_t failed = r.cohort.failed + r.overlay.failures.rows.size();

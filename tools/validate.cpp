@@ -48,7 +48,12 @@ int run(const po::variables_map& vm) {
       engine::explain(loaded.model, prepare_subject(vm, loaded).model_input, composite, runtime, input);
   const at::Tensor r = e.relevance.to(at::kCPU, at::kDouble).contiguous();
   const std::vector<double> mine(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
-  const stats::MapComparison c = stats::compare_maps(mine, ref);
+  stats::MapComparison c;
+  try {
+    c = stats::compare_maps(mine, ref);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("\"" + reference + "\": " + e.what());
+  }
   const bool pass = c.rel_l2 <= tolerance;
   if (vm.count("json")) {
     std::cout << nlohmann::json{{"reference", reference},  {"rule", to_json(composite)},

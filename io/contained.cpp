@@ -1,0 +1,83 @@
+#include "io/contained.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace mlens::io {
+
+void read_contained(const std::string& path, const std::string& library, const std::function<void()>& read,
+                    int timeout_seconds) {
+  int message[2];  // the child's error text, if it throws
+  if (::pipe(message) != 0) throw std::runtime_error("\"" + path + "\": cannot create a pipe (" + std::strerror(errno) + ")");
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(message[0]);
+    ::close(message[1]);
+    throw std::runtime_error("\"" + path + "\": cannot start a process to check the file (" + std::strerror(errno) + ")");
+  }
+  if (child == 0) {
+    ::close(message[0]);
+    const rlimit no_core{0, 0};  // a crash here is expected on corrupt files: no core dump
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    int code = 0;
+    try {
+      read();
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      for (std::size_t at = 0; at < what.size();) {
+        const ssize_t n = ::write(message[1], what.data() + at, what.size() - at);
+        if (n <= 0) break;
+        at += static_cast<std::size_t>(n);
+      }
+      code = 1;
+    } catch (...) {
+      code = 1;
+    }
+    ::_exit(code);  // no destructors or atexit handlers of the parent's state
+  }
+  ::close(message[1]);
+
+  std::string what;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  bool timed_out = false;
+  for (;;) {  // read the message until the child closes its end (exit or death), or time runs out
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) {
+      timed_out = true;
+      ::kill(child, SIGKILL);
+      break;
+    }
+    pollfd p{message[0], POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(message[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    what.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(message[0]);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out)
+    throw std::runtime_error("\"" + path + "\": the " + library + " library did not finish reading it within " +
+                             std::to_string(timeout_seconds) + " s (the file is corrupt or not what its name says)");
+  if (WIFSIGNALED(status))
+    throw std::runtime_error("\"" + path + "\": the file is corrupt: the " + library + " library crashed reading it (" +
+                             ::strsignal(WTERMSIG(status)) + ")");
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+    throw std::runtime_error(what.empty() ? "\"" + path + "\": reading failed" : what);
+}
+
+}  // namespace mlens::io
