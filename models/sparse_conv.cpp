@@ -320,9 +320,19 @@ void check(const at::Tensor& positions, const at::Tensor& w) {
 }  // namespace
 
 at::Tensor scatter_dense(const at::Tensor& values, const at::Tensor& positions, const std::vector<int64_t>& shape) {
-  return at::zeros({c10::multiply_integers(shape)}, values.options())
-      .index_put_({positions}, values, /*accumulate=*/true)
-      .view(shape);
+  at::Tensor out = at::zeros({c10::multiply_integers(shape)}, values.options());
+  if (!values.device().is_cpu()) return out.index_put_({positions}, values, /*accumulate=*/true).view(shape);
+  // One thread, in the winners' order: ATen's CPU index_put_ adds from two threads with atomics, so a
+  // cell several overlapping windows share got its sum in an order that depended on thread timing, and
+  // identical runs differed in the last bit where a busy core delayed one thread.
+  const at::Tensor v = values.contiguous(), p = positions.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "scatter_dense", [&] {
+    scalar_t* o = out.data_ptr<scalar_t>();
+    const scalar_t* x = v.data_ptr<scalar_t>();
+    const int64_t* at = p.data_ptr<int64_t>();
+    for (int64_t j = 0, n = p.numel(); j < n; ++j) o[at[j]] += x[j];
+  });
+  return out.view(shape);
 }
 
 bool sparse_maps_pay(const at::Tensor& w, int64_t entries, int64_t outputs) {

@@ -163,3 +163,17 @@ TEST_CASE("every subcommand's --help teaches with an example, and docs/cli.md ma
     CHECK(docs.find(out) != std::string::npos);
   }
 }
+
+TEST_CASE("the same inputs give the same bytes; thread counts change maps only at float rounding", "[cli]") {
+  Setup s;
+  const auto explain = [&](const std::string& out, int threads) {
+    return test::run(kMlens + " explain --model " + s.model + " --input " + s.volume + " --out " + s.dir.path(out) +
+                     " --threads " + std::to_string(threads));
+  };
+  REQUIRE(explain("a.nii.gz", 2) == 0);
+  REQUIRE(explain("b.nii.gz", 2) == 0);
+  REQUIRE(explain("c.nii.gz", 1) == 0);
+  CHECK(read_file(s.dir.path("a.nii.gz")) == read_file(s.dir.path("b.nii.gz")));
+  const io::Volume a = io::read_volume(s.dir.path("a.nii.gz")), c = io::read_volume(s.dir.path("c.nii.gz"));
+  CHECK(stats::relative_l2(std::vector<double>(c.voxels.begin(), c.voxels.end()), std::vector<double>(a.voxels.begin(), a.voxels.end())) < 1e-6);
+}

@@ -3,6 +3,10 @@
 // other devices run: asymmetric, symmetric and no padding, one and several input channels, batches.
 #include "testing.h"
 
+#include <ATen/Parallel.h>
+
+#include <cstring>
+
 #include "models/conv.h"
 #include "models/sparse_conv.h"
 
@@ -69,4 +73,22 @@ TEST_CASE("the sparse adjoint splits large inputs across threads without losing 
   const at::Tensor portable =
       models::conv3d_transpose_at(s, positions, w, p, out_shape, {40, 40, 200}, models::SparseKernel::Portable);
   CHECK(max_abs(fast - portable) < 1e-4 * max_abs(portable));
+}
+
+TEST_CASE("winners' values are summed in their order, bit for bit, whatever the threads do", "[lrp][sparse]") {
+  // Overlapping pooling windows make one cell the winner of several windows. ATen's CPU index_put_
+  // summed such repeats from two threads with atomics, in an order that depended on thread timing, so
+  // identical runs could differ in the last bit; scatter_dense must sum serially, in the given order.
+  at::set_num_threads(2);
+  const int64_t cells = 1000, entries = 400000;
+  at::manual_seed(7);
+  const at::Tensor positions = at::randint(0, cells, {entries}, at::kLong);
+  const at::Tensor values = (at::randn({entries}, at::kFloat) * at::exp(at::randn({entries}, at::kFloat) * 4)).contiguous();
+  std::vector<float> expected(cells, 0.0f);
+  for (int64_t j = 0; j < entries; ++j) expected[positions[j].item<int64_t>()] += values[j].item<float>();
+  for (int run = 0; run < 3; ++run) {
+    const at::Tensor got = models::scatter_dense(values, positions, {10, 100});
+    REQUIRE(got.is_contiguous());
+    CHECK(std::memcmp(got.data_ptr<float>(), expected.data(), sizeof(float) * cells) == 0);
+  }
 }

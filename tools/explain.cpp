@@ -41,6 +41,10 @@ int run(const po::variables_map& vm) {
   if (vm.count("cohort")) return run_cohort(vm, runtime, loaded, /*explain=*/true, composite);
   if (!vm.count("input")) throw UsageError("give --input VOL (or --cohort CSV)");
   const std::string sidecar = vm.count("sidecar") ? vm["sidecar"].as<std::string>() : stem_of(out) + ".json";
+  // Every output is checked before the computation, so a bad path fails at once and leaves no map
+  // written without its sidecar.
+  for (const std::string& target : {out, sidecar}) io::require_writable_file(target);
+  if (vm.count("model-space")) io::require_writable_file(vm["model-space"].as<std::string>());
   const std::string input = vm["input"].as<std::string>();
   const engine::Prepared prepared = prepare_subject(vm, loaded);
   const io::Volume& volume = prepared.model_input;

@@ -50,6 +50,7 @@ models::Sequential load_network(const po::variables_map& vm, const engine::Runti
   std::optional<models::Int3> shape;
   if (vm.count("input-shape")) shape = parse_shape(vm["input-shape"].as<std::string>());
   const std::string arch = vm.count("arch") ? vm["arch"].as<std::string>() : "";
+  if (!arch.empty() && arch != "mrinet") throw UsageError("--arch " + arch + ": unknown architecture (known: mrinet)");
   try {
     return engine::load_network(vm["model"].as<std::string>(), arch, shape, runtime);
   } catch (const engine::MissingArchitecture& e) {
