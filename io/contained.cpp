@@ -28,6 +28,9 @@ void read_contained(const std::string& path, const std::string& library, const s
     ::close(message[0]);
     const rlimit no_core{0, 0};  // a crash here is expected on corrupt files: no core dump
     ::setrlimit(RLIMIT_CORE, &no_core);
+    // Die by the signal itself, not through a handler installed in the parent (a sanitizer's or
+    // libFuzzer's would report the library's crash as its own and exit normally).
+    for (const int signal : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) ::signal(signal, SIG_DFL);
     int code = 0;
     try {
       read();

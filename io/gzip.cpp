@@ -3,6 +3,7 @@
 #include <isa-l/igzip_lib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -60,8 +61,9 @@ struct FileSink::Deflate {
   std::vector<uint8_t> out = std::vector<uint8_t>(std::size_t{1} << 20);
 };
 
-FileSink::FileSink(const std::string& path, bool gzip) : path_(path), file_(std::fopen(path.c_str(), "wb")) {
-  if (!file_) throw std::runtime_error("\"" + path + "\": cannot open for writing");
+FileSink::FileSink(const std::string& path, bool gzip, const std::string& name)
+    : name_(name.empty() ? path : name), file_(std::fopen(path.c_str(), "wb")) {
+  if (!file_) throw std::runtime_error("\"" + name_ + "\": cannot open for writing (" + std::strerror(errno) + ")");
   if (!gzip) return;
   deflate_ = std::make_unique<Deflate>();
   isal_zstream& s = deflate_->stream;
@@ -115,7 +117,7 @@ void FileSink::close() {
   if (ok_ && deflate_) deflate(nullptr, 0, true);
   ok_ = std::fclose(file_) == 0 && ok_;
   file_ = nullptr;
-  if (!ok_) throw std::runtime_error("\"" + path_ + "\": writing failed (disk full?)");
+  if (!ok_) throw std::runtime_error("\"" + name_ + "\": writing failed (disk full?)");
 }
 
 }  // namespace mlens::io

@@ -30,7 +30,8 @@ constexpr std::size_t max_inflated_size(std::size_t compressed) { return 1032 * 
 // (write it under a temporary name, see atomic_file.h).
 class FileSink {
  public:
-  FileSink(const std::string& path, bool gzip);
+  // Errors name `name` (the file the user asked for), default `path` (a temporary, say).
+  FileSink(const std::string& path, bool gzip, const std::string& name = "");
   ~FileSink();
   FileSink(const FileSink&) = delete;
   FileSink& operator=(const FileSink&) = delete;
@@ -42,7 +43,7 @@ class FileSink {
   struct Deflate;
   void deflate(const unsigned char* data, std::size_t bytes, bool last);
 
-  std::string path_;
+  std::string name_;
   std::FILE* file_ = nullptr;
   std::unique_ptr<Deflate> deflate_;  // null for plain files
   bool ok_ = true;

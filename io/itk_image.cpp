@@ -137,7 +137,7 @@ void write_nifti_file(const std::string& path, Header&& header, Voxels&& voxels)
     } catch (const itk::ExceptionObject& e) {
       throw std::runtime_error("\"" + path + "\": writing failed (" + e.GetDescription() + ")");
     }
-    FileSink out(tmp, gzip);
+    FileSink out(tmp, gzip, path);
     out.write(bytes.data(), bytes.size());
     voxels([&](const void* data, std::size_t n) { out.write(data, n); });
     out.close();

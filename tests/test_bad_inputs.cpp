@@ -258,6 +258,11 @@ TEST_CASE("bad input catalogue: Keras models", "[catalogue][cli]") {
   };
   for (const Case& k : cases) c.check(k);
 
+  // One byte of an init-model file's metadata that makes HDF5 1.10 segfault (found by corrupting
+  // bytes at random): the file is reported as corrupt and mlens exits normally.
+  REQUIRE(test::run(kMlens + " init-model --input-shape 21,19,17 --seed 1 --out " + c.path("init.h5")) == 0);
+  c.check({"metadata byte that crashes HDF5", model(c.file("crash.h5", patched<char>(slurp(c.path("init.h5")), 2076, 55))), 1, {"crash.h5"}});
+
   // Corrupted bytes anywhere in the file: an error naming the file, never a crash (the HDF5 library
   // runs in a child process first; io/contained.h).
   const std::string bytes = slurp(c.model);
@@ -425,6 +430,14 @@ TEST_CASE("bad input catalogue: lesion maps, tables and references", "[catalogue
   for (const Case& k : cases) c.check(k);
 }
 
+// A WML table the stats accept (40 subjects, lesion relevance above the expected one).
+static std::string good_wml_table(const Catalogue& c) {
+  std::string table = "id,n_wml_voxel,a_wml_voxel,ap_voxel\n";
+  for (int s = 0; s < 40; ++s)
+    table += "s" + std::to_string(s) + ",100," + std::to_string(2.0 + 0.1 * (s % 7)) + "," + std::to_string(1.0 + 0.05 * (s % 5)) + "\n";
+  return c.file("good.csv", table);
+}
+
 TEST_CASE("bad input catalogue: where outputs go", "[catalogue][cli]") {
   Catalogue c;
   const std::string explain = kMlens + " explain --threads 1 --model " + c.model + " --input " + c.volume;
@@ -446,6 +459,24 @@ TEST_CASE("bad input catalogue: where outputs go", "[catalogue][cli]") {
                      1, {"standard output"}});
   }
   for (const Case& k : cases) c.check(k);
+
+  // A full disk: a 64 KiB tmpfs, nearly filled (root only, where the machine lets the test mount).
+  struct Mount {
+    std::string at;
+    bool ok = false;
+    ~Mount() {
+      if (ok) test::run("umount " + at);
+    }
+  } small{c.path("small")};
+  fs::create_directories(small.at);
+  small.ok = root && test::run("mount -t tmpfs -o size=64k tmpfs " + small.at) == 0;
+  if (small.ok) {
+    REQUIRE(test::run("head -c 61440 /dev/zero > " + small.at + "/fill") == 0);
+    c.check({"map onto a full disk", explain + " --out " + small.at + "/r.nii.gz", 1, {"r.nii.gz", "disk full"}});
+    c.check({"stats onto a full disk", kMlens + " stats --table " + good_wml_table(c) + " --out " + small.at + "/s", 1, {"disk full"}});
+  } else {
+    WARN("cannot mount a tmpfs here: the full-disk cases were skipped");
+  }
   if (devices) {  // the device is still a device
     struct stat st;
     REQUIRE(::stat(c.path("null").c_str(), &st) == 0);
