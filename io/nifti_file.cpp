@@ -81,7 +81,7 @@ std::string number(double v) {
 
 // The header's fields, checked; `available` is how many bytes the voxels could come from: the file's
 // size, or for a gzip file of `compressed` bytes what they can inflate to. Returns where the voxels end.
-std::size_t check_header(const unsigned char* h, std::size_t available, std::size_t compressed, NiftiFile& f) {
+std::size_t check_header(const unsigned char* h, std::size_t available, std::size_t compressed, int components, NiftiFile& f) {
   const auto bad = [&](const std::string& what) { return std::runtime_error("\"" + f.path + "\": " + what); };
   const int32_t sizeof_hdr = field<int32_t>(h, kSizeofHdr, false);
   f.swapped = sizeof_hdr != 348;
@@ -104,8 +104,12 @@ std::size_t check_header(const unsigned char* h, std::size_t available, std::siz
     size_text += (d > 1 ? "x" : "") + std::to_string(n);
     if (d <= 3) f.shape[d - 1] = n;
   }
-  if (!(rank == 3 || (rank == 4 && field<int16_t>(h, kDim + 8, f.swapped) == 1)))
+  const int16_t dim4 = field<int16_t>(h, kDim + 8, f.swapped), dim5 = field<int16_t>(h, kDim + 10, f.swapped);
+  if (components == 1 && !(rank == 3 || (rank == 4 && dim4 == 1)))
     throw bad("expected a 3D volume, found " + std::to_string(rank) + "D image of size " + size_text);
+  if (components > 1 && !(rank == 5 && dim4 == 1 && dim5 == components))
+    throw bad("expected a displacement field (dim x, y, z, 1, " + std::to_string(components) + ": " + std::to_string(components) +
+              " components per voxel, as ANTs' *Warp.nii.gz), found an image of size " + size_text);
 
   f.datatype = field<int16_t>(h, kDatatype, f.swapped);
   std::size_t value_bytes = 0;
@@ -117,7 +121,7 @@ std::size_t check_header(const unsigned char* h, std::size_t available, std::siz
   const float vox_offset = field<float>(h, kVoxOffset, f.swapped);
   if (!(vox_offset >= 352 && vox_offset <= 1e9f)) throw bad("vox_offset is " + number(vox_offset) + ", expected at least 352");
   f.vox_offset = static_cast<std::size_t>(vox_offset);
-  const std::size_t count = static_cast<std::size_t>(f.shape[0] * f.shape[1] * f.shape[2]);
+  const std::size_t count = static_cast<std::size_t>(f.shape[0] * f.shape[1] * f.shape[2] * components);
   const std::size_t end = f.vox_offset + count * value_bytes;  // < 2^50: each dim is below 2^15
   if (end > available && compressed > 0)
     throw bad("dim (" + size_text + ") and datatype " + std::to_string(f.datatype) + " need " + std::to_string(end) +
@@ -173,7 +177,7 @@ void decode(const unsigned char* data, bool swap, bool scaled, double slope, dou
 
 }  // namespace
 
-NiftiFile read_nifti_file(const std::string& path) {
+NiftiFile read_nifti_file(const std::string& path, int components) {
   namespace fs = std::filesystem;
   std::error_code error;
   const fs::file_status status = fs::status(path, error);
@@ -191,11 +195,11 @@ NiftiFile read_nifti_file(const std::string& path) {
     // The header first (348 bytes inflated), so that its sizes are checked before the voxels are inflated.
     const std::vector<unsigned char> header = gunzip(bytes, path, kHeaderBytes);
     if (header.size() < kHeaderBytes) throw too_short(header.size());
-    const std::size_t end = check_header(header.data(), max_inflated_size(bytes.size()), bytes.size(), f);
+    const std::size_t end = check_header(header.data(), max_inflated_size(bytes.size()), bytes.size(), components, f);
     bytes = gunzip(bytes, path, end + 1);  // one byte more: a stream that ends there is read to its checksum
   }
   if (bytes.size() < kHeaderBytes) throw too_short(bytes.size());
-  check_header(bytes.data(), bytes.size(), 0, f);
+  check_header(bytes.data(), bytes.size(), 0, components, f);
   f.bytes = std::move(bytes);
   return f;
 }

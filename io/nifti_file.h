@@ -40,9 +40,11 @@ struct NiftiFile {
 // expected: a directory or device, NIfTI-2 or a .hdr/.img pair, dimensions other than 3D (or 4D with
 // one volume), a datatype that is not a real number, a file shorter than its voxels, no or a degenerate
 // geometry.
-NiftiFile read_nifti_file(const std::string& path);
+// `components` 3 reads a displacement field as ANTs and ITK write it: dim (x, y, z, 1, 3), the vector
+// components on NIfTI's 5th axis; `shape` is then the spatial size.
+NiftiFile read_nifti_file(const std::string& path, int components = 1);
 
-// The voxels as float in the engine's order (C order over (i, j, k)).
+// The voxels as float in the engine's order (C order over (i, j, k)); scalar images only.
 std::vector<float> decode_voxels(const NiftiFile& file);
 
 }  // namespace mlens::io

@@ -19,6 +19,7 @@
 #include <stdexcept>
 
 #include "io/itk_image.h"
+#include "io/nifti_file.h"
 #include "io/paths.h"
 
 namespace mlens::io {
@@ -46,6 +47,13 @@ namespace {
 Transform::Pointer read_one(const std::string& path) {
   if (!std::filesystem::exists(path)) throw std::runtime_error("transform \"" + path + "\": no such file");
   if (!nifti_extension(path).empty()) {
+    // mlens checks the header first: ITK would read a scalar image into vectors by copying each
+    // value into all three components, a displacement that is silently wrong.
+    try {
+      read_nifti_file(path, 3);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("transform " + std::string(e.what()));
+    }
     auto reader = itk::ImageFileReader<FieldImage>::New();
     reader->SetImageIO(itk::NiftiImageIO::New());
     reader->SetFileName(path);

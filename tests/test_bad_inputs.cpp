@@ -366,7 +366,7 @@ TEST_CASE("bad input catalogue: options", "[catalogue][cli]") {
   for (const Case& k : cases) c.check(k);
 }
 
-TEST_CASE("bad input catalogue: lesion maps, tables and references", "[catalogue][cli]") {
+TEST_CASE("bad input catalogue: lesion maps, tables, transforms and references", "[catalogue][cli]") {
   Catalogue c;
   const io::Volume v = io::read_volume(c.volume);
   const auto map = [&](const std::string& name, const std::function<void(io::Volume&)>& change) {
@@ -422,6 +422,14 @@ TEST_CASE("bad input catalogue: lesion maps, tables and references", "[catalogue
          return slurp(c.path("r.npy"));
        }()), 1, {"r.npy", "does not match"}},
       {"validate: garbage .npy", validate + c.file("g.npy", "\x93NUMPY garbage"), 1, {"g.npy"}},
+      {"transform: a scalar volume as a displacement field", kMlens + " warp --input " + c.volume + " --reference " + c.volume + " -t " +
+                                                                 c.volume + " --out " + c.path("w1.nii.gz"), 1, {"v.nii", "displacement field", "21x19x17"}},
+      {"transform: garbage text", kMlens + " warp --input " + c.volume + " --reference " + c.volume + " -t " + c.file("t.txt", "garbage\n") +
+                                      " --out " + c.path("w2.nii.gz"), 1, {"t.txt", "not a readable ITK/ANTs transform"}},
+      {"transform: garbage .mat", kMlens + " warp --input " + c.volume + " --reference " + c.volume + " -t " + c.file("t.mat", "xx") +
+                                      " --out " + c.path("w3.nii.gz"), 1, {"t.mat", "not a readable"}},
+      {"transform: missing", kMlens + " warp --input " + c.volume + " --reference " + c.volume + " -t " + c.path("none.mat") + " --out " +
+                                 c.path("w4.nii.gz"), 1, {"none.mat", "no such file"}},
       {"cohort: missing columns", kMlens + " predict --manifest " + c.manifest + " --cohort " + c.file("nocol.csv", "id,image\na,v.nii\n") +
                                       " --out " + c.path("o1"), 1, {"nocol.csv", "flair"}},
       {"cohort: empty", kMlens + " predict --manifest " + c.manifest + " --cohort " + c.file("nosub.csv", "") + " --out " + c.path("o2"), 1,
