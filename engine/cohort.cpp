@@ -272,7 +272,7 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
       const bool mni = !o.mni_reference.empty();
       maps.name = mni ? "relevance_mni" : "relevance";
       maps.common_grid = mni;
-      maps.load = [&](std::size_t k) {
+      maps.load = [&, mni](std::size_t k) {  // mni by value: the lambda outlives this block
         return io::read_volume(subject_dir(o, t.rows[k][0]) + (mni ? "/relevance_mni.nii.gz" : "/relevance.nii.gz"));
       };
     }
