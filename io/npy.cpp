@@ -1,12 +1,18 @@
 #include "io/npy.h"
 
+#include <cctype>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <limits>
 #include <regex>
 #include <stdexcept>
 
 namespace mlens::io {
 namespace {
+
+// NumPy itself refuses longer headers unless told otherwise (np.load's max_header_size, numpy ≥ 1.24).
+constexpr uint32_t kMaxHeader = 10000;
 
 std::runtime_error npy_error(const std::string& path, const std::string& what) {
   return std::runtime_error("\"" + path + "\": " + what);
@@ -20,27 +26,52 @@ std::string header_field(const std::string& header, const std::string& key, cons
   return m[1].str();
 }
 
+// A shape tuple as Python writes it: "()", "(7,)", "(2, 3)". Each axis is a non-negative integer.
+std::vector<int64_t> parse_shape(const std::string& text, const std::string& path) {
+  const auto bad = [&] { return npy_error(path, "npy header 'shape' " + text + " is not a tuple of non-negative integers"); };
+  std::vector<int64_t> shape;
+  size_t i = 1;  // past "("
+  const auto skip_spaces = [&] { while (i < text.size() && text[i] == ' ') ++i; };
+  for (skip_spaces(); i < text.size() && text[i] != ')'; skip_spaces()) {
+    if (!std::isdigit(static_cast<unsigned char>(text[i]))) throw bad();
+    int64_t d = 0;
+    for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+      if (d > (std::numeric_limits<int64_t>::max() - 9) / 10) throw bad();
+      d = d * 10 + (text[i] - '0');
+    }
+    shape.push_back(d);
+    skip_spaces();
+    if (i < text.size() && text[i] == ',') ++i;
+    else if (i < text.size() && text[i] != ')') throw bad();
+  }
+  return shape;
+}
+
 }  // namespace
 
 NpyArray read_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw npy_error(path, "cannot open");
+  std::error_code ec;
+  if (!in || !std::filesystem::is_regular_file(path, ec)) throw npy_error(path, "cannot open (a regular file expected)");
+  const uint64_t file_size = std::filesystem::file_size(path, ec);
   char magic[8];
   if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
     throw npy_error(path, "not a .npy file (magic string \\x93NUMPY missing)");
   const int major = static_cast<unsigned char>(magic[6]);
   uint32_t header_len = 0;
+  unsigned char b[4] = {0, 0, 0, 0};
   if (major == 1) {
-    unsigned char b[2];
     in.read(reinterpret_cast<char*>(b), 2);
-    header_len = b[0] | (b[1] << 8);
   } else if (major == 2 || major == 3) {
-    unsigned char b[4];
     in.read(reinterpret_cast<char*>(b), 4);
-    header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<uint32_t>(b[3]) << 24);
   } else {
-    throw npy_error(path, "unsupported .npy format version " + std::to_string(major));
+    throw npy_error(path, "unsupported .npy format version " + std::to_string(major) + " (1, 2 or 3 expected)");
   }
+  header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<uint32_t>(b[3]) << 24);
+  const uint64_t data_offset = (major == 1 ? 10 : 12) + uint64_t{header_len};
+  if (!in || header_len > kMaxHeader || data_offset > file_size)
+    throw npy_error(path, "npy header length " + std::to_string(header_len) + " does not fit the file (" +
+                              std::to_string(file_size) + " bytes; at most " + std::to_string(kMaxHeader) + " expected)");
   std::string header(header_len, '\0');
   if (!in.read(header.data(), header_len)) throw npy_error(path, "truncated .npy header");
 
@@ -58,17 +89,26 @@ NpyArray read_npy(const std::string& path) {
     throw npy_error(path, "dtype " + descr + " not supported (expected '<f4' float32 or '<f8' float64)");
 
   NpyArray a;
-  const std::regex num("\\d+");
-  for (auto it = std::sregex_iterator(shape_text.begin(), shape_text.end(), num); it != std::sregex_iterator(); ++it)
-    a.shape.push_back(std::stoll(it->str()));
-  int64_t count = 1;
-  for (int64_t d : a.shape) count *= d;
+  a.shape = parse_shape(shape_text, path);
+  // The count is checked against the bytes present before anything is allocated.
+  const uint64_t available = (file_size - data_offset) / item;
+  uint64_t count = 1;
+  for (int64_t d : a.shape) {
+    if (d != 0 && count > available / static_cast<uint64_t>(d)) {
+      count = available + 1;  // more than the file holds, however large the product
+      break;
+    }
+    count *= static_cast<uint64_t>(d);
+  }
+  if (count > available)
+    throw npy_error(path, "truncated data: header 'shape' " + shape_text + " promises more values than the " +
+                              std::to_string(file_size - data_offset) + " data bytes hold");
 
-  std::vector<char> raw(static_cast<size_t>(count) * item);
+  std::vector<char> raw(count * item);
   if (!in.read(raw.data(), static_cast<std::streamsize>(raw.size())))
     throw npy_error(path, "truncated data: header promises " + std::to_string(count) + " values");
   a.values.resize(count);
-  for (int64_t i = 0; i < count; ++i) {
+  for (uint64_t i = 0; i < count; ++i) {
     if (item == 4) {
       float f;
       std::memcpy(&f, raw.data() + i * 4, 4);
