@@ -16,6 +16,6 @@ namespace mlens::io {
 // as std::runtime_error; throws std::runtime_error naming `path` and `library` when the child was killed
 // by a signal or took longer than `timeout_seconds` (it is killed then).
 void read_contained(const std::string& path, const std::string& library, const std::function<void()>& read,
-                    int timeout_seconds = 120);
+                    int timeout_seconds);
 
 }  // namespace mlens::io
