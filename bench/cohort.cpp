@@ -31,7 +31,7 @@
 #include "engine/phantom.h"
 #include "engine/subject.h"
 #include "io/cohort.h"
-#include "io/keras_h5.h"
+#include "io/keras_config.h"
 #include "io/manifest.h"
 #include "io/volume.h"
 #include "models/mrinet.h"
@@ -55,7 +55,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 // The model, the manifest and max(subjects) phantoms, made once and kept in `dir` for later runs.
 void prepare_data(const std::string& dir, int64_t size, int subjects) {
   fs::create_directories(dir);
-  if (!fs::exists(dir + "/m.h5")) io::write_keras_h5(dir + "/m.h5", models::mrinet({size, size, size}, 7).keras);
+  if (!fs::exists(dir + "/m.h5")) io::write_keras_model(dir + "/m.h5", models::mrinet({size, size, size}, 7).keras);
   std::ofstream(dir + "/m.mlens.json") << json{{"input", {{"shape", {size, size, size}}}}, {"members", {{{"model", "m.h5"}}}}}.dump();
   for (int s = 1; s <= subjects; ++s) {
     const std::string path = dir + "/sub-" + std::to_string(s) + ".nii.gz";

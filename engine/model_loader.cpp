@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "io/keras_h5.h"
+#include "io/keras_config.h"
 #include "models/keras_import.h"
 #include "models/mrinet.h"
 
@@ -11,9 +11,9 @@ namespace mlens::engine {
 
 models::Sequential load_network(const std::string& path, const std::string& arch,
                                 const std::optional<models::Int3>& input_shape, const Runtime& runtime) {
-  const io::KerasFile file = io::read_keras_h5(path);
+  const models::KerasModel file = io::keras_model(io::read_keras_h5(path));
   models::Sequential net;
-  if (!file.model_config.is_null()) {
+  if (file.architecture) {
     if (!arch.empty())
       throw std::invalid_argument("\"" + path + "\" holds a full model (architecture included); an architecture name "
                                   "is only for weights-only files");
@@ -25,7 +25,7 @@ models::Sequential load_network(const std::string& path, const std::string& arch
     if (arch != "mrinet") throw std::invalid_argument("\"" + path + "\": unknown architecture \"" + arch + "\" (known: mrinet)");
     if (!input_shape) throw std::invalid_argument("\"" + path + "\": the mrinet architecture needs the input shape D,H,W");
     models::FileWeights weights(file);
-    net = models::import_keras(models::mrinet_config(*input_shape), weights, input_shape, path);
+    net = models::import_keras(models::mrinet_architecture(*input_shape), weights, input_shape, path);
     net.keras_version = file.keras_version;
   }
   if (net.name.empty()) net.name = path;

@@ -15,7 +15,7 @@
 
 #include "engine/parallel.h"
 #include "io/atomic_file.h"
-#include "io/keras_h5.h"
+#include "io/keras_config.h"
 #include "models/keras_import.h"
 #include "models/mrinet.h"
 #include "stats/brain_age.h"
@@ -32,10 +32,10 @@ at::Tensor pool_same(const at::Tensor& h) {
   return at::max_pool3d(padded, {3, 3, 3}, {2, 2, 2});
 }
 
-std::vector<at::Tensor> to_tensors(const io::KerasFile& file, const Runtime& runtime) {
+std::vector<at::Tensor> to_tensors(const models::KerasModel& file, const Runtime& runtime) {
   std::vector<at::Tensor> out;
-  for (const io::WeightGroup& g : file.groups)
-    for (const io::WeightArray& w : g.weights)
+  for (const models::WeightGroup& g : file.groups)
+    for (const models::WeightArray& w : g.weights)
       out.push_back(at::tensor(w.values, at::kDouble).reshape(w.shape).to(runtime.device, at::kFloat));
   return out;
 }
@@ -145,7 +145,7 @@ TrainResult train_ensemble(const std::vector<at::Tensor>& inputs, const std::vec
     std::vector<double> validation_ages;
     for (std::size_t i : validation) validation_ages.push_back(ages[i]);
 
-    std::vector<at::Tensor> w = to_tensors(models::random_keras_model(models::mrinet_config(shape), member_seed).keras, runtime);
+    std::vector<at::Tensor> w = to_tensors(models::random_keras_model(models::mrinet_architecture(shape), member_seed).keras, runtime);
     {
       at::NoGradGuard no_grad;
       w.back().fill_(mean_age);  // start at the mean age: the first epochs learn anatomy, not the offset
@@ -232,17 +232,15 @@ std::string write_trained_ensemble(const std::string& directory, const std::stri
   std::filesystem::create_directories(directory);
   nlohmann::json members = nlohmann::json::array();
   for (std::size_t k = 0; k < result.members.size(); ++k) {
-    io::KerasFile file = models::random_keras_model(models::mrinet_config(shape, "mrinet_" + std::to_string(k + 1)), 0).keras;
-    file.keras_version = "2.2.4";
-    file.backend = "tensorflow";
+    models::KerasModel file = models::random_keras_model(models::mrinet_architecture(shape, "mrinet_" + std::to_string(k + 1)), 0).keras;
     std::size_t t = 0;
-    for (io::WeightGroup& g : file.groups)
-      for (io::WeightArray& w : g.weights) {
+    for (models::WeightGroup& g : file.groups)
+      for (models::WeightArray& w : g.weights) {
         const at::Tensor v = result.members[k].keras_weights.at(t++).detach().to(at::kCPU, at::kDouble).contiguous();
         w.values.assign(v.data_ptr<double>(), v.data_ptr<double>() + v.numel());
       }
     const std::string file_name = "member_" + std::to_string(k + 1) + ".h5";
-    io::write_atomically(directory + "/" + file_name, [&](const std::string& tmp) { io::write_keras_h5(tmp, file); });
+    io::write_atomically(directory + "/" + file_name, [&](const std::string& tmp) { io::write_keras_model(tmp, file); });
     members.push_back({{"model", file_name}});
   }
   const double age_min = *std::min_element(result.head_ages.begin(), result.head_ages.end());

@@ -47,7 +47,7 @@ struct TrainProgress {
 };
 
 struct TrainedMember {
-  std::vector<at::Tensor> keras_weights;  // Keras layout, in the order of mrinet_config's layers
+  std::vector<at::Tensor> keras_weights;  // Keras layout, in the order of mrinet_architecture's layers
   double validation_mae = 0;
   int epochs_run = 0, best_epoch = 0;
 };

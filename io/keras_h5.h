@@ -15,19 +15,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/keras_model.h"
+
 namespace mlens::io {
 
-struct WeightArray {
-  std::string name;             // as in `weight_names`, e.g. "conv3d_1/kernel:0"
-  std::vector<int64_t> shape;   // Keras order, e.g. (kd, kh, kw, in, out) for Conv3D kernels
-  std::vector<double> values;   // C order; float32 files are widened exactly
-};
+// The weights are read straight into the plain types models/ builds networks from.
+using models::WeightArray;
+using models::WeightGroup;
 
-struct WeightGroup {
-  std::string layer_name;            // the group's name in the file
-  std::vector<WeightArray> weights;  // empty for layers without weights
-};
-
+// The file as stored: io/keras_config.h turns it into a models::KerasModel.
 struct KerasFile {
   std::string path;
   nlohmann::json model_config;  // null for weights-only files

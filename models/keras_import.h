@@ -1,4 +1,5 @@
-// From a Keras model description (model_config JSON + weights) to a channels-first Sequential.
+// From a Keras model (models/keras_model.h: the architecture and weights as plain data) to a
+// channels-first Sequential.
 //
 // Keras is channels-last; the engine is channels-first. Import therefore
 //   - permutes Conv3D kernels (kd, kh, kw, in, out) -> (out, in, kd, kh, kw),
@@ -16,9 +17,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "io/keras_h5.h"
+#include "models/keras_model.h"
 #include "models/sequential.h"
 
 namespace mlens::models {
@@ -33,23 +32,23 @@ struct ExpectedWeight {
 class WeightSource {
  public:
   virtual ~WeightSource() = default;
-  virtual std::vector<io::WeightArray> take(const std::string& layer, const std::string& keras_class,
+  virtual std::vector<WeightArray> take(const std::string& layer, const std::string& keras_class,
                                             const std::vector<ExpectedWeight>& expected) = 0;
   // Called after the last layer; throws when weights are left over.
   virtual void finish() {}
 };
 
-// The weight groups of a Keras file, in file order. Errors name the file, the layer, and the expected
+// The weight groups of a Keras model, in file order. Errors name the file, the layer, and the expected
 // and found shapes.
 class FileWeights : public WeightSource {
  public:
-  explicit FileWeights(const io::KerasFile& file) : file_(file) {}
-  std::vector<io::WeightArray> take(const std::string& layer, const std::string& keras_class,
+  explicit FileWeights(const KerasModel& file) : file_(file) {}
+  std::vector<WeightArray> take(const std::string& layer, const std::string& keras_class,
                                     const std::vector<ExpectedWeight>& expected) override;
   void finish() override;
 
  private:
-  const io::KerasFile& file_;
+  const KerasModel& file_;
   size_t next_ = 0;
 };
 
@@ -59,31 +58,32 @@ class FileWeights : public WeightSource {
 class RandomWeights : public WeightSource {
  public:
   explicit RandomWeights(uint64_t seed, double bias_scale = 0) : state_(seed), bias_scale_(bias_scale) {}
-  std::vector<io::WeightArray> take(const std::string& layer, const std::string& keras_class,
+  std::vector<WeightArray> take(const std::string& layer, const std::string& keras_class,
                                     const std::vector<ExpectedWeight>& expected) override;
-  const std::vector<io::WeightGroup>& recorded() const { return recorded_; }
+  const std::vector<WeightGroup>& recorded() const { return recorded_; }
 
  private:
   double uniform(double lo, double hi);  // splitmix64: the same numbers on every platform
   uint64_t state_;
   double bias_scale_;
-  std::vector<io::WeightGroup> recorded_;
+  std::vector<WeightGroup> recorded_;
 };
 
-// Builds the network described by `model_config` (a Keras Sequential config, either the
-// {"layers": [...]} form or the older bare list). `input_shape` (D, H, W) is needed only when the
-// config does not record `batch_input_shape`. `source` names the file in error messages.
-Sequential import_keras(const nlohmann::json& model_config, WeightSource& weights,
+// Builds the network `architecture` describes. `input_shape` (D, H, W) is needed only when no layer
+// records `batch_input_shape`. `source` names the file in error messages. Layers mlens does not
+// support are refused with their name and class.
+Sequential import_keras(const KerasArchitecture& architecture, WeightSource& weights,
                         const std::optional<Int3>& input_shape = std::nullopt, const std::string& source = "model");
 
-// A full Keras model file (architecture + weights).
-Sequential load_keras_model(const io::KerasFile& file, const std::optional<Int3>& input_shape = std::nullopt);
+// A full Keras model (architecture + weights); a weights-only one is refused with a hint at --arch.
+Sequential load_keras_model(const KerasModel& model, const std::optional<Int3>& input_shape = std::nullopt);
 
-// A network with random weights and the Keras file that holds exactly those weights.
+// A network with random weights and the Keras model that holds exactly those weights (every layer
+// with a group, weighted or not, as Keras' model.save writes them).
 struct RandomModel {
   Sequential net;
-  io::KerasFile keras;
+  KerasModel keras;
 };
-RandomModel random_keras_model(const nlohmann::json& model_config, uint64_t seed, double bias_scale = 0);
+RandomModel random_keras_model(const KerasArchitecture& architecture, uint64_t seed, double bias_scale = 0);
 
 }  // namespace mlens::models

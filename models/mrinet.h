@@ -11,14 +11,12 @@
 // For a 198³ input the pooled sizes are 99, 50, 25, 13, 7, so the Flatten has 7³·32 = 10 976 features.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include "models/keras_import.h"
 
 namespace mlens::models {
 
-// The Keras model_config (Keras 2.2 layer names: conv3d_1, max_pooling3d_1, ...) for an input (D, H, W).
-nlohmann::json mrinet_config(const Int3& input_shape, const std::string& name = "MRInet");
+// The Keras architecture (Keras 2.2 layer names: conv3d_1, max_pooling3d_1, ...) for an input (D, H, W).
+KerasArchitecture mrinet_architecture(const Int3& input_shape, const std::string& name = "MRInet");
 
 // An MRInet with seeded Keras-default random weights, and the Keras file holding them.
 RandomModel mrinet(const Int3& input_shape, uint64_t seed = 0);

@@ -1,29 +1,13 @@
-// Small synthetic networks and inputs shared by the tests. Sizes are odd on purpose (13×17×11) so that
-// TensorFlow's "same" padding is asymmetric somewhere.
+// Test helpers that need files: temporary folders, .npy and template writers, running `mlens`. The
+// networks and inputs come from networks.h.
 #pragma once
-
-#include <ATen/ATen.h>
 
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "models/keras_import.h"
+#include "networks.h"
 
 namespace mlens::test {
-
-// Keras Sequential configs.
-nlohmann::json mini_mrinet_config();   // 13×17×11×1: conv/pool(3,2,same) ×2, 1×1 conv, flatten, dropout, dense, dense
-nlohmann::json mixed_config();         // 9×10×11×2: even kernel, valid padding, avg pool, folded and standalone BatchNorm
-// conv(1→3) → 3×3×3 max-pool with stride 3 → conv → dense: at most 1/27 of the first layer's outputs
-// win a window, so its relevance takes the direct sparse maps (models/sparse_conv.h).
-nlohmann::json sparse_first_config();
-nlohmann::json pool_first_config();    // 8×8×8×1: max pool straight on the input (ties from quantised voxels)
-std::vector<std::pair<std::string, nlohmann::json>> all_configs();
-
-// Standard-normal input with negatives, [1, C, D, H, W]; `quantise` rounds to multiples of 0.25 to make ties.
-at::Tensor random_input(const models::Sequential& net, uint64_t seed, bool quantise = false);
 
 // A fresh temporary directory for one test, removed by the destructor.
 class TempDir {

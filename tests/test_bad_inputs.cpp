@@ -5,6 +5,8 @@
 // these cases test.
 #include "testing.h"
 
+#include <nlohmann/json.hpp>
+
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -21,7 +23,7 @@
 
 #include "engine/phantom.h"
 #include "fixtures.h"
-#include "io/keras_h5.h"
+#include "io/keras_config.h"
 #include "io/volume.h"
 #include "models/mrinet.h"
 
@@ -80,7 +82,7 @@ struct Catalogue {
   std::size_t cases = 0;
 
   Catalogue() {
-    io::write_keras_h5(model, models::mrinet(kShape, 1).keras);
+    io::write_keras_model(model, models::mrinet(kShape, 1).keras);
     io::Volume v = engine::phantom(kShape, 3);
     io::write_volume(volume, v);
     nii = slurp(volume);
@@ -499,7 +501,7 @@ TEST_CASE("bad input catalogue: a cohort's --out is one run's, of one configurat
   Catalogue c;
   for (int s = 1; s <= 2; ++s) io::write_volume(c.path("s" + std::to_string(s) + ".nii.gz"), engine::phantom(kShape, s));
   c.file("cohort.csv", "id,flair,age\ns1,s1.nii.gz,30\ns2,s2.nii.gz,50\n");
-  io::write_keras_h5(c.path("m2.h5"), models::mrinet(kShape, 2).keras);
+  io::write_keras_model(c.path("m2.h5"), models::mrinet(kShape, 2).keras);
   c.file("other.mlens.json", R"({"input": {"shape": [21, 19, 17]}, "members": [{"model": "m2.h5"}]})");
   const auto run = [&](const std::string& manifest, const std::string& extra = "") {
     return kMlens + " predict --threads 1 --manifest " + c.path(manifest) + " --cohort " + c.path("cohort.csv") + " --out " + c.path("out") + extra;

@@ -2,12 +2,14 @@
 // docs/cli.md staying equal to `--help`.
 #include "testing.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "fixtures.h"
-#include "io/keras_h5.h"
+#include "io/keras_config.h"
 #include "io/volume.h"
 #include "lrp/explain.h"
 #include "lrp/reference.h"
@@ -30,7 +32,7 @@ struct Setup {
     model = dir.path("mrinet.h5");
     volume = dir.path("vol.nii.gz");
     REQUIRE(test::run(kMlens + " init-model --input-shape 21,19,17 --seed 4 --out " + model) == 0);
-    net = models::load_keras_model(io::read_keras_h5(model));
+    net = models::load_keras_model(io::read_keras_model(model));
     io::Volume v;
     v.shape = kShape;
     v.voxels.resize(v.size());

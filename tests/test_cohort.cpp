@@ -2,6 +2,8 @@
 // together equal the unsharded run, and a run killed with SIGKILL that resumes to byte-identical outputs.
 #include "testing.h"
 
+#include <nlohmann/json.hpp>
+
 #include <H5Cpp.h>
 #include <itkTransformFileWriter.h>
 #include <itkTranslationTransform.h>
@@ -17,6 +19,7 @@
 #include "engine/phantom.h"
 #include "fixtures.h"
 #include "io/cohort.h"
+#include "io/keras_config.h"
 #include "io/table.h"
 #include "io/volume.h"
 #include "io/warp.h"
@@ -40,7 +43,7 @@ std::string slurp(const std::string& path) {
 struct Cohort {
   test::TempDir dir;
   explicit Cohort(const models::Int3& shape, int n) {
-    for (uint64_t seed : {1, 2}) io::write_keras_h5(dir.path("m" + std::to_string(seed) + ".h5"), models::mrinet(shape, seed).keras);
+    for (uint64_t seed : {1, 2}) io::write_keras_model(dir.path("m" + std::to_string(seed) + ".h5"), models::mrinet(shape, seed).keras);
     std::ofstream(dir.path("e.mlens.json"))
         << nlohmann::json{{"input", {{"shape", shape}}},
                           {"training", {{"age_range", {0.0, 0.5}}}},
@@ -280,7 +283,7 @@ TEST_CASE("a BIDS dataset is a cohort: FLAIR images per subject and session, age
   CHECK_THROWS_WITH(io::read_cohort(dir.path("empty")), Catch::Contains("expected a BIDS dataset"));
 
   // And the CLI takes the directory where a cohort CSV would go.
-  io::write_keras_h5(dir.path("m.h5"), models::mrinet({21, 19, 17}, 1).keras);
+  io::write_keras_model(dir.path("m.h5"), models::mrinet({21, 19, 17}, 1).keras);
   std::string out;
   CHECK(test::run(kMlens + " predict --model " + dir.path("m.h5") + " --cohort " + root + " --out " + dir.path("out"), &out) == 0);
   CHECK(io::read_csv(dir.path("out/predictions.csv")).rows.size() == 3);

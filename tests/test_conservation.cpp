@@ -18,7 +18,7 @@ lrp::Explanation run(const char* spec, double epsilon, const models::Sequential&
 }  // namespace
 
 TEST_CASE("z+ and epsilon without bias conserve relevance", "[lrp][conservation]") {
-  const auto model = models::random_keras_model(test::mini_mrinet_config(), 9, 0.5);
+  const auto model = models::random_keras_model(test::mini_mrinet(), 9, 0.5);
   const at::Tensor x = test::random_input(model.net, 3);
   for (const char* spec : {"zplus", "epsilon"}) {
     const auto e = run(spec, 1e-12, model.net, x);
@@ -28,7 +28,7 @@ TEST_CASE("z+ and epsilon without bias conserve relevance", "[lrp][conservation]
 }
 
 TEST_CASE("biases absorb relevance, and the account says how much", "[lrp][conservation]") {
-  const auto model = models::random_keras_model(test::mini_mrinet_config(), 9, 0.5);
+  const auto model = models::random_keras_model(test::mini_mrinet(), 9, 0.5);
   const at::Tensor x = test::random_input(model.net, 3);
   const lrp::Composite preset_a = lrp::parse_composite("preset-a");
   const auto e = lrp::explain(model.net, x, preset_a);
@@ -51,7 +51,7 @@ TEST_CASE("biases absorb relevance, and the account says how much", "[lrp][conse
 
 TEST_CASE("max-pooling with tf ties duplicates relevance on exact ties", "[lrp][conservation]") {
   // All-zero input: every pooling window ties; `first` conserves, `tf` multiplies.
-  const auto model = models::random_keras_model(test::pool_first_config(), 4, 0.5);
+  const auto model = models::random_keras_model(test::pool_first(), 4, 0.5);
   const at::Tensor x = at::zeros({1, 1, 8, 8, 8}, at::kDouble);
   lrp::Composite c = lrp::parse_composite("zplus");
   const auto first = lrp::explain(model.net, x, c);

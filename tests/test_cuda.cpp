@@ -3,7 +3,7 @@
 
 #include <iostream>
 
-#include "fixtures.h"
+#include "networks.h"
 #include "lrp/explain.h"
 
 using namespace mlens;
@@ -13,7 +13,7 @@ int main() {
     std::cout << "test_cuda: skipped (no CUDA in this LibTorch build or no GPU)\n";
     return 0;
   }
-  const auto model = models::random_keras_model(test::mini_mrinet_config(), 8, 0.2);
+  const auto model = models::random_keras_model(test::mini_mrinet(), 8, 0.2);
   const at::Tensor x = test::random_input(model.net, 8).to(at::kFloat);
   const auto c = lrp::parse_composite("preset-a");
   const auto cpu = lrp::explain(model.net.to(at::kCPU, at::kFloat), x, c);

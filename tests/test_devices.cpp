@@ -21,7 +21,7 @@ TEST_CASE("runtime options are parsed and checked", "[engine]") {
 }
 
 TEST_CASE("float32 and float64 explanations agree", "[engine]") {
-  const auto model = models::random_keras_model(test::mini_mrinet_config(), 8);
+  const auto model = models::random_keras_model(test::mini_mrinet(), 8);
   const at::Tensor x = test::random_input(model.net, 8).abs();
   const auto c = lrp::parse_composite("preset-a");
   const auto e64 = lrp::explain(model.net, x, c);

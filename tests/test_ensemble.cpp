@@ -2,11 +2,14 @@
 // manifest and its checks, and `mlens explain --manifest`.
 #include "testing.h"
 
+#include <nlohmann/json.hpp>
+
 #include <fstream>
 #include <sstream>
 
 #include "engine/model_loader.h"
 #include "fixtures.h"
+#include "io/keras_config.h"
 #include "io/manifest.h"
 #include "io/volume.h"
 #include "lrp/ensemble.h"
@@ -19,7 +22,7 @@ using namespace mlens;
 namespace {
 
 std::shared_ptr<const models::Sequential> network(uint64_t seed) {
-  return std::make_shared<const models::Sequential>(models::random_keras_model(test::mini_mrinet_config(), seed, 0.2).net);
+  return std::make_shared<const models::Sequential>(models::random_keras_model(test::mini_mrinet(), seed, 0.2).net);
 }
 
 void write_json(const std::string& path, const nlohmann::json& j) { std::ofstream(path) << j.dump(2); }
@@ -53,13 +56,13 @@ TEST_CASE("manifests load ensembles and refuse inconsistent ones", "[ensemble]")
   test::TempDir dir;
   for (uint64_t seed : {1, 2}) {
     auto m = models::mrinet({21, 19, 17}, seed);
-    io::write_keras_h5(dir.path("m" + std::to_string(seed) + ".h5"), m.keras);
+    io::write_keras_model(dir.path("m" + std::to_string(seed) + ".h5"), m.keras);
   }
   auto other = models::mrinet({23, 19, 17}, 3);
-  io::write_keras_h5(dir.path("other.h5"), other.keras);
-  io::KerasFile weights_only = models::mrinet({21, 19, 17}, 4).keras;
-  weights_only.model_config = nullptr;
-  io::write_keras_h5(dir.path("w.h5"), weights_only);
+  io::write_keras_model(dir.path("other.h5"), other.keras);
+  models::KerasModel weights_only = models::mrinet({21, 19, 17}, 4).keras;
+  weights_only.architecture.reset();
+  io::write_keras_model(dir.path("w.h5"), weights_only);
 
   const nlohmann::json good{{"name", "test ensemble"},
                             {"input", {{"shape", {21, 19, 17}}, {"orientation", "LIA"}}},
@@ -111,7 +114,7 @@ TEST_CASE("manifests load ensembles and refuse inconsistent ones", "[ensemble]")
 
 TEST_CASE("mlens explain --manifest writes the ensemble map and each member's", "[ensemble][cli]") {
   test::TempDir dir;
-  for (uint64_t seed : {1, 2}) io::write_keras_h5(dir.path("m" + std::to_string(seed) + ".h5"), models::mrinet({21, 19, 17}, seed).keras);
+  for (uint64_t seed : {1, 2}) io::write_keras_model(dir.path("m" + std::to_string(seed) + ".h5"), models::mrinet({21, 19, 17}, seed).keras);
   write_json(dir.path("e.mlens.json"), {{"head", {{"intercept", 3.0}, {"coefficients", {0.7, 0.3}}}},
                                         {"members", {{{"model", "m1.h5"}}, {{"model", "m2.h5"}}}}});
   io::Volume v;
@@ -140,7 +143,7 @@ TEST_CASE("mlens explain --manifest writes the ensemble map and each member's", 
 
 TEST_CASE("mlens explain --manifest preprocesses a subject and writes the map in the subject's grid", "[ensemble][cli]") {
   test::TempDir dir;
-  io::write_keras_h5(dir.path("m1.h5"), models::mrinet({21, 19, 17}, 1).keras);
+  io::write_keras_model(dir.path("m1.h5"), models::mrinet({21, 19, 17}, 1).keras);
   write_json(dir.path("e.mlens.json"),
              {{"input", {{"shape", {21, 19, 17}}, {"orientation", "LIA"}, {"preprocessing", {{"fit", "prune"}, {"normalise", "unit"}}}}},
               {"members", {{{"model", "m1.h5"}}}}});

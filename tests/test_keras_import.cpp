@@ -3,13 +3,16 @@
 // weights exactly as Keras stores them (kernels (kd, kh, kw, in, out), Flatten in (D, H, W, C) order).
 #include "testing.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
+#include <functional>
 #include <fstream>
 
 #include "fixtures.h"
 #include <H5Cpp.h>
 
-#include "io/keras_h5.h"
+#include "io/keras_config.h"
 #include "lrp/reference.h"
 #include "models/mrinet.h"
 #include "stats/compare.h"
@@ -144,6 +147,9 @@ double relative_error(const at::Tensor& a, const std::vector<double>& b) {
   return stats::relative_l2(lrp::reference::to_vector(a), b);
 }
 
+// A Keras file as the CLI loads it: parsed to plain data, then built.
+models::Sequential load(const io::KerasFile& k) { return models::load_keras_model(io::keras_model(k)); }
+
 io::KerasFile roundtrip(const io::KerasFile& k, const std::string& path, io::StringStyle style) {
   io::write_keras_h5(path, k, style);
   return io::read_keras_h5(path);
@@ -152,10 +158,10 @@ io::KerasFile roundtrip(const io::KerasFile& k, const std::string& path, io::Str
 }  // namespace
 
 TEST_CASE("imported models equal a channels-last float64 Keras forward pass", "[keras]") {
-  for (const auto& [name, config] : test::all_configs()) {
+  for (const auto& [name, config] : test::all_architectures()) {
     const auto model = models::random_keras_model(config, 21, 0.4);
     const auto [x_last, x] = paired_input(model.net, 4);
-    const Act expected = keras_forward(config, model.keras.groups, x_last);
+    const Act expected = keras_forward(io::keras_config(config), model.keras.groups, x_last);
     INFO(name);
     CHECK(relative_error(model.net.forward(x), expected.v) < kImportTolerance);
     CHECK(relative_error(model.net.to(at::kCPU, at::kFloat).forward(x.to(at::kFloat)), expected.v) < 1e-5);
@@ -164,46 +170,46 @@ TEST_CASE("imported models equal a channels-last float64 Keras forward pass", "[
 
 TEST_CASE("Keras .h5 files of both string styles load to the same model", "[keras]") {
   test::TempDir dir;
-  const auto model = models::random_keras_model(test::mini_mrinet_config(), 5, 0.1);
+  const auto model = models::random_keras_model(test::mini_mrinet(), 5, 0.1);
   const at::Tensor x = test::random_input(model.net, 1);
   const double expected = model.net.forward(x).item<double>();
   for (auto style : {io::StringStyle::FixedLength, io::StringStyle::VariableLength}) {
-    const io::KerasFile k = roundtrip(model.keras, dir.path("m.h5"), style);
+    const io::KerasFile k = roundtrip(io::keras_file(model.keras), dir.path("m.h5"), style);
     CHECK(k.keras_version == "2.2.4");
     CHECK(k.backend == "tensorflow");
     CHECK(k.groups.size() == model.keras.groups.size());
-    CHECK(models::load_keras_model(k).forward(x).item<double>() == Approx(expected).epsilon(1e-6));
+    CHECK(load(k).forward(x).item<double>() == Approx(expected).epsilon(1e-6));
   }
 }
 
 TEST_CASE("the older bare-list model_config and TF2 layer names import alike", "[keras]") {
-  const auto model = models::random_keras_model(test::mini_mrinet_config(), 5, 0.1);
+  const auto model = models::random_keras_model(test::mini_mrinet(), 5, 0.1);
   const at::Tensor x = test::random_input(model.net, 1);
   const double expected = model.net.forward(x).item<double>();
-  io::KerasFile k = model.keras;
-  k.path = "old.h5";
+  io::KerasFile k = io::keras_file(model.keras, "old.h5");
   k.model_config["config"] = k.model_config["config"]["layers"];  // Keras < 2.2.3
   for (auto& g : k.groups) g.layer_name = g.layer_name.substr(0, g.layer_name.rfind('_'));  // conv3d_1 -> conv3d
-  CHECK(models::load_keras_model(k).forward(x).item<double>() == Approx(expected).epsilon(1e-12));
+  CHECK(load(k).forward(x).item<double>() == Approx(expected).epsilon(1e-12));
 }
 
 TEST_CASE("weights-only files load with the named MRInet architecture", "[keras]") {
   test::TempDir dir;
   const models::Int3 shape{21, 19, 17};
   const auto model = models::mrinet(shape, 3);
-  io::KerasFile weights_only = model.keras;
+  io::KerasFile weights_only = io::keras_file(model.keras);
   weights_only.model_config = nullptr;
   const io::KerasFile k = roundtrip(weights_only, dir.path("w.h5"), io::StringStyle::FixedLength);
   CHECK(k.model_config.is_null());
-  CHECK_THROWS_WITH(models::load_keras_model(k), Catch::Contains("weights only") && Catch::Contains("--arch mrinet"));
-  models::FileWeights source(k);
-  const models::Sequential net = models::import_keras(models::mrinet_config(shape), source, shape, k.path);
+  CHECK_THROWS_WITH(load(k), Catch::Contains("weights only") && Catch::Contains("--arch mrinet"));
+  const models::KerasModel stored = io::keras_model(k);
+  models::FileWeights source(stored);
+  const models::Sequential net = models::import_keras(models::mrinet_architecture(shape), source, shape, k.path);
   const at::Tensor x = test::random_input(net, 2);
   CHECK(net.forward(x).item<double>() == Approx(model.net.forward(x).item<double>()).epsilon(1e-6));
 }
 
 TEST_CASE("MRInet at 198³ has the published layer sizes", "[keras]") {
-  const models::Sequential net = models::import_keras(models::mrinet_config({198, 198, 198}),
+  const models::Sequential net = models::import_keras(models::mrinet_architecture({198, 198, 198}),
                                                       *std::make_unique<models::RandomWeights>(0));
   const auto shapes = net.layer_shapes();
   // conv1, relu, pool1 -> 99; ... pool5 -> 7; flatten -> 7³·32.
@@ -224,42 +230,92 @@ TEST_CASE("bad Keras files get precise errors", "[keras]") {
   CHECK_THROWS_WITH(io::read_keras_h5(dir.path("text.h5")), Catch::Contains("text.h5") && Catch::Contains("not an HDF5 file"));
   CHECK_THROWS_WITH(io::read_keras_h5(dir.path("none.h5")), Catch::Contains("no such file"));
 
-  const auto model = models::random_keras_model(test::mini_mrinet_config(), 5);
+  const auto model = models::random_keras_model(test::mini_mrinet(), 5);
   {  // HDF5, but neither model_weights nor layer_names.
     H5::H5File file(dir.path("plain.h5"), H5F_ACC_TRUNC);
     file.createGroup("something_else");
   }
   CHECK_THROWS_WITH(io::read_keras_h5(dir.path("plain.h5")), Catch::Contains("no group \"model_weights\""));
   {
-    io::KerasFile k = model.keras;
+    io::KerasFile k = io::keras_file(model.keras);
     k.groups[0].weights[0].shape = {3, 3, 3, 1, 5};
     k.groups[0].weights[0].values.resize(3 * 3 * 3 * 5);
     k.path = dir.path("shape.h5");
-    CHECK_THROWS_WITH(models::load_keras_model(k), Catch::Contains("conv3d_1") && Catch::Contains("(3,3,3,1,5)") &&
+    CHECK_THROWS_WITH(load(k), Catch::Contains("conv3d_1") && Catch::Contains("(3,3,3,1,5)") &&
                                                        Catch::Contains("expected (3,3,3,1,4)"));
   }
   {
-    io::KerasFile k = model.keras;
+    io::KerasFile k = io::keras_file(model.keras);
     k.groups[0].weights[1].values[2] = std::nan("");
     io::write_keras_h5(dir.path("nan.h5"), k);
     CHECK_THROWS_WITH(io::read_keras_h5(dir.path("nan.h5")), Catch::Contains("NaN") && Catch::Contains("conv3d_1/bias:0"));
   }
   {
-    io::KerasFile k = model.keras;
+    io::KerasFile k = io::keras_file(model.keras);
     k.model_config["config"]["layers"][1]["class_name"] = "Conv2D";
     k.path = "conv2d.h5";
-    CHECK_THROWS_WITH(models::load_keras_model(k), Catch::Contains("max_pooling3d_1") && Catch::Contains("\"Conv2D\" is not supported"));
+    CHECK_THROWS_WITH(load(k), Catch::Contains("max_pooling3d_1") && Catch::Contains("\"Conv2D\" is not supported"));
   }
   {
-    io::KerasFile k = model.keras;
+    io::KerasFile k = io::keras_file(model.keras);
     k.groups.pop_back();
     k.path = "short.h5";
-    CHECK_THROWS_WITH(models::load_keras_model(k), Catch::Contains("no weights left for layer \"dense_2\""));
+    CHECK_THROWS_WITH(load(k), Catch::Contains("no weights left for layer \"dense_2\""));
   }
   {
-    io::KerasFile k = model.keras;
+    io::KerasFile k = io::keras_file(model.keras);
     k.model_config["config"]["layers"][0]["config"]["activation"] = "tanh";
     k.path = "tanh.h5";
-    CHECK_THROWS_WITH(models::load_keras_model(k), Catch::Contains("activation \"tanh\" not supported"));
+    CHECK_THROWS_WITH(load(k), Catch::Contains("activation \"tanh\" not supported"));
   }
+}
+
+TEST_CASE("model_config JSON and the plain architecture convert both ways", "[keras]") {
+  for (const auto& [name, architecture] : test::all_architectures()) {
+    INFO(name);
+    const models::KerasArchitecture back = io::parse_keras_config(io::keras_config(architecture), "x.h5");
+    REQUIRE(back.layers.size() == architecture.layers.size());
+    CHECK(io::keras_config(back) == io::keras_config(architecture));
+    // The same network, weights and all, from either side.
+    const auto a = models::random_keras_model(architecture, 3, 0.2), b = models::random_keras_model(back, 3, 0.2);
+    const at::Tensor x = test::random_input(a.net, 1);
+    CHECK(a.net.forward(x).equal(b.net.forward(x)));
+  }
+  // Keras' defaults where a config leaves fields out; Keras' bare integers for tuples.
+  const nlohmann::json sparse = {{"class_name", "Sequential"},
+                                 {"config", {{"layers", {{{"class_name", "MaxPooling3D"}, {"config", {{"pool_size", 2}}}},
+                                                         {{"class_name", "LeakyReLU"}, {"config", nlohmann::json::object()}}}}}}};
+  const models::KerasArchitecture a = io::parse_keras_config(sparse, "s.h5");
+  CHECK(a.layers[0].name == "MaxPooling3D");
+  CHECK(a.layers[0].pool_size == std::vector<int64_t>{2});
+  CHECK(a.layers[0].strides.empty());  // Keras: strides default to the pool size
+  CHECK(a.layers[0].padding == "valid");
+  CHECK(a.layers[1].negative_slope == 0.3);
+}
+
+TEST_CASE("malformed model_config fields are refused with the layer and the field", "[keras]") {
+  const nlohmann::json config = io::keras_config(test::mini_mrinet());
+  const auto refused = [&](const std::function<void(nlohmann::json&)>& change) {
+    nlohmann::json c = config;
+    change(c);
+    std::string what;
+    try {
+      models::random_keras_model(io::parse_keras_config(c, "bad.h5"), 1);
+    } catch (const std::exception& e) {
+      what = e.what();
+    }
+    return what;
+  };
+  CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][0]["config"]["filters"] = "four"; }),
+             Catch::Contains("bad.h5") && Catch::Contains("conv3d_1") && Catch::Contains("\"filters\" is \"four\", expected an integer"));
+  CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][1]["config"]["pool_size"] = {3, 3.5, 3}; }),
+             Catch::Contains("max_pooling3d_1") && Catch::Contains("pool_size"));
+  CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][0]["config"]["groups"] = 2; }),
+             Catch::Contains("grouped Conv3D"));
+  CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][2].erase("class_name"); }),
+             Catch::Contains("layer 3 has no \"class_name\""));
+  CHECK_THAT(refused([](nlohmann::json& c) { c["class_name"] = "Model"; }), Catch::Contains("only Sequential"));
+  CHECK_THAT(refused([](nlohmann::json& c) { c = "{not json"; }), Catch::Contains("expected a JSON object"));
+  CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][1]["config"]["pool_size"] = {3, 3}; }),
+             Catch::Contains("pool_size must be 3 integers, found (3,3)"));
 }

@@ -43,7 +43,7 @@ void compare(const models::Sequential& net64, const at::Tensor& x, const lrp::Co
 }  // namespace
 
 TEST_CASE("fast LRP equals the float64 reference for every rule", "[lrp]") {
-  for (const auto& [name, config] : test::all_configs()) {
+  for (const auto& [name, config] : test::all_architectures()) {
     const auto model = models::random_keras_model(config, /*seed=*/7, /*bias_scale=*/0.3);
     const bool ties = name == "pool-first";
     const at::Tensor x = test::random_input(model.net, 11, /*quantise=*/ties);
@@ -63,7 +63,7 @@ TEST_CASE("fast LRP equals the float64 reference for every rule", "[lrp]") {
 }
 
 TEST_CASE("relevance after winner-take-all pooling reaches the convolution below as winners", "[lrp][sparse]") {
-  const auto account = [](const nlohmann::json& config, const char* ties) {
+  const auto account = [](const models::KerasArchitecture& config, const char* ties) {
     const auto model = models::random_keras_model(config, 7, 0.3);
     lrp::RuleOverrides o;
     o.ties = lrp::parse_ties(ties);
@@ -71,15 +71,15 @@ TEST_CASE("relevance after winner-take-all pooling reaches the convolution below
         .account;
   };
   // The image layer takes the direct maps; a layer with several input channels the dense ones.
-  CHECK_THAT(account(test::sparse_first_config(), "first")[0].primitive, Catch::Contains("sparse at the winners"));
-  const auto mini = account(test::mini_mrinet_config(), "first");
+  CHECK_THAT(account(test::sparse_first(), "first")[0].primitive, Catch::Contains("sparse at the winners"));
+  const auto mini = account(test::mini_mrinet(), "first");
   REQUIRE(mini[3].layer == "conv3d_2");
   CHECK_THAT(mini[3].primitive, Catch::Contains("from the winners"));
-  CHECK_THAT(account(test::sparse_first_config(), "tf")[0].primitive, !Catch::Contains("winners"));
+  CHECK_THAT(account(test::sparse_first(), "tf")[0].primitive, !Catch::Contains("winners"));
 }
 
 TEST_CASE("alpha-beta with other alpha and beta values matches the reference", "[lrp]") {
-  const auto model = models::random_keras_model(test::mini_mrinet_config(), 3, 0.2);
+  const auto model = models::random_keras_model(test::mini_mrinet(), 3, 0.2);
   const at::Tensor x = test::random_input(model.net, 5);
   for (auto [alpha, beta] : {std::pair{1.5, 0.5}, {3.0, 2.0}}) {
     lrp::RuleOverrides o;
@@ -92,7 +92,7 @@ TEST_CASE("alpha-beta with other alpha and beta values matches the reference", "
 
 TEST_CASE("max-pool tie rules differ exactly where a window has several maxima", "[lrp]") {
   // A single 2×2×2 window of equal values: `first` gives all relevance to cell 0, `tf` to all 8.
-  const auto model = models::random_keras_model(test::pool_first_config(), 1);
+  const auto model = models::random_keras_model(test::pool_first(), 1);
   at::Tensor x = at::zeros({1, 1, 8, 8, 8}, at::kDouble);
   x.slice(2, 0, 2).slice(3, 0, 2).slice(4, 0, 2).fill_(1.0);
   const at::Tensor indices = models::max_pool(model.net.layers[0], x).indices;
@@ -109,7 +109,7 @@ TEST_CASE("max-pool tie rules differ exactly where a window has several maxima",
 
 TEST_CASE("overlapping max-pool windows add relevance instead of overwriting it", "[lrp]") {
   // 3×3×3 windows with stride 2 overlap; one global maximum in the overlap wins several windows.
-  const auto model = models::random_keras_model(test::mini_mrinet_config(), 1);
+  const auto model = models::random_keras_model(test::mini_mrinet(), 1);
   const models::Layer& pool = model.net.layers[2];
   REQUIRE(pool.kind == models::LayerKind::MaxPool3d);
   at::Tensor x = at::zeros({1, 1, 5, 5, 5}, at::kDouble);
@@ -128,7 +128,7 @@ TEST_CASE("overlapping max-pool windows add relevance instead of overwriting it"
 TEST_CASE("the winners' CPU loop equals the portable path on every device", "[lrp]") {
   // Several channels and a batch, so the channel offsets count; enough cells for several blocks.
   at::manual_seed(21);
-  const models::Layer pool = models::random_keras_model(test::mini_mrinet_config(), 1).net.layers[2];
+  const models::Layer pool = models::random_keras_model(test::mini_mrinet(), 1).net.layers[2];
   for (const auto dtype : {at::kFloat, at::kDouble}) {
     const at::Tensor x = at::randn({2, 3, 81, 83, 85}, dtype);
     const auto pooled = models::max_pool(pool, x);
@@ -165,10 +165,10 @@ TEST_CASE("rule tables and parameters are validated", "[lrp]") {
 }
 
 TEST_CASE("LeakyReLU networks run forward but are refused by LRP", "[lrp]") {
-  nlohmann::json config = test::pool_first_config();
-  auto& layers = config["config"]["layers"];
-  const nlohmann::json leaky = {{"class_name", "LeakyReLU"}, {"config", {{"name", "leaky_re_lu_1"}, {"alpha", 0.2}}}};
-  layers.insert(layers.begin() + 2, leaky);
+  models::KerasArchitecture config = test::pool_first();
+  models::KerasLayer leaky{"LeakyReLU", "leaky_re_lu_1"};
+  leaky.negative_slope = 0.2;
+  config.layers.insert(config.layers.begin() + 2, leaky);
   const auto model = models::random_keras_model(config, 2);
   const at::Tensor x = test::random_input(model.net, 1);
   const auto ref = lrp::reference::forward(model.net, lrp::reference::to_vector(x[0]));

@@ -2,6 +2,8 @@
 // self-contained page, and a second run resumes without recomputing anything.
 #include "testing.h"
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -10,7 +12,7 @@
 #include "engine/simulate.h"
 #include "engine/study.h"
 #include "fixtures.h"
-#include "io/keras_h5.h"
+#include "io/keras_config.h"
 #include "io/manifest.h"
 #include "io/table.h"
 #include "models/mrinet.h"
@@ -38,7 +40,7 @@ TEST_CASE("the whole study runs on a simulated cohort and resumes", "[study]") {
 
   // A random MRInet on a 4 mm grid around the brain.
   const models::Int3 shape{16, 18, 16};
-  io::write_keras_h5(dir.path("m.h5"), models::random_keras_model(models::mrinet_config(shape), 3).keras);
+  io::write_keras_model(dir.path("m.h5"), models::random_keras_model(models::mrinet_architecture(shape), 3).keras);
   const nlohmann::json manifest = {
       {"name", "test"},
       {"input", {{"shape", shape}, {"voxel_size", {4, 4, 4}}, {"orientation", "RAS"},

@@ -3,6 +3,8 @@
 // closed form knows, and a trained ensemble round-trips through its manifest.
 #include "testing.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 
 #include "engine/model_loader.h"
@@ -18,7 +20,7 @@ namespace {
 
 const models::Int3 kShape{16, 18, 14};
 
-std::vector<at::Tensor> keras_tensors(const io::KerasFile& file) {
+std::vector<at::Tensor> keras_tensors(const models::KerasModel& file) {
   std::vector<at::Tensor> out;
   for (const auto& g : file.groups)
     for (const auto& w : g.weights) out.push_back(at::tensor(w.values, at::kDouble).reshape(w.shape).to(at::kFloat));
@@ -40,7 +42,7 @@ void synthetic_cohort(int n, std::vector<at::Tensor>& inputs, std::vector<double
 }  // namespace
 
 TEST_CASE("the training forward pass is the network the Keras import builds", "[train]") {
-  const models::RandomModel m = models::random_keras_model(models::mrinet_config(kShape), 9, 0.1);
+  const models::RandomModel m = models::random_keras_model(models::mrinet_architecture(kShape), 9, 0.1);
   const at::Tensor x = at::randn({2, 1, kShape[0], kShape[1], kShape[2]});
   const at::Tensor expected = m.net.to(at::kCPU, at::kFloat).forward(x).reshape({-1});
   const at::Tensor got = engine::mrinet_forward(keras_tensors(m.keras), x, false);

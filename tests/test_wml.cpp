@@ -3,6 +3,8 @@
 // cor.test pearson and spearman with exact = FALSE, on n_wml_voxel vs brain_age − age).
 #include "testing.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>

@@ -1,7 +1,7 @@
 // mlens init-model: an untrained MRInet as a Keras .h5 file (for trying the pipeline and benchmarks).
 #include <iostream>
 
-#include "io/keras_h5.h"
+#include "io/keras_config.h"
 #include "models/mrinet.h"
 #include "tools/options.h"
 
@@ -13,9 +13,8 @@ int run(const po::variables_map& vm) {
   const models::Int3 shape = parse_shape(vm["input-shape"].as<std::string>());
   models::RandomModel m = models::mrinet(shape, vm["seed"].as<uint64_t>());
   const std::string out = vm["out"].as<std::string>();
-  m.keras.path = out;
-  if (vm.count("weights-only")) m.keras.model_config = nullptr;
-  io::write_keras_h5(out, m.keras);
+  if (vm.count("weights-only")) m.keras.architecture.reset();
+  io::write_keras_model(out, m.keras);
   std::cout << out << ": MRInet for " << shape[0] << "x" << shape[1] << "x" << shape[2] << ", "
             << m.net.parameter_count() << " parameters, seed " << vm["seed"].as<uint64_t>() << "\n";
   return kExitOk;

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "io/keras_h5.h"
+#include "io/keras_config.h"
 #include "models/keras_import.h"
 
 int main(int argc, char** argv) {
@@ -24,10 +24,10 @@ int main(int argc, char** argv) {
       {{"class_name", "Flatten"}, {"config", {{"name", "flatten_1"}}}},
       {{"class_name", "Dense"}, {"config", {{"name", "dense_1"}, {"units", 1}, {"activation", "linear"}, {"use_bias", true}}}}};
   const nlohmann::json config = {{"class_name", "Sequential"}, {"config", {{"name", "tiny"}, {"layers", layers}}}};
-  mlens::io::KerasFile model = mlens::models::random_keras_model(config, 1).keras;
-  mlens::io::write_keras_h5(dir + "/tiny-vlen.h5", model, mlens::io::StringStyle::VariableLength);
-  mlens::io::write_keras_h5(dir + "/tiny-fixed.h5", model, mlens::io::StringStyle::FixedLength);
-  model.model_config = nullptr;
-  mlens::io::write_keras_h5(dir + "/tiny-weights.h5", model);
+  mlens::models::KerasModel model = mlens::models::random_keras_model(mlens::io::parse_keras_config(config, "seed"), 1).keras;
+  mlens::io::write_keras_model(dir + "/tiny-vlen.h5", model, mlens::io::StringStyle::VariableLength);
+  mlens::io::write_keras_model(dir + "/tiny-fixed.h5", model, mlens::io::StringStyle::FixedLength);
+  model.architecture.reset();
+  mlens::io::write_keras_model(dir + "/tiny-weights.h5", model);
   return 0;
 }
