@@ -146,7 +146,7 @@ void write_subject(const Work& w, const PreprocessSpec& preprocess, const Cohort
     io::write_text_atomically(dir + "/relevance.json",
                               json{{"id", s.id}, {"input", s.flair}, {"prediction", w.brain_age},
                                    {"relevance_sum", e.relevance.sum().item<double>()},
-                                   {"rule", lrp::to_json(o.composite)},
+                                   {"rule", to_json(o.composite)},
                                    {"conservation", accounts}}
                                       .dump(2) + "\n");
   }
@@ -291,7 +291,7 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
   fs::create_directories(o.out_dir);
   json configuration = o.configuration;
   configuration["dtype"] = runtime.dtype_name();
-  if (o.explain) configuration["rule"] = lrp::to_json(o.composite);
+  if (o.explain) configuration["rule"] = to_json(o.composite);
   if (!o.mni_reference.empty()) configuration["mni_reference"] = io::file_fingerprint(o.mni_reference);
   io::require_configuration(o.out_dir, configuration, o.force);
   if (o.shard_tag.empty()) io::remove_stray_temporaries(o.out_dir);  // a shard leaves the shared files to their writers

@@ -7,6 +7,7 @@
 
 #include "engine/report.h"
 #include "engine/slices.h"
+#include "engine/subject.h"
 #include "io/atomic_file.h"
 #include "io/png.h"
 #include "io/svg_plot.h"
@@ -155,7 +156,7 @@ StudyResult run_study(const std::vector<io::Subject>& cohort, const models::Ense
   ReportInputs report;
   report.manifest = o.manifest;
   report.summary = read_json(dir + "/summary.json");
-  report.rule = lrp::to_json(co.composite);
+  report.rule = engine::to_json(co.composite);
   report.space = ov.mni ? "MNI (" + co.mni_reference + ")" : "each subject's FLAIR grid";
   const io::Table predictions = io::read_csv(dir + "/predictions.csv");
   if (!predictions.rows.empty()) {

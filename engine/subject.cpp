@@ -5,6 +5,12 @@
 
 namespace mlens::engine {
 
+nlohmann::json to_json(const lrp::Composite& c) {
+  nlohmann::json rules = nlohmann::json::object();
+  for (const auto& [role, rule] : c.rules) rules[lrp::to_string(role)] = rule.describe();
+  return {{"name", c.name}, {"rules", rules}, {"max_pool_ties", lrp::to_string(c.ties)}};
+}
+
 at::Tensor to_input(const io::Volume& v, const models::Int3& input_shape, const Runtime& runtime,
                     const std::string& source) {
   if (v.shape != input_shape)

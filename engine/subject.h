@@ -4,12 +4,18 @@
 
 #include <ATen/ATen.h>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/runtime.h"
 #include "io/volume.h"
 #include "lrp/ensemble.h"
 #include "models/ensemble.h"
 
 namespace mlens::engine {
+
+// {"name", "rules": {role: rule.describe()}, "max_pool_ties"}: how sidecars, configuration records and
+// reports name the rules used.
+nlohmann::json to_json(const lrp::Composite& composite);
 
 // The volume as a [1, 1, D, H, W] tensor on the runtime's device and dtype. Throws when its shape is
 // not the model's input shape (naming both) or when it holds NaN/Inf.

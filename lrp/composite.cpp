@@ -96,10 +96,4 @@ Composite with_overrides(Composite c, const RuleOverrides& o) {
   return c;
 }
 
-nlohmann::json to_json(const Composite& c) {
-  nlohmann::json rules = nlohmann::json::object();
-  for (const auto& [role, rule] : c.rules) rules[to_string(role)] = rule.describe();
-  return {{"name", c.name}, {"rules", rules}, {"max_pool_ties", to_string(c.ties)}};
-}
-
 }  // namespace mlens::lrp

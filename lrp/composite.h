@@ -15,7 +15,6 @@
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
 
 #include "lrp/rule.h"
 
@@ -50,7 +49,5 @@ struct RuleOverrides {
 };
 Composite with_overrides(Composite composite, const RuleOverrides& overrides);
 
-// {"name", "rules": {role: rule.describe()}, "max_pool_ties"}: how sidecars record the rules used.
-nlohmann::json to_json(const Composite& composite);
 
 }  // namespace mlens::lrp

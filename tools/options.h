@@ -7,6 +7,7 @@
 #include "engine/cohort.h"
 #include "engine/pipeline.h"
 #include "engine/runtime.h"
+#include "engine/subject.h"
 #include "lrp/ensemble.h"
 #include "models/ensemble.h"
 #include "tools/command.h"
@@ -46,7 +47,7 @@ lrp::Composite composite_from(const po::variables_map& vm);
 // "198,198,198" -> {198, 198, 198}
 models::Int3 parse_shape(const std::string& text);
 
-using lrp::to_json;
+using engine::to_json;
 nlohmann::json to_json(const std::vector<lrp::LayerAccount>& account);
 nlohmann::json versions_json();
 
