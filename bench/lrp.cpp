@@ -128,7 +128,8 @@ void run_phase(const std::string& phase, const Config& cfg) {
   engine::Runtime runtime;
   runtime.threads = cfg.threads;
   runtime.activate();
-  const at::Device device(cfg.device);
+  at::Device device(cfg.device);
+  if (device.is_cuda() && !device.has_index()) device = at::Device(at::kCUDA, 0);  // the allocator's stats need an index
   at::globalContext().setAllowTF32CuDNN(cfg.tf32);  // LibTorch allows TF32 in cuDNN by default
   at::globalContext().setAllowTF32CuBLAS(cfg.tf32);
   const models::Sequential net = models::mrinet({cfg.size, cfg.size, cfg.size}, 7).net.to(device, at::kFloat);
@@ -347,13 +348,13 @@ int main(int argc, char** argv) {
   const double flops = fwd["flops"] * cfg.batch;
   const char* memory_column = gpu ? "peak GPU MiB" : "peak RSS MiB";
   const char* memory_key = gpu ? "peak_gpu_mib" : "peak_rss_mib";
-  std::printf("%-34s %10s %12s %16s %12s\n", "phase", "seconds", memory_column, "GFLOP/s", "samples/s");
+  std::printf("%-36s %10s %12s %16s %12s\n", "phase", "seconds", memory_column, "GFLOP/s", "samples/s");
   // preset-a on post-ReLU inputs: forward + activator conv + transposed conv per layer = 3x forward FLOPs.
   const std::pair<const char*, const Phase*> rows[] = {
       {"forward", &fwd}, {"preset-a explanation (incl. forward)", &lrp}, {"grad x input (autograd baseline)", &base}};
   for (const auto& [name, p] : rows) {
     const double work = p == &fwd ? flops : 3 * flops;
-    std::printf("%-34s %10.3f %12.0f %16.1f %12.2f\n", name, (*p)["seconds"], (*p)[memory_key], work / (*p)["seconds"] / 1e9,
+    std::printf("%-36s %10.3f %12.0f %16.1f %12.2f\n", name, (*p)["seconds"], (*p)[memory_key], work / (*p)["seconds"] / 1e9,
                 cfg.batch / (*p)["seconds"]);
   }
   std::printf("\nforward FLOPs: %.1f GFLOP per sample; prediction %.6f (forward) vs %.6f (preset-a)\n\n", fwd["flops"] / 1e9,

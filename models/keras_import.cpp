@@ -7,6 +7,11 @@
 namespace mlens::models {
 namespace {
 
+// Bounds on sizes a config states: no layer is wider and no input larger than this (a 2048³ volume
+// with 2 channels is 2^34 values), so that nothing is sized from a corrupt number.
+constexpr int64_t kMaxSize = int64_t{1} << 20;
+constexpr int64_t kMaxVoxels = int64_t{1} << 34;
+
 at::Tensor to_tensor(const WeightArray& w) {
   return at::tensor(at::ArrayRef<double>(w.values), at::TensorOptions().dtype(at::kDouble)).reshape(w.shape);
 }
@@ -22,6 +27,7 @@ class Importer {
       if (!l.batch_input_shape.empty() && shape_.empty()) set_input(l.batch_input_shape, input_shape);
     if (shape_.empty()) {
       if (!input_shape) throw error("model_config", "no batch_input_shape recorded; give the input shape (D,H,W)");
+      for (int64_t d : *input_shape) positive(d, "", "the input shape's axis", kMaxSize);
       shape_ = {1, 1, (*input_shape)[0], (*input_shape)[1], (*input_shape)[2]};
       net_.input_shape = *input_shape;
     }
@@ -35,16 +41,26 @@ class Importer {
     return std::invalid_argument("\"" + source_ + "\": " + (layer.empty() ? "" : "layer \"" + layer + "\": ") + what);
   }
 
-  // Keras writes one value per spatial axis; a single value stands for all three.
+  // Keras writes one value per spatial axis; a single value stands for all three. Each is a size ≥ 1.
   Int3 int3(const std::vector<int64_t>& v, const std::string& layer, const std::string& field) const {
-    if (v.size() == 1) return {v[0], v[0], v[0]};
-    if (v.size() != 3) throw error(layer, field + " must be 3 integers, found " + shape_text(v));
-    return {v[0], v[1], v[2]};
+    if (v.size() != 1 && v.size() != 3) throw error(layer, field + " must be 3 integers, found " + shape_text(v));
+    for (int64_t x : v) positive(x, layer, field);
+    return v.size() == 1 ? Int3{v[0], v[0], v[0]} : Int3{v[0], v[1], v[2]};
+  }
+
+  // A size read from the config, before anything is sized from it: at least 1 and at most `limit`.
+  int64_t positive(int64_t v, const std::string& layer, const std::string& field, int64_t limit = kMaxSize) const {
+    if (v < 1 || v > limit)
+      throw error(layer, field + " is " + std::to_string(v) + ", expected 1 to " + std::to_string(limit));
+    return v;
   }
 
   void set_input(const std::vector<int64_t>& bis, const std::optional<Int3>& requested) {
     if (bis.size() != 5) throw error("", "batch_input_shape " + shape_text(bis) + " is not (batch, D, H, W, channels)");
+    for (size_t a = 1; a < 5; ++a) positive(bis[a], "", "batch_input_shape " + shape_text(bis) + ": axis " + std::to_string(a));
     const Int3 s{bis[1], bis[2], bis[3]};
+    if (s[0] * s[1] * s[2] > kMaxVoxels / bis[4])
+      throw error("", "batch_input_shape " + shape_text(bis) + " holds more than " + std::to_string(kMaxVoxels) + " values");
     if (requested && *requested != s)
       throw error("", "the model was built for input " + shape_text({s[0], s[1], s[2]}) + ", not " +
                           shape_text({(*requested)[0], (*requested)[1], (*requested)[2]}));
@@ -103,11 +119,7 @@ class Importer {
     }
     if (cls == "Flatten") {
       check_channels_last(l);
-      if (shape_.size() == 5) {
-        // perm[ours] = keras: our flatten index ((c·D + d)·H + h)·W + w, Keras' ((d·H + h)·W + w)·C + c.
-        const int64_t C = shape_[1], D = shape_[2], H = shape_[3], W = shape_[4];
-        flatten_perm_ = at::arange(D * H * W * C, at::kLong).view({D, H, W, C}).permute({3, 0, 1, 2}).reshape({-1});
-      }
+      if (shape_.size() == 5) flattened_ = {shape_[1], shape_[2], shape_[3], shape_[4]};
       return push(Layer{LayerKind::Flatten, l.name});
     }
     if (cls == "Dropout") {
@@ -137,7 +149,7 @@ class Importer {
       throw error(l.name, "Conv3D dilation other than 1 is not supported");
     if (l.groups != 1) throw error(l.name, "grouped Conv3D (groups " + std::to_string(l.groups) + ") is not supported");
     const Int3 k = int3(l.kernel_size, l.name, "kernel_size");
-    const int64_t in = shape_[1], out = l.filters;
+    const int64_t in = shape_[1], out = positive(l.filters, l.name, "filters");
     std::vector<ExpectedWeight> expected{{"kernel", {k[0], k[1], k[2], in, out}}};
     if (l.use_bias) expected.push_back({"bias", {out}});
     const auto w = take(l, expected);
@@ -151,13 +163,14 @@ class Importer {
 
   void add_dense(const KerasLayer& l) {
     if (shape_.size() != 2) throw error(l.name, "Dense on a volume: a Flatten layer must come first");
-    const int64_t in = shape_[1], out = l.units;
+    const int64_t in = shape_[1], out = positive(l.units, l.name, "units");
     std::vector<ExpectedWeight> expected{{"kernel", {in, out}}};
     if (l.use_bias) expected.push_back({"bias", {out}});
     const auto w = take(l, expected);
     at::Tensor kernel = w[0];
-    if (flatten_perm_.defined()) kernel = kernel.index_select(0, flatten_perm_);
-    flatten_perm_ = at::Tensor();
+    const at::Tensor perm = flatten_perm();
+    if (perm.defined()) kernel = kernel.index_select(0, perm);
+    flattened_.clear();
     Layer dense{LayerKind::Dense, l.name};
     dense.weight = kernel.t().contiguous();
     dense.bias = l.use_bias ? w[1] : at::zeros({out}, at::kDouble);
@@ -180,8 +193,9 @@ class Importer {
     at::Tensor gamma = l.scale ? w[i++] : at::ones({n}, at::kDouble);
     at::Tensor beta = l.center ? w[i++] : at::zeros({n}, at::kDouble);
     at::Tensor mean = w[i++], var = w[i++];
-    if (flatten_perm_.defined()) {
-      for (at::Tensor* t : {&gamma, &beta, &mean, &var}) *t = t->index_select(0, flatten_perm_);
+    const at::Tensor perm = flatten_perm();
+    if (perm.defined()) {
+      for (at::Tensor* t : {&gamma, &beta, &mean, &var}) *t = t->index_select(0, perm);
     }
     const at::Tensor s = gamma / at::sqrt(var + l.epsilon);
 
@@ -207,7 +221,16 @@ class Importer {
   std::string source_;
   Sequential net_;
   std::vector<int64_t> shape_;  // current activation shape, channels-first, batch 1
-  at::Tensor flatten_perm_;     // set between a Flatten of a volume and the next Dense
+  std::vector<int64_t> flattened_;  // (C, D, H, W) between a Flatten of a volume and the next Dense
+
+  // Keras flattens (D, H, W, C), the engine (C, D, H, W): perm[ours] = keras, our index
+  // ((c·D + d)·H + h)·W + w, Keras' ((d·H + h)·W + w)·C + c. Made only once the weights it reorders
+  // have been taken, so its size is bounded by what the file holds.
+  at::Tensor flatten_perm() const {
+    if (flattened_.empty()) return {};
+    const int64_t C = flattened_[0], D = flattened_[1], H = flattened_[2], W = flattened_[3];
+    return at::arange(D * H * W * C, at::kLong).view({D, H, W, C}).permute({3, 0, 1, 2}).reshape({-1});
+  }
 };
 
 }  // namespace

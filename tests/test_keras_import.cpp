@@ -318,4 +318,17 @@ TEST_CASE("malformed model_config fields are refused with the layer and the fiel
   CHECK_THAT(refused([](nlohmann::json& c) { c = "{not json"; }), Catch::Contains("expected a JSON object"));
   CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][1]["config"]["pool_size"] = {3, 3}; }),
              Catch::Contains("pool_size must be 3 integers, found (3,3)"));
+  // Sizes are checked before anything is sized from them (a corrupt file must not allocate terabytes).
+  CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][0]["config"]["batch_input_shape"] = {nullptr, 2000000, 1, 1, 1}; }),
+             Catch::Contains("batch_input_shape") && Catch::Contains("expected 1 to"));
+  CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][0]["config"]["batch_input_shape"] = {nullptr, 4096, 4096, 4096, 1}; }),
+             Catch::Contains("holds more than 17179869184 values"));
+  CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][0]["config"]["batch_input_shape"] = {nullptr, nullptr, 17, 11, 1}; }),
+             Catch::Contains("axis 1") && Catch::Contains("is -1"));
+  CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][0]["config"]["filters"] = 0; }),
+             Catch::Contains("conv3d_1") && Catch::Contains("filters is 0, expected 1 to"));
+  CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][1]["config"]["strides"] = {2, -1, 2}; }),
+             Catch::Contains("max_pooling3d_1") && Catch::Contains("strides is -1"));
+  CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][7]["config"]["units"] = int64_t{1} << 40; }),
+             Catch::Contains("dense_1") && Catch::Contains("units is 1099511627776"));
 }
