@@ -125,21 +125,13 @@ struct Phase {
 };
 
 void run_phase(const std::string& phase, const Config& cfg) {
-  engine::Runtime runtime;
-  runtime.threads = cfg.threads;
+  const engine::Runtime runtime = engine::Runtime::parse(cfg.device, "float32", cfg.threads);  // cuda means cuda:0
   runtime.activate();
-  at::Device device(cfg.device);
-  if (device.is_cuda() && !device.has_index()) device = at::Device(at::kCUDA, 0);  // the allocator's stats need an index
+  const at::Device device = runtime.device;
   at::globalContext().setAllowTF32CuDNN(cfg.tf32);  // LibTorch allows TF32 in cuDNN by default
   at::globalContext().setAllowTF32CuBLAS(cfg.tf32);
   const models::Sequential net = models::mrinet({cfg.size, cfg.size, cfg.size}, 7).net.to(device, at::kFloat);
-  std::vector<at::Tensor> phantoms;
-  for (int b = 0; b < cfg.batch; ++b) {
-    const io::Volume v = engine::phantom({cfg.size, cfg.size, cfg.size}, 1 + b);
-    phantoms.push_back(at::from_blob(const_cast<float*>(v.voxels.data()), {1, 1, cfg.size, cfg.size, cfg.size}, at::kFloat).clone());
-  }
-  const at::Tensor x = at::cat(phantoms).to(device);
-  phantoms.clear();
+  const at::Tensor x = engine::phantom_batch({cfg.size, cfg.size, cfg.size}, 1, cfg.batch).to(device);
   synchronize(device);
   const double baseline_rss = peak_rss_mib();
   const double baseline_gpu = peak_gpu_mib(device);
@@ -224,8 +216,7 @@ void export_for_peers(const std::string& dir, const Config& cfg) {
   runtime.threads = cfg.threads;
   runtime.activate();
   const models::Sequential net = models::mrinet({cfg.size, cfg.size, cfg.size}, 7).net.to(at::kCPU, at::kFloat);
-  const io::Volume v = engine::phantom({cfg.size, cfg.size, cfg.size}, 1);
-  const at::Tensor x = at::from_blob(const_cast<float*>(v.voxels.data()), {1, 1, cfg.size, cfg.size, cfg.size}, at::kFloat).clone();
+  const at::Tensor x = engine::phantom_batch({cfg.size, cfg.size, cfg.size}, 1, 1);
   const at::Tensor relevance = lrp::explain(net, x, lrp::parse_composite("preset-a")).relevance.contiguous();
   const auto write = [&](const std::string& name, const std::vector<at::Tensor>& tensors) {
     std::ofstream out(dir + "/" + name, std::ios::binary);
@@ -305,8 +296,11 @@ int main(int argc, char** argv) {
     else if (a == "--export") export_dir = argv[i + 1];
     else return usage();
   }
-  if (at::Device(cfg.device).is_cuda() && !at::hasCUDA()) {
-    std::cerr << "bench/lrp: --device " << cfg.device << " but this LibTorch has no CUDA or the machine no GPU\n";
+  engine::Runtime rt;
+  try {
+    rt = engine::Runtime::parse(cfg.device, "float32", cfg.threads);
+  } catch (const std::exception& e) {
+    std::cerr << "bench/lrp: " << e.what() << "\n";
     return 1;
   }
   if (!phase.empty()) {
@@ -318,9 +312,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  engine::Runtime rt;
-  rt.threads = cfg.threads;
-  const bool gpu = at::Device(cfg.device).is_cuda();
+  const bool gpu = rt.device.is_cuda();
   std::printf("bench/lrp: MRInet %lld³, float32, %s%s, batch %d, %d CPU threads, LibTorch %s, %d rounds of the three "
               "phases, best of %d runs per phase and round\n\n",
               static_cast<long long>(cfg.size), cfg.device.c_str(), gpu ? (cfg.tf32 ? " (TF32 on)" : " (TF32 off)") : "",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/peers.py: the same MRInet in Zennit and Captum, on the same device, for scripts/gpu-check.
 
-    bench/peers.py --model DIR --peers SRC [--device cuda] [--batches 1,2,4,8] [--repeats 3] [--json FILE]
+    bench/peers.py --model DIR --peers SRC [--device cuda] [--batches 1,2,4,8] [--repeats 3] [--tf32] [--json FILE]
 
 DIR is what `bench/lrp --export DIR` wrote: the network layer by layer (index.txt, weights.f32), the
 phantom (input.f32) and mlens' preset-A map of it (relevance.f32). SRC holds the peers' sources as
@@ -9,8 +9,8 @@ checked out from GitHub (SRC/zennit/src/zennit, SRC/captum/captum): nothing is i
 needs what they import (torch, numpy, torchvision for Zennit; tqdm and matplotlib for Captum). Zennit
 1.0 needs torch >= 2 (Debian's torch 1.13 runs Zennit 0.5.1).
 
-Measured per batch, after one warm-up run, best of --repeats, with TF32 off (PyTorch, like LibTorch,
-allows it in cuDNN by default):
+Measured per batch, after one warm-up run, best of --repeats, with TF32 off unless --tf32 (PyTorch,
+like LibTorch, allows it in cuDNN by default):
   zennit   LayerMapComposite: AlphaBeta(1, 0) on convolutions, Epsilon(0.1) on dense layers, Pass on
            ReLU (mlens' preset A), starting from the prediction; its map is compared with mlens' (relative
            L2; float32 rounding, ~4e-4 at 64³ on the CPU)
@@ -96,10 +96,12 @@ def timed(device, repeats, fn):
             torch.cuda.synchronize(device)
     result = fn()
     sync()
+    result = None  # freed before the peak is measured, as bench/lrp frees its previous map
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     best = float("inf")
     for _ in range(repeats):
+        result = None
         start = time.perf_counter()
         result = fn()
         sync()
@@ -115,6 +117,7 @@ def main():
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--batches", default="1,2,4,8")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tf32", action="store_true", help="allow TF32 in cuDNN and cuBLAS (as bench/lrp --tf32 on)")
     parser.add_argument("--json")
     args = parser.parse_args()
     sys.path[:0] = [os.path.join(args.peers, "zennit", "src"), os.path.join(args.peers, "captum")]
@@ -124,8 +127,8 @@ def main():
     from zennit.types import Activation, Convolution, Linear
     from captum.attr import InputXGradient
 
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = args.tf32
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
     device = torch.device(args.device)
     model, x1, reference = build(args.model)
     model = model.to(device)

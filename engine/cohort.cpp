@@ -125,18 +125,24 @@ void write_subject(const Work& w, const PreprocessSpec& preprocess, const Cohort
     const auto subject_map = [&](const at::Tensor& map) {
       return to_subject_space(to_volume(map, prepared.model_input), prepared);
     };
-    const io::Volume relevance = subject_map(e.relevance);
+    // Subject-space maps of a float64 run are float64 NIfTI; the MNI map is warped (and written) in float32.
+    const auto write_map = [&](const std::string& path, const at::Tensor& map) {
+      if (map.scalar_type() == at::kDouble)
+        io::write_volume(path, to_subject_space(to_volume64(map, prepared.model_input), prepared));
+      else
+        io::write_volume(path, subject_map(map));
+    };
     if (mni) {
       if (s.transforms.empty())
         throw std::runtime_error("no transform to the template for \"" + s.id + "\" (the cohort's transform column is empty)");
-      io::write_volume(dir + "/relevance_mni.nii.gz",
-                       io::warp(relevance, *mni, io::TransformChain::read(s.transforms), io::Interpolation::Linear));
+      io::write_volume(dir + "/relevance_mni.nii.gz", io::warp(subject_map(e.relevance), *mni, io::TransformChain::read(s.transforms),
+                                                               io::Interpolation::Linear));
     }
-    io::write_volume(dir + "/relevance.nii.gz", relevance);
+    write_map(dir + "/relevance.nii.gz", e.relevance);
     json accounts = json::array();
     for (std::size_t k = 0; k < e.members.size(); ++k) {
       const auto& m = e.members[k];
-      if (o.members) io::write_volume(dir + "/relevance_member-" + std::to_string(k + 1) + ".nii.gz", subject_map(m.relevance));
+      if (o.members) write_map(dir + "/relevance_member-" + std::to_string(k + 1) + ".nii.gz", m.relevance);
       json rows = json::array();
       for (const auto& a : m.account)
         rows.push_back({{"layer", a.layer}, {"rule", a.rule}, {"relevance_out", a.relevance_out},

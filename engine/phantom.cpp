@@ -57,4 +57,13 @@ io::Volume phantom(const std::array<int64_t, 3>& shape, uint64_t seed) {
   return v;
 }
 
+at::Tensor phantom_batch(const std::array<int64_t, 3>& shape, uint64_t first_seed, int64_t count) {
+  std::vector<at::Tensor> volumes;
+  for (int64_t b = 0; b < count; ++b) {
+    io::Volume v = phantom(shape, first_seed + static_cast<uint64_t>(b));
+    volumes.push_back(at::from_blob(v.voxels.data(), {1, 1, shape[0], shape[1], shape[2]}, at::kFloat).clone());
+  }
+  return at::cat(volumes);
+}
+
 }  // namespace mlens::engine

@@ -99,7 +99,8 @@ std::vector<std::string> qc_flags(const Prepared& p, const PreprocessSpec& spec)
   return flags;
 }
 
-io::Volume to_subject_space(io::Volume m, const Prepared& p) {
+template <typename T>
+io::BasicVolume<T> to_subject_space(io::BasicVolume<T> m, const Prepared& p) {
   m.geometry = p.model_input.geometry;
   if (p.resampled) return resample_box_adjoint(m, p.subject);
   if (p.pruned) m = unprune(m, p.prune);
@@ -108,5 +109,7 @@ io::Volume to_subject_space(io::Volume m, const Prepared& p) {
   m.geometry = p.subject.geometry;  // identical up to rounding; the subject's header is the reference
   return m;
 }
+template io::Volume to_subject_space(io::Volume, const Prepared&);
+template io::Volume64 to_subject_space(io::Volume64, const Prepared&);
 
 }  // namespace mlens::engine

@@ -56,7 +56,9 @@ std::vector<std::string> qc_flags(const Prepared& prepared, const PreprocessSpec
 // prepare it in place; a 198³ volume is 31 MB.
 Prepared prepare(io::Volume subject, const PreprocessSpec& spec, const io::Volume* mask, const std::string& source);
 
-// A map in the model's grid back into the subject's grid (same shape and affine as the subject volume).
-io::Volume to_subject_space(io::Volume model_map, const Prepared& prepared);
+// A map in the model's grid back into the subject's grid (same shape and affine as the subject volume);
+// float64 maps stay float64.
+template <typename T>
+io::BasicVolume<T> to_subject_space(io::BasicVolume<T> model_map, const Prepared& prepared);
 
 }  // namespace mlens::engine

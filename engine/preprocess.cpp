@@ -59,7 +59,8 @@ std::string orientation_code(const io::Geometry& g, const std::string& source) {
   return code;
 }
 
-io::Volume reorient(const io::Volume& v, const std::string& code, const std::string& source) {
+template <typename T>
+io::BasicVolume<T> reorient(const io::BasicVolume<T>& v, const std::string& code, const std::string& source) {
   check_code(code);
   const std::string from = orientation_code(v.geometry, source);
   Int3 perm{0, 0, 0};
@@ -70,7 +71,7 @@ io::Volume reorient(const io::Volume& v, const std::string& code, const std::str
         perm[t] = s;
         flip[t] = from[s] != code[t];
       }
-  io::Volume out;
+  io::BasicVolume<T> out;
   for (int t = 0; t < 3; ++t) out.shape[t] = v.shape[perm[t]];
   out.voxels.resize(v.voxels.size());
   // The source voxel of target voxel (a, b, c), and the world position of target voxel 0.
@@ -92,6 +93,8 @@ io::Volume reorient(const io::Volume& v, const std::string& code, const std::str
                                           static_cast<double>(first[2])});
   return out;
 }
+template io::Volume reorient(const io::Volume&, const std::string&, const std::string&);
+template io::Volume64 reorient(const io::Volume64&, const std::string&, const std::string&);
 
 BrainBox find_brain_box(const io::Volume& v, const std::string& source, float background) {
   Int3 lo{v.shape[0], v.shape[1], v.shape[2]}, hi{-1, -1, -1};
@@ -144,12 +147,13 @@ io::Volume prune(const io::Volume& v, const Int3& target, PruneGeometry& g, cons
   return out;
 }
 
-io::Volume unprune(const io::Volume& map, const PruneGeometry& g) {
+template <typename T>
+io::BasicVolume<T> unprune(const io::BasicVolume<T>& map, const PruneGeometry& g) {
   if (map.shape != g.target) throw std::invalid_argument("unprune: the map is not in the pruned grid");
-  io::Volume out;
+  io::BasicVolume<T> out;
   out.shape = g.source_shape;
   out.geometry = g.source_geometry;
-  out.voxels.assign(static_cast<std::size_t>(out.size()), 0.0f);
+  out.voxels.assign(static_cast<std::size_t>(out.size()), T{0});
   for (int64_t i = 0; i < g.box.extent[0]; ++i)
     for (int64_t j = 0; j < g.box.extent[1]; ++j)
       for (int64_t k = 0; k < g.box.extent[2]; ++k)
@@ -157,6 +161,8 @@ io::Volume unprune(const io::Volume& map, const PruneGeometry& g) {
             map.at(g.offset[0] + i, g.offset[1] + j, g.offset[2] + k);
   return out;
 }
+template io::Volume unprune(const io::Volume&, const PruneGeometry&);
+template io::Volume64 unprune(const io::Volume64&, const PruneGeometry&);
 
 void scale_to_unit(io::Volume& v, const std::string& source) {
   const float max = *std::max_element(v.voxels.begin(), v.voxels.end());
@@ -276,14 +282,20 @@ io::Volume resample_box(const io::Volume& volume, const io::Volume& grid) {
   return out;
 }
 
-io::Volume resample_box_adjoint(const io::Volume& map, const io::Volume& source) {
-  io::Volume out;
+template <typename T>
+io::BasicVolume<T> resample_box_adjoint(const io::BasicVolume<T>& map, const io::Volume& source) {
+  io::Volume grid;  // the map's grid, without voxels
+  grid.shape = map.shape;
+  grid.geometry = map.geometry;
+  io::BasicVolume<T> out;
   out.shape = source.shape;
   out.geometry = source.geometry;
   std::vector<double> sum(source.size(), 0.0);
-  for_each_box_weight(map, source, [&](int64_t t, int64_t s, double w) { sum[s] += w * map.voxels[t]; });
+  for_each_box_weight(grid, source, [&](int64_t t, int64_t s, double w) { sum[s] += w * map.voxels[t]; });
   out.voxels.assign(sum.begin(), sum.end());
   return out;
 }
+template io::Volume resample_box_adjoint(const io::Volume&, const io::Volume&);
+template io::Volume64 resample_box_adjoint(const io::Volume64&, const io::Volume&);
 
 }  // namespace mlens::engine

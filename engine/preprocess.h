@@ -26,8 +26,9 @@ using Int3 = std::array<int64_t, 3>;
 // resampled first), naming the largest deviation.
 std::string orientation_code(const io::Geometry& geometry, const std::string& source = "volume");
 
-// The same image with its voxel axes permuted and flipped to `code`.
-io::Volume reorient(const io::Volume& volume, const std::string& code, const std::string& source = "volume");
+// The same image with its voxel axes permuted and flipped to `code` (float, and float64 maps).
+template <typename T>
+io::BasicVolume<T> reorient(const io::BasicVolume<T>& volume, const std::string& code, const std::string& source = "volume");
 
 struct BrainBox {
   Int3 lower{0, 0, 0};   // first plane per axis that is not all background
@@ -53,7 +54,8 @@ io::Volume prune(const io::Volume& volume, const Int3& target, PruneGeometry& ge
                  const std::string& source = "volume");
 
 // A map in the pruned grid back into the source grid: the box's voxels in place, zeros elsewhere.
-io::Volume unprune(const io::Volume& map, const PruneGeometry& geometry);
+template <typename T>
+io::BasicVolume<T> unprune(const io::BasicVolume<T>& map, const PruneGeometry& geometry);
 
 // A grid of `shape` voxels of `spacing` mm whose axes point as `code` says ("RAS", "LIA"), centred on
 // `centre_ras` (RAS millimetres, as MNI coordinates are written). Returned as a volume without voxels.
@@ -66,7 +68,8 @@ io::Volume make_grid(const std::string& code, const std::array<double, 3>& spaci
 io::Volume resample_box(const io::Volume& volume, const io::Volume& grid);
 // The adjoint of resample_box: a map on `grid` spread onto `source`'s grid with the same weights, so
 // Σ map is kept wherever the grid lies inside the source.
-io::Volume resample_box_adjoint(const io::Volume& map, const io::Volume& source);
+template <typename T>
+io::BasicVolume<T> resample_box_adjoint(const io::BasicVolume<T>& map, const io::Volume& source);
 
 // x / max(x). Throws when the maximum is not positive.
 void scale_to_unit(io::Volume& volume, const std::string& source = "volume");

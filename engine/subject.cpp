@@ -29,15 +29,23 @@ at::Tensor to_input(const io::Volume& v, const models::Int3& input_shape, const 
   return cpu.to(runtime.device, runtime.dtype, /*non_blocking=*/false, /*copy=*/true);
 }
 
-io::Volume to_volume(const at::Tensor& map, const io::Volume& like) {
-  const at::Tensor m = map.detach().to(at::kCPU, at::kFloat).contiguous().reshape({-1});
+namespace {
+
+template <typename T>
+io::BasicVolume<T> map_volume(const at::Tensor& map, const io::Volume& like) {
+  const at::Tensor m = map.detach().to(at::kCPU, c10::CppTypeToScalarType<T>::value).contiguous().reshape({-1});
   if (m.numel() != like.size()) throw std::invalid_argument("to_volume: map and volume differ in size");
-  io::Volume out;
+  io::BasicVolume<T> out;
   out.shape = like.shape;
   out.geometry = like.geometry;
-  out.voxels.assign(m.data_ptr<float>(), m.data_ptr<float>() + m.numel());
+  out.voxels.assign(m.data_ptr<T>(), m.data_ptr<T>() + m.numel());
   return out;
 }
+
+}  // namespace
+
+io::Volume to_volume(const at::Tensor& map, const io::Volume& like) { return map_volume<float>(map, like); }
+io::Volume64 to_volume64(const at::Tensor& map, const io::Volume& like) { return map_volume<double>(map, like); }
 
 models::Ensemble as_ensemble(models::Sequential net) {
   models::Ensemble e;

@@ -27,6 +27,8 @@ models::Ensemble as_ensemble(models::Sequential net);
 
 // A [1, 1, D, H, W] (or [D, H, W]) tensor as a float32 volume with `like`'s geometry.
 io::Volume to_volume(const at::Tensor& map, const io::Volume& like);
+// The same in float64 (what a float64 run writes).
+io::Volume64 to_volume64(const at::Tensor& map, const io::Volume& like);
 
 double predict(const models::Ensemble& model, const io::Volume& volume, const Runtime& runtime,
                const std::string& source);

@@ -24,18 +24,19 @@ namespace mlens::io {
 namespace {
 
 // A voxel as stored: integers rounded and clipped to the type's range.
-template <typename Pixel>
-Pixel stored(float v) {
-  if constexpr (std::is_same_v<Pixel, float>) {
-    return v;
+template <typename Pixel, typename T>
+Pixel stored(T v) {
+  if constexpr (std::is_floating_point_v<Pixel>) {
+    return static_cast<Pixel>(v);
   } else {
-    constexpr float lo = std::numeric_limits<Pixel>::min(), hi = std::numeric_limits<Pixel>::max();
+    constexpr T lo = std::numeric_limits<Pixel>::min(), hi = std::numeric_limits<Pixel>::max();
     return static_cast<Pixel>(std::clamp(std::round(v), lo, hi));
   }
 }
 
 // An ITK image with the volume's size and geometry, without voxels.
-ItkImage::Pointer to_itk_grid(const Volume& volume) {
+template <typename T>
+ItkImage::Pointer to_itk_grid(const BasicVolume<T>& volume) {
   auto image = ItkImage::New();
   ItkImage::RegionType region;
   ItkImage::SpacingType spacing;
@@ -167,8 +168,8 @@ void write_nifti(const std::string& path, const Image& image) {
   });
 }
 
-template <typename Pixel>
-void write_nifti(const std::string& path, const Volume& volume) {
+template <typename Pixel, typename T>
+void write_nifti(const std::string& path, const BasicVolume<T>& volume) {
   using Image = itk::Image<Pixel, 3>;
   auto grid = Image::New();  // size and geometry only: ITK writes just the header
   grid->CopyInformation(to_itk_grid(volume));
@@ -181,7 +182,7 @@ void write_nifti(const std::string& path, const Volume& volume) {
       const int64_t k1 = std::min(n[2], k0 + slabs);
       const int64_t first = slab * k0;
       for_each_voxel_in_slabs(n, k0, k1, [&](int64_t file, int64_t engine) {
-        chunk[static_cast<std::size_t>(file - first)] = stored<Pixel>(volume.voxels[static_cast<std::size_t>(engine)]);
+        chunk[static_cast<std::size_t>(file - first)] = stored<Pixel, T>(volume.voxels[static_cast<std::size_t>(engine)]);
       });
       emit(chunk.data(), static_cast<std::size_t>(slab * (k1 - k0)) * sizeof(Pixel));
     }
@@ -192,5 +193,6 @@ template void write_nifti(const std::string&, const itk::Image<itk::Vector<float
 template void write_nifti<float>(const std::string&, const Volume&);
 template void write_nifti<int16_t>(const std::string&, const Volume&);
 template void write_nifti<uint8_t>(const std::string&, const Volume&);
+template void write_nifti<double>(const std::string&, const Volume64&);
 
 }  // namespace mlens::io

@@ -26,8 +26,8 @@ void write_nifti(const std::string& path, const Image& image);
 
 // The same for a volume stored as `Pixel` (float, int16_t, uint8_t; integers rounded and clipped to
 // the type's range): the bytes write_nifti would write for the converted ITK image, without making it.
-template <typename Pixel>
-void write_nifti(const std::string& path, const Volume& volume);
+template <typename Pixel, typename T>
+void write_nifti(const std::string& path, const BasicVolume<T>& volume);
 
 Volume from_itk(const ItkImage* image);
 

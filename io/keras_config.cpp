@@ -1,5 +1,7 @@
 #include "io/keras_config.h"
 
+#include <algorithm>
+#include <iterator>
 #include <stdexcept>
 
 namespace mlens::io {
@@ -57,6 +59,12 @@ class FieldReader {
   std::string where_;
 };
 
+bool known_class(const std::string& cls) {
+  static const char* const known[] = {"InputLayer", "Conv3D", "MaxPooling3D", "MaxPool3D", "AveragePooling3D", "AvgPool3D",
+                                      "Flatten", "Dropout", "Dense", "Activation", "ReLU", "LeakyReLU", "BatchNormalization"};
+  return std::find(std::begin(known), std::end(known), cls) != std::end(known);
+}
+
 models::KerasLayer parse_layer(const json& layer, size_t index, const std::string& source) {
   const std::string at = "\"" + source + "\": model_config layer " + std::to_string(index + 1);
   if (!layer.is_object() || !layer.contains("class_name") || !layer.at("class_name").is_string())
@@ -69,6 +77,9 @@ models::KerasLayer parse_layer(const json& layer, size_t index, const std::strin
   l.name = FieldReader(c, at).text("name", l.class_name);
   const FieldReader f(c, "\"" + source + "\": layer \"" + l.name + "\"");
   l.batch_input_shape = f.integers("batch_input_shape", {});
+  // Other classes' fields mean other things (ZeroPadding3D's "padding" is a list): the importer
+  // refuses such a layer by its class, so nothing else of it is read.
+  if (!known_class(l.class_name)) return l;
   l.data_format = f.text("data_format", l.data_format);
   l.padding = f.text("padding", l.padding);
   l.activation = f.text("activation", l.activation);
@@ -81,7 +92,8 @@ models::KerasLayer parse_layer(const json& layer, size_t index, const std::strin
   l.units = f.integer("units", 0);
   l.use_bias = f.flag("use_bias", l.use_bias);
   l.rate = f.number("rate", 0);
-  l.negative_slope = l.class_name == "LeakyReLU" ? f.number("alpha", 0.3) : f.number("negative_slope", 0);
+  // LeakyReLU's slope is `alpha` in Keras 2 and `negative_slope` in Keras 3, 0.3 by default.
+  l.negative_slope = l.class_name == "LeakyReLU" ? f.number("alpha", f.number("negative_slope", 0.3)) : f.number("negative_slope", 0);
   l.threshold = f.number("threshold", 0);
   if (f.has("max_value")) l.max_value = f.number("max_value", 0);
   l.axis = f.integers("axis", l.axis);

@@ -1,11 +1,11 @@
 #include "io/npy.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <regex>
 #include <stdexcept>
 
 namespace mlens::io {
@@ -18,12 +18,24 @@ std::runtime_error npy_error(const std::string& path, const std::string& what) {
   return std::runtime_error("\"" + path + "\": " + what);
 }
 
-// The value of `key` in the header's Python dict literal, e.g. 'descr': '<f4'.
+// The value of `key` in the header's Python dict literal, e.g. 'descr': '<f4' gives '<f4' (quotes
+// kept), True/False, or a tuple with its parentheses. Scanned by hand: std::regex took milliseconds.
 std::string header_field(const std::string& header, const std::string& key, const std::string& path) {
-  const std::regex re("'" + key + "'\\s*:\\s*('[^']*'|True|False|\\([^)]*\\))");
-  std::smatch m;
-  if (!std::regex_search(header, m, re)) throw npy_error(path, "npy header has no '" + key + "' field");
-  return m[1].str();
+  const std::size_t at = header.find("'" + key + "'");
+  if (at == std::string::npos) throw npy_error(path, "npy header has no '" + key + "' field");
+  std::size_t i = at + key.size() + 2;
+  const auto skip_spaces = [&] { while (i < header.size() && header[i] == ' ') ++i; };
+  skip_spaces();
+  if (i >= header.size() || header[i] != ':') throw npy_error(path, "npy header field '" + key + "' has no value");
+  ++i;
+  skip_spaces();
+  std::size_t end = std::string::npos;
+  if (i < header.size() && header[i] == '\'') end = header.find('\'', i + 1);
+  else if (i < header.size() && header[i] == '(') end = header.find(')', i + 1);
+  else if (header.compare(i, 4, "True") == 0) end = i + 3;
+  else if (header.compare(i, 5, "False") == 0) end = i + 4;
+  if (end == std::string::npos) throw npy_error(path, "npy header field '" + key + "' has no readable value");
+  return header.substr(i, end - i + 1);
 }
 
 // A shape tuple as Python writes it: "()", "(7,)", "(2, 3)". Each axis is a non-negative integer.
@@ -92,8 +104,9 @@ NpyArray read_npy(const std::string& path) {
   a.shape = parse_shape(shape_text, path);
   // The count is checked against the bytes present before anything is allocated.
   const uint64_t available = (file_size - data_offset) / item;
-  uint64_t count = 1;
+  uint64_t count = std::find(a.shape.begin(), a.shape.end(), 0) != a.shape.end() ? 0 : 1;  // an empty axis empties it
   for (int64_t d : a.shape) {
+    if (count == 0) break;
     if (d != 0 && count > available / static_cast<uint64_t>(d)) {
       count = available + 1;  // more than the file holds, however large the product
       break;

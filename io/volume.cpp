@@ -74,6 +74,13 @@ void write_volume(const std::string& path, const Volume& volume, StoredAs stored
   }
 }
 
+void write_volume(const std::string& path, const Volume64& volume) {
+  require_nifti_name(path);
+  if (static_cast<int64_t>(volume.voxels.size()) != volume.size())
+    throw std::invalid_argument("write_volume(\"" + path + "\"): voxel count does not match the shape");
+  write_nifti<double>(path, volume);
+}
+
 void require_values(const Volume& v, const std::string& name, double lo, double hi, const std::string& expected) {
   std::size_t not_finite = 0, outside = 0, first = v.voxels.size();
   for (std::size_t i = 0; i < v.voxels.size(); ++i) {

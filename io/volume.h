@@ -29,15 +29,20 @@ struct Geometry {
   }
 };
 
-struct Volume {
+template <typename T>
+struct BasicVolume {
   std::array<int64_t, 3> shape{0, 0, 0};  // (ni, nj, nk)
-  std::vector<float> voxels;              // size ni*nj*nk, C order over (i, j, k)
+  std::vector<T> voxels;                  // size ni*nj*nk, C order over (i, j, k)
   Geometry geometry;
 
   int64_t size() const { return shape[0] * shape[1] * shape[2]; }
-  float& at(int64_t i, int64_t j, int64_t k) { return voxels[(i * shape[1] + j) * shape[2] + k]; }
-  float at(int64_t i, int64_t j, int64_t k) const { return voxels[(i * shape[1] + j) * shape[2] + k]; }
+  T& at(int64_t i, int64_t j, int64_t k) { return voxels[(i * shape[1] + j) * shape[2] + k]; }
+  T at(int64_t i, int64_t j, int64_t k) const { return voxels[(i * shape[1] + j) * shape[2] + k]; }
 };
+// Images, masks and maps as everything reads and writes them.
+using Volume = BasicVolume<float>;
+// A relevance map of a float64 run, kept in float64 on its way to the file (written as float64 NIfTI).
+using Volume64 = BasicVolume<double>;
 
 // Reads a 3D NIfTI (.nii or .nii.gz) as float. A 4D file whose fourth axis has length 1 is accepted;
 // any other dimensionality is an error naming the file and the dimensions found.
@@ -50,6 +55,8 @@ enum class StoredAs { Float32, Int16, UInt8 };
 // Writes NIfTI with the volume's geometry. The file appears atomically: it is written under a
 // temporary name in the same directory and renamed, so a killed process never leaves a partial map.
 void write_volume(const std::string& path, const Volume& volume, StoredAs stored_as = StoredAs::Float32);
+// The same as float64 NIfTI (datatype 64): the digits of a float64 run reach the file.
+void write_volume(const std::string& path, const Volume64& volume);
 
 // Throws std::invalid_argument unless both volumes have the same shape and geometry (spacing and
 // origin within 1e-3 mm, direction cosines within 1e-5). The message prints both grids, as ITK does:

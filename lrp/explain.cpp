@@ -4,6 +4,7 @@
 #include <torch/cuda.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "lrp/batch_norm_rule.h"
@@ -37,14 +38,21 @@ struct Flow {
   at::Tensor dense() const { return sparse() ? models::scatter_dense(values, positions, shape) : values; }
 };
 
+// Per-layer times. On CUDA a layer's time is only its own after a sync, and a sync per layer keeps
+// kernels of one layer from overlapping the launch of the next: layers are timed there only when
+// MLENS_CUDA_LAYER_TIMES=1 (otherwise their times are 0 and the whole explanation runs unsynchronised).
 class Stopwatch {
  public:
-  explicit Stopwatch(const at::Device& device) : device_(device) { restart(); }
+  explicit Stopwatch(const at::Device& device)
+      : device_(device), enabled_(!device.is_cuda() || std::getenv("MLENS_CUDA_LAYER_TIMES") != nullptr) {
+    restart();
+  }
   void restart() {
     sync();
     start_ = std::chrono::steady_clock::now();
   }
   double seconds() {
+    if (!enabled_) return 0;
     sync();
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
@@ -52,9 +60,10 @@ class Stopwatch {
  private:
   // CUDA ops are asynchronous: without a sync a layer's time would land on a later layer.
   void sync() const {
-    if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+    if (enabled_ && device_.is_cuda()) torch::cuda::synchronize(device_.index());
   }
   at::Device device_;
+  bool enabled_;
   std::chrono::steady_clock::time_point start_;
 };
 
@@ -158,13 +167,15 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
   // Backward: the output neuron's relevance is its value.
   Flow r{h};
   h = at::Tensor();
+  // The account's sums stay on the device until the pass is done: reading each at once would sync.
+  std::vector<at::Tensor> sums_out(n), sums_in(n);
   for (size_t step = 0; step < n; ++step) {
     const size_t i = n - 1 - step;
     const Layer& l = net.layers[i];
     LayerAccount& a = e.account[i];
     Saved& s = saved[i];
     clock.restart();
-    a.relevance_out = r.values.sum().item<double>();
+    sums_out[i] = r.values.sum();
     // Winner-take-all pooling, the layers between it and the convolution below, and that convolution
     // take the relevance sparse; every other layer dense.
     const bool takes_sparse = l.kind == LayerKind::ReLU || l.kind == LayerKind::Dropout || l.kind == LayerKind::Conv3d ||
@@ -217,9 +228,14 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
       case LayerKind::LeakyReLU: throw std::logic_error("LeakyReLU reached the LRP backward pass");
     }
     s = Saved{};
-    a.relevance_in = r.values.sum().item<double>();
-    a.absorbed = a.relevance_out - a.relevance_in;
+    sums_in[i] = r.values.sum();
     a.backward_seconds = clock.seconds();
+  }
+  for (size_t i = 0; i < n; ++i) {
+    LayerAccount& a = e.account[i];
+    a.relevance_out = sums_out[i].item<double>();
+    a.relevance_in = sums_in[i].item<double>();
+    a.absorbed = a.relevance_out - a.relevance_in;
   }
   e.relevance = r.dense();
   return e;

@@ -57,8 +57,17 @@ class Importer {
 
   void set_input(const std::vector<int64_t>& bis, const std::optional<Int3>& requested) {
     if (bis.size() != 5) throw error("", "batch_input_shape " + shape_text(bis) + " is not (batch, D, H, W, channels)");
-    for (size_t a = 1; a < 5; ++a) positive(bis[a], "", "batch_input_shape " + shape_text(bis) + ": axis " + std::to_string(a));
-    const Int3 s{bis[1], bis[2], bis[3]};
+    // Axes recorded as None (-1) take the requested input shape, as Keras models built for any size do.
+    Int3 s{bis[1], bis[2], bis[3]};
+    for (int a = 0; a < 3; ++a)
+      if (s[a] == -1) {
+        if (!requested)
+          throw error("", "batch_input_shape " + shape_text(bis) + " leaves axis " + std::to_string(a + 1) +
+                              " open (None); give the input shape (D,H,W)");
+        s[a] = (*requested)[a];
+      }
+    for (int a = 0; a < 3; ++a) positive(s[a], "", "batch_input_shape " + shape_text(bis) + ": axis " + std::to_string(a + 1));
+    positive(bis[4], "", "batch_input_shape " + shape_text(bis) + ": the channel axis");
     if (s[0] * s[1] * s[2] > kMaxVoxels / bis[4])
       throw error("", "batch_input_shape " + shape_text(bis) + " holds more than " + std::to_string(kMaxVoxels) + " values");
     if (requested && *requested != s)

@@ -8,7 +8,8 @@
 //
 // Prints one line per group with the worst relative L2 and its tolerance, writes the same as JSON
 // (--json FILE), and exits 1 when any error is above its tolerance. Without CUDA, `--device cuda` says
-// so and exits 0 (a skipped check, as CTest's gpu label expects on CPU machines).
+// so and exits 0 (a skipped check, as CTest's gpu label expects on CPU machines), or 1 with --require
+// (scripts/gpu-check: a GPU check without a GPU has checked nothing).
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -81,27 +82,32 @@ std::string json_string(const std::string& s) {
 int main(int argc, char** argv) {
   std::string device_name = "cuda", json_path;
   int64_t size = 198;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool require = false;
+  for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--device") device_name = argv[i + 1];
-    else if (a == "--size") size = std::stoll(argv[i + 1]);
-    else if (a == "--json") json_path = argv[i + 1];
+    const bool has_value = i + 1 < argc;
+    if (a == "--require") require = true;
+    else if (a == "--device" && has_value) device_name = argv[++i];
+    else if (a == "--size" && has_value) size = std::stoll(argv[++i]);
+    else if (a == "--json" && has_value) json_path = argv[++i];
     else {
-      std::cerr << "usage: mlens_device_check [--device cuda|cpu] [--size N (198)] [--json FILE]\n";
+      std::cerr << "usage: mlens_device_check [--device cuda[:N]|cpu] [--size N (198)] [--json FILE] [--require]\n";
       return 2;
     }
   }
-  if (argc % 2 == 0) {
-    std::cerr << "usage: mlens_device_check [--device cuda|cpu] [--size N (198)] [--json FILE]\n";
+  if (device_name != "cpu" && !at::hasCUDA()) {
+    std::cout << "device check: " << (require ? "FAILED" : "skipped") << " (no CUDA in this LibTorch build or no GPU)\n";
+    return require ? 1 : 0;
+  }
+  engine::Runtime runtime;  // all cores and the caching CPU allocator, as mlens runs
+  try {
+    runtime = engine::Runtime::parse(device_name, "float32", 0);
+  } catch (const std::exception& e) {
+    std::cerr << "device check: " << e.what() << "\n";
     return 2;
   }
-  if (device_name != "cpu" && !at::hasCUDA()) {
-    std::cout << "device check: skipped (no CUDA in this LibTorch build or no GPU)\n";
-    return 0;
-  }
-  const at::Device device = device_name == "cpu" ? at::Device(at::kCPU) : at::Device(device_name);
-  engine::Runtime runtime;  // all cores and the caching CPU allocator, as mlens runs
   runtime.activate();
+  const at::Device device = runtime.device;
   // Exact float32 on the device: cuDNN and cuBLAS would otherwise use TF32 on Ampere and later.
   at::globalContext().setAllowTF32CuDNN(false);
   at::globalContext().setAllowTF32CuBLAS(false);
@@ -131,8 +137,7 @@ int main(int argc, char** argv) {
 
   // Full size: the phantom through a seeded MRInet, preset A.
   const models::Sequential net = models::mrinet({size, size, size}, 7).net;
-  const io::Volume volume = engine::phantom({size, size, size}, 1);
-  const at::Tensor x = at::from_blob(const_cast<float*>(volume.voxels.data()), {1, 1, size, size, size}, at::kFloat).clone();
+  const at::Tensor x = engine::phantom_batch({size, size, size}, 1, 1);
   const lrp::Composite preset_a = lrp::parse_composite("preset-a");
   const auto map_of = [&](at::Device d, at::ScalarType dtype) {
     return lrp::reference::to_vector(lrp::explain(net.to(d, dtype), x.to(d, dtype), preset_a).relevance);
@@ -147,9 +152,9 @@ int main(int argc, char** argv) {
   full32.add(relative_l2(map_of(device, at::kFloat), cpu64), full);
 
   std::ostringstream json;
-  json << "{\"device\": " << json_string(device.str()) << ", \"groups\": [";
+  json << "{\"device\": " << json_string(runtime.device_name()) << ", \"groups\": [";
   bool ok = true;
-  std::printf("%-40s %6s %12s %10s  %s\n", ("device check on " + device.str()).c_str(), "cases", "worst rel L2", "tolerance", "worst case");
+  std::printf("%-40s %6s %12s %10s  %s\n", ("device check on " + runtime.device_name()).c_str(), "cases", "worst rel L2", "tolerance", "worst case");
   const Group* groups[] = {&small64, &small32, &full64, &full32};
   for (const Group* g : groups) {
     std::printf("%-40s %6d %12.3g %10.0e  %s%s\n", g->name.c_str(), g->cases, g->worst, g->tolerance, g->worst_case.c_str(),

@@ -11,6 +11,7 @@
 #include "fixtures.h"
 #include "io/keras_config.h"
 #include "io/volume.h"
+#include "io/nifti_file.h"
 #include "lrp/explain.h"
 #include "lrp/reference.h"
 #include "models/keras_import.h"
@@ -90,6 +91,17 @@ TEST_CASE("mlens explain writes the map with the input's affine and a complete s
   const auto e = lrp::explain(s.net, s.input(), lrp::parse_composite("preset-a"));
   const std::vector<double> written(map.voxels.begin(), map.voxels.end());
   CHECK(stats::relative_l2(written, lrp::reference::to_vector(e.relevance)) < 1e-6);
+  // A float64 run writes float64 NIfTI (datatype 64) holding its digits, far below float32's 1e-8.
+  const io::NiftiFile raw = io::read_nifti_file(rel);
+  CHECK(raw.datatype == 64);
+  const std::vector<double> expected = lrp::reference::to_vector(e.relevance);
+  std::vector<double> exact(expected.size());
+  const auto [ni, nj, nk] = raw.shape;
+  for (int64_t i = 0; i < ni; ++i)
+    for (int64_t j = 0; j < nj; ++j)
+      for (int64_t k = 0; k < nk; ++k)  // the file's order is i fastest, the engine's k fastest
+        std::memcpy(&exact[(i * nj + j) * nk + k], raw.bytes.data() + raw.vox_offset + 8 * (i + ni * (j + nj * k)), 8);
+  CHECK(stats::relative_l2(exact, expected) < 1e-13);
 
   const auto side = nlohmann::json::parse(read_file(s.dir.path("rel.json")));
   CHECK(side["prediction"].get<double>() == Approx(e.prediction.item<double>()).epsilon(1e-9));

@@ -324,7 +324,7 @@ TEST_CASE("malformed model_config fields are refused with the layer and the fiel
   CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][0]["config"]["batch_input_shape"] = {nullptr, 4096, 4096, 4096, 1}; }),
              Catch::Contains("holds more than 17179869184 values"));
   CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][0]["config"]["batch_input_shape"] = {nullptr, nullptr, 17, 11, 1}; }),
-             Catch::Contains("axis 1") && Catch::Contains("is -1"));
+             Catch::Contains("leaves axis 1 open (None)"));
   CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][0]["config"]["filters"] = 0; }),
              Catch::Contains("conv3d_1") && Catch::Contains("filters is 0, expected 1 to"));
   CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][1]["config"]["strides"] = {2, -1, 2}; }),

@@ -59,6 +59,8 @@ TEST_CASE("a .npy header's sizes are checked against the file before anything is
   // An empty array and a 0-d scalar are fine.
   test::write_npy(dir.path("empty.npy"), "<f4", "False", "(0, 3)", {});
   CHECK(io::read_npy(dir.path("empty.npy")).values.empty());
+  test::write_npy(dir.path("wide-empty.npy"), "<f4", "False", "(1000000000000, 0)", {});
+  CHECK(io::read_npy(dir.path("wide-empty.npy")).values.empty());
   test::write_npy(dir.path("scalar.npy"), "<f8", "False", "()", bytes(std::vector<double>{2.5}));
   CHECK(io::read_npy(dir.path("scalar.npy")).values == std::vector<double>{2.5});
 }

@@ -58,12 +58,19 @@ int run(const po::variables_map& vm) {
   const double explain_seconds = seconds_since(t1);
 
   const auto t2 = clock::now();
-  // Maps are made in the model's grid and written in the subject's (the same grid for --model).
-  const auto subject_map = [&](const at::Tensor& map) {
-    return engine::to_subject_space(engine::to_volume(map, volume), prepared);
+  // Maps are made in the model's grid and written in the subject's (the same grid for --model); a
+  // float64 run writes float64 NIfTI, so that its digits reach the file.
+  const auto write_map = [&](const std::string& path, const at::Tensor& map, bool subject_space) {
+    if (runtime.dtype == at::kDouble) {
+      io::Volume64 m = engine::to_volume64(map, volume);
+      io::write_volume(path, subject_space ? engine::to_subject_space(std::move(m), prepared) : m);
+    } else {
+      io::Volume m = engine::to_volume(map, volume);
+      io::write_volume(path, subject_space ? engine::to_subject_space(std::move(m), prepared) : m);
+    }
   };
-  io::write_volume(out, subject_map(e.relevance));
-  if (vm.count("model-space")) io::write_volume(vm["model-space"].as<std::string>(), engine::to_volume(e.relevance, volume));
+  write_map(out, e.relevance, true);
+  if (vm.count("model-space")) write_map(vm["model-space"].as<std::string>(), e.relevance, false);
   nlohmann::json members = nlohmann::json::array();
   for (std::size_t k = 0; k < e.members.size(); ++k) {
     const lrp::MemberExplanation& m = e.members[k];
@@ -71,7 +78,7 @@ int run(const po::variables_map& vm) {
                          {"conservation", to_json(m.account)}};
     if (member_maps) {
       const std::string path = stem_of(out) + "_member-" + std::to_string(k + 1) + ".nii.gz";
-      io::write_volume(path, subject_map(m.relevance));
+      write_map(path, m.relevance, true);
       entry["relevance_map"] = path;
     }
     members.push_back(entry);
@@ -118,7 +125,8 @@ Command explain_command() {
           "mlens explain (--model MODEL.h5 | --manifest ENSEMBLE.mlens.json) --input VOL.nii.gz --out REL.nii.gz "
           "[--rule preset-a] [--members] [options]",
           "Runs the forward pass, then Layer-wise Relevance Propagation from the predicted value back to the voxels, "
-          "with iNNvestigate's semantics (docs/lrp.md). Writes the relevance map as float32 NIfTI with the input's "
+          "with iNNvestigate's semantics (docs/lrp.md). Writes the relevance map as float32 NIfTI (float64 with --dtype "
+          "float64) with the input's "
           "affine (open it over the input in FSLeyes or ITK-SNAP) and a JSON sidecar with the prediction, the rules, "
           "the per-layer conservation account (how much relevance each bias absorbed), timings and versions. Files are "
           "written atomically. With --manifest the map is the ensemble's: the coefficient-weighted sum of its "
