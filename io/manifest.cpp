@@ -60,6 +60,17 @@ double finite(const nlohmann::json& value, const std::string& source, const std:
   return v;
 }
 
+// A whole number within [lo, hi] (198.0 counts): nothing is converted to an integer out of range.
+int64_t whole(const nlohmann::json& value, const std::string& source, const std::string& field, int64_t lo, int64_t hi,
+              const std::string& unit) {
+  const std::string expected = "expected " + std::to_string(lo) + " to " + std::to_string(hi) + " " + unit;
+  if (!value.is_number()) throw manifest_error(source, field, value.dump() + ", " + expected);
+  const double v = value.get<double>();
+  if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)) || v != std::floor(v))
+    throw manifest_error(source, field, value.dump() + " " + unit + ", " + expected);
+  return static_cast<int64_t>(v);
+}
+
 // Nested manifests being read, outermost first: a manifest that lists itself (directly or through
 // others) is a cycle, not an endless recursion.
 using Chain = std::vector<std::string>;
@@ -108,11 +119,7 @@ EnsembleSpec parse(const nlohmann::json& j, const std::string& source, const std
     require_known_keys(in, source, "input", {"shape", "voxel_size", "orientation", "preprocessing", "expected"});
     if (!in.contains("shape") || !in.at("shape").is_array() || in.at("shape").size() != 3)
       throw manifest_error(source, "input.shape", "expected three sizes [D, H, W]");
-    for (int a = 0; a < 3; ++a) {
-      e.input_shape[a] = in.at("shape")[a].get<int64_t>();
-      if (e.input_shape[a] < 1 || e.input_shape[a] > 32767)
-        throw manifest_error(source, "input.shape", std::to_string(e.input_shape[a]) + " voxels along an axis, expected 1 to 32767");
-    }
+    for (int a = 0; a < 3; ++a) e.input_shape[a] = whole(in.at("shape")[a], source, "input.shape", 1, 32767, "voxels along an axis");
     if (in.contains("voxel_size")) {
       const auto& size = in.at("voxel_size");
       if (!size.is_array() || size.size() != 3) throw manifest_error(source, "input.voxel_size", "expected three sizes in mm");
@@ -137,7 +144,8 @@ EnsembleSpec parse(const nlohmann::json& j, const std::string& source, const std
       if (x.contains("brain_extent_max")) {
         const auto& r = x.at("brain_extent_max");
         if (!r.is_array() || r.size() != 3) throw manifest_error(source, "input.expected.brain_extent_max", "expected [x, y, z]");
-        for (int a = 0; a < 3; ++a) e.expected_brain_extent_max[a] = r[a].get<int64_t>();
+        for (int a = 0; a < 3; ++a)
+          e.expected_brain_extent_max[a] = whole(r[a], source, "input.expected.brain_extent_max", 0, 32767, "voxels");
       }
     }
   }

@@ -82,6 +82,18 @@ TEST_CASE("manifests load ensembles and refuse inconsistent ones", "[ensemble]")
   write_json(dir.path("coef.mlens.json"), bad);
   CHECK_THROWS_WITH(io::read_manifest(dir.path("coef.mlens.json")),
                     Catch::Contains("head.coefficients") && Catch::Contains("2 coefficients for 3 members"));
+  // Sizes are whole numbers in range: 3.4e89 is refused, not converted to an integer (found by bench/fuzz).
+  for (const nlohmann::json& shape : {nlohmann::json{3.4e89, 19, 17}, nlohmann::json{21.5, 19, 17}, nlohmann::json{"21", 19, 17}}) {
+    bad = good;
+    bad["input"]["shape"] = shape;
+    write_json(dir.path("huge.mlens.json"), bad);
+    CHECK_THROWS_WITH(io::read_manifest(dir.path("huge.mlens.json")),
+                      Catch::Contains("input.shape") && Catch::Contains("expected 1 to 32767 voxels along an axis"));
+  }
+  bad = good;
+  bad["input"]["shape"] = {21.0, 19, 17};
+  write_json(dir.path("float.mlens.json"), bad);
+  CHECK(io::read_manifest(dir.path("float.mlens.json")).input_shape == models::Int3{21, 19, 17});
   bad = good;
   bad["members"][1]["model"] = "missing.h5";
   write_json(dir.path("missing.mlens.json"), bad);
