@@ -31,4 +31,9 @@ std::string to_csv(const Table& table);
 // Formats a number for a CSV cell: shortest round-trip form, "" for NaN (missing).
 std::string csv_number(double value);
 
+// `text` as valid UTF-8 without control characters (tab and line feed kept): other bytes as \xNN.
+// Messages and tables quote what files contain (a corrupt file's layer name, a path in Latin-1), and
+// a terminal, R or pandas must be able to read them. Cells are written through it.
+std::string printable(const std::string& text);
+
 }  // namespace mlens::io

@@ -108,6 +108,18 @@ TEST_CASE("R and pandas tables are read as they are", "[wml]") {
   CHECK(io::parse_csv(io::to_csv(t), "again").rows == t.rows);
 }
 
+TEST_CASE("text quoted from files is written as valid UTF-8, other bytes escaped", "[wml][io]") {
+  CHECK(io::printable("sub-01 Müller 脳 🧠\tok\n") == "sub-01 Müller 脳 🧠\tok\n");  // UTF-8 kept
+  CHECK(io::printable(std::string("layer \xff\xfe\0x", 10)) == "layer \\xff\\xfe\\x00x");
+  CHECK(io::printable("M\xfcller.nii") == "M\\xfcller.nii");  // Latin-1
+  CHECK(io::printable("\xc3") == "\\xc3");                      // a sequence cut short
+  CHECK(io::printable("\xc0\xaf") == "\\xc0\\xaf");             // an overlong '/'
+  CHECK(io::printable("\xed\xa0\x80") == "\\xed\\xa0\\x80");    // a UTF-16 surrogate
+  CHECK(io::printable("bell\a\rend") == "bell\\x07\\x0dend");
+  io::Table t{"t", {"id", "error"}, {{"s\xff", "bad \x01"}}};
+  CHECK(io::to_csv(t) == "id,error\ns\\xff,bad \\x01\n");
+}
+
 TEST_CASE("mlens stats reproduces R on a study-style table", "[wml][cli]") {
   test::TempDir dir;
   std::ofstream(dir.path("wml.csv")) << kTable;

@@ -1,8 +1,9 @@
 // `mlens`: one command, subcommands in tools/<name>.cpp. Errors are caught here once: the message on
-// stderr, the exit code from tools/command.h. Data goes to stdout, progress and logs to stderr.
+// stderr (bytes quoted from a file that are not UTF-8 text as \xNN), the exit code from tools/command.h. Data goes to stdout, progress and logs to stderr.
 #include <iostream>
 #include <stdexcept>
 
+#include "io/table.h"
 #include "tools/command.h"
 
 using namespace mlens::tools;
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
       }
       po::notify(vm);
     } catch (const po::error& e) {
-      std::cerr << "mlens " << name << ": " << e.what() << "\n(see: mlens " << name << " --help)\n";
+      std::cerr << "mlens " << name << ": " << mlens::io::printable(e.what()) << "\n(see: mlens " << name << " --help)\n";
       return kExitUsage;
     }
     try {
@@ -62,10 +63,10 @@ int main(int argc, char** argv) {
       if (!std::cout.flush()) throw std::runtime_error("writing to standard output failed (disk full or closed pipe?)");
       return code;
     } catch (const UsageError& e) {
-      std::cerr << "mlens " << name << ": " << e.what() << "\n(see: mlens " << name << " --help)\n";
+      std::cerr << "mlens " << name << ": " << mlens::io::printable(e.what()) << "\n(see: mlens " << name << " --help)\n";
       return kExitUsage;
     } catch (const std::exception& e) {
-      std::cerr << "mlens " << name << ": error: " << e.what() << "\n";
+      std::cerr << "mlens " << name << ": error: " << mlens::io::printable(e.what()) << "\n";
       return kExitError;
     }
   }
