@@ -47,6 +47,7 @@ json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr
 // A subject on its way through the pipeline: read and prepared by a reader, computed on the device,
 // written by a writer. `error` set at any stage sends it straight to the failures.
 struct Work {
+  std::size_t index = 0;  // in the run's list of subjects
   const io::Subject* subject = nullptr;
   bool skipped = false;   // completed by an earlier run
   std::string error;
@@ -73,10 +74,11 @@ void check_finite(double brain_age) {
   if (!std::isfinite(brain_age)) throw std::runtime_error("the prediction is not finite (" + std::to_string(brain_age) + ")");
 }
 
-// Predictions for a batch of prepared subjects in one forward pass.
-void predict_batch(std::vector<Work*>& batch, const models::Ensemble& model, const Runtime& runtime) {
+// The model inputs of a batch's subjects, [N, 1, D, H, W]; a subject whose volume does not fit gets its error
+// and is left out of `ready`.
+at::Tensor batch_input(std::vector<Work*>& batch, const models::Ensemble& model, const Runtime& runtime,
+                       std::vector<Work*>& ready) {
   std::vector<at::Tensor> inputs;
-  std::vector<Work*> ready;
   for (Work* w : batch) {
     try {
       inputs.push_back(to_input(w->prepared->model_input, model.input_shape(), runtime, w->subject->flair));
@@ -85,33 +87,51 @@ void predict_batch(std::vector<Work*>& batch, const models::Ensemble& model, con
       w->error = e.what();
     }
   }
-  if (ready.empty()) return;
-  std::vector<models::MemberPrediction> parts;
-  const at::Tensor y = model.predict(at::cat(inputs), &parts).to(at::kCPU, at::kDouble);
-  for (std::size_t q = 0; q < ready.size(); ++q) {
-    Work& w = *ready[q];
-    w.brain_age = y[q].item<double>();
-    for (const auto& m : parts)
-      w.members.push_back({{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction[q].item<double>()}});
-    try {
-      check_finite(w.brain_age);
-    } catch (const std::exception& e) {
-      w.error = e.what();
-    }
+  return inputs.empty() ? at::Tensor() : at::cat(inputs);
+}
+
+void record_prediction(Work& w, double brain_age) {
+  w.brain_age = brain_age;
+  try {
+    check_finite(brain_age);
+  } catch (const std::exception& e) {
+    w.error = e.what();
   }
 }
 
-// LRP runs one subject at a time: its memory is per volume, and the conservation account is per subject.
-void explain_subject(Work& w, const models::Ensemble& model, const Runtime& runtime, const CohortOptions& o) {
-  lrp::EnsembleExplanation e = explain(model, w.prepared->model_input, o.composite, runtime, w.subject->flair, o.members);
-  w.brain_age = e.prediction[0].item<double>();
-  check_finite(w.brain_age);
-  e.relevance = e.relevance.to(at::kCPU);
-  for (auto& m : e.members) {
-    w.members.push_back({{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction[0].item<double>()}});
-    if (m.relevance.defined()) m.relevance = m.relevance.to(at::kCPU);
+// Predictions for a batch of prepared subjects in one forward pass.
+void predict_batch(std::vector<Work*>& batch, const models::Ensemble& model, const Runtime& runtime) {
+  std::vector<Work*> ready;
+  const at::Tensor x = batch_input(batch, model, runtime, ready);
+  if (ready.empty()) return;
+  std::vector<models::MemberPrediction> parts;
+  const at::Tensor y = model.predict(x, &parts).to(at::kCPU, at::kDouble);
+  for (std::size_t q = 0; q < ready.size(); ++q) {
+    Work& w = *ready[q];
+    for (const auto& m : parts)
+      w.members.push_back({{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction[q].item<double>()}});
+    record_prediction(w, y[q].item<double>());
   }
-  w.explanation = std::move(e);
+}
+
+// Explanations for a batch of prepared subjects in one LRP pass (--batch N): each subject's map, prediction
+// and conservation account are its own (lrp::sample), equal to what a batch of one gives to float rounding.
+void explain_batch(std::vector<Work*>& batch, const models::Ensemble& model, const Runtime& runtime, const CohortOptions& o) {
+  std::vector<Work*> ready;
+  const at::Tensor x = batch_input(batch, model, runtime, ready);
+  if (ready.empty()) return;
+  lrp::EnsembleExplanation all = lrp::explain(model, x, o.composite, o.members);
+  for (std::size_t q = 0; q < ready.size(); ++q) {
+    Work& w = *ready[q];
+    lrp::EnsembleExplanation e = ready.size() == 1 ? std::move(all) : lrp::sample(all, static_cast<int64_t>(q));
+    e.relevance = e.relevance.to(at::kCPU);
+    for (auto& m : e.members) {
+      w.members.push_back({{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction[0].item<double>()}});
+      if (m.relevance.defined()) m.relevance = m.relevance.to(at::kCPU);
+    }
+    record_prediction(w, e.prediction[0].item<double>());
+    w.explanation = std::move(e);
+  }
 }
 
 // Maps back to the subject's grid (and MNI), files, and prediction.json last: it marks completion.
@@ -144,7 +164,7 @@ void write_subject(const Work& w, const PreprocessSpec& preprocess, const Cohort
       const auto& m = e.members[k];
       if (o.members) write_map(dir + "/relevance_member-" + std::to_string(k + 1) + ".nii.gz", m.relevance);
       json rows = json::array();
-      for (const auto& a : m.account)
+      for (const auto& a : m.accounts.at(0))
         rows.push_back({{"layer", a.layer}, {"rule", a.rule}, {"relevance_out", a.relevance_out},
                         {"relevance_in", a.relevance_in}, {"small_denominators", a.small_denominators}});
       accounts.push_back({{"member", m.name}, {"layers", rows}});
@@ -288,12 +308,41 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
   return summary;
 }
 
+// Batches larger than the run are never formed, so they are not refused either.
+int effective_batch(const CohortOptions& o, std::size_t subjects) {
+  return static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(std::max(1, o.batch)), std::max<std::size_t>(1, subjects)));
+}
+
 }  // namespace
+
+void check_batch_fits(const models::Ensemble& model, const Runtime& runtime, const CohortOptions& o, std::size_t subjects) {
+  const int batch = effective_batch(o, subjects);
+  if (!o.explain || batch == 1) return;
+  const int64_t device = runtime.available_memory();
+  const int64_t available = o.memory_limit > 0 && (device <= 0 || o.memory_limit < device) ? o.memory_limit : device;
+  if (available <= 0) return;  // unknown: LibTorch's own out-of-memory error names the batch's subjects
+  const double per_subject = static_cast<double>(lrp::explanation_bytes(model, o.composite, runtime.options(), o.members));
+  if (per_subject * batch <= static_cast<double>(available)) return;
+  const auto gib = [](double bytes) {
+    std::ostringstream s;
+    s.precision(3);
+    s << bytes / (1024.0 * 1024.0 * 1024.0) << " GiB";
+    return s.str();
+  };
+  const int fits = static_cast<int>(static_cast<double>(available) / per_subject);
+  throw std::invalid_argument("--batch " + std::to_string(batch) + ": explaining " + std::to_string(batch) +
+                              " subjects at once needs about " + gib(per_subject * batch) + " on " + runtime.device_name() +
+                              " (" + gib(per_subject) + " each), but " + gib(static_cast<double>(available)) +
+                              (available == device ? " are available" : " are allowed (--memory)") + "; use --batch " + std::to_string(std::max(fits, 1)) +
+                              (fits < 1 ? " (even one subject may not fit)" : ""));
+}
 
 CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vector<io::Subject>& todo,
                          const models::Ensemble& model, const PreprocessSpec& preprocess, const Runtime& runtime,
                          const CohortOptions& o, const std::function<void(const std::string&)>& log,
                          const std::function<void(const CohortProgress&)>& progress) {
+  check_batch_fits(model, runtime, o, todo.size());
+  const int batch = effective_batch(o, todo.size());
   fs::create_directories(o.out_dir);
   json configuration = o.configuration;
   configuration["dtype"] = runtime.dtype_name();
@@ -309,7 +358,6 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
   failures.columns = {"id", "input", "error"};
   std::optional<io::Volume> mni;
   if (!o.mni_reference.empty()) mni = io::read_volume(o.mni_reference);
-  const int batch = std::max(1, o.batch);
   const auto start = std::chrono::steady_clock::now();
 
   // readers ─(loaded, ≤ 2·batch)─▶ device (this thread) ─(computed, ≤ 2·batch)─▶ writers
@@ -341,6 +389,7 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
     lower_thread_priority();
     for (std::size_t k; (k = next++) < todo.size();) {
       auto w = std::make_unique<Work>();
+      w->index = k;
       w->subject = &todo[k];
       w->skipped = !o.force && completed(o, w->subject->id);
       if (!w->skipped) {
@@ -374,31 +423,37 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
     loaded.close();
   });
 
-  // The device: batches of prepared subjects (LRP one subject at a time), in the order they arrive.
+  // The device: batch b holds the subjects at positions [b·batch, (b+1)·batch) of the run's list, whatever
+  // order the readers deliver them in. A batch's maps can differ from single ones in the last bits (a
+  // primitive may take another path for another batch), so fixed batches keep the bytes reproducible.
   try {
-    for (;;) {
-      const auto wait_start = std::chrono::steady_clock::now();
-      auto first = loaded.pop();
-      waiting += std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
-      if (!first) break;
+    std::map<std::size_t, std::unique_ptr<Work>> arrived;
+    for (std::size_t start = 0; start < todo.size();) {
+      const std::size_t end = std::min(todo.size(), start + static_cast<std::size_t>(batch));
+      // Every subject before `start` has left `arrived`: the batch is complete when it holds end − start keys below `end`.
+      while (static_cast<std::size_t>(std::distance(arrived.begin(), arrived.lower_bound(end))) < end - start) {
+        const auto wait_start = std::chrono::steady_clock::now();
+        auto w = loaded.pop();
+        waiting += std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
+        if (!w) throw std::logic_error("the cohort's readers stopped before delivering every subject");
+        const std::size_t index = (*w)->index;
+        arrived.emplace(index, std::move(*w));
+      }
       std::vector<std::unique_ptr<Work>> items;
-      items.push_back(std::move(*first));
-      while (static_cast<int>(items.size()) < batch)
-        if (auto more = loaded.try_pop()) items.push_back(std::move(*more)); else break;
+      for (std::size_t k = start; k < end; ++k) {
+        items.push_back(std::move(arrived.at(k)));
+        arrived.erase(k);
+      }
+      start = end;
       std::vector<Work*> ready;
       for (auto& w : items)
         if (!w->skipped && w->error.empty()) ready.push_back(w.get());
-      if (o.explain) {
-        for (Work* w : ready) {
-          try {
-            explain_subject(*w, model, runtime, o);
-          } catch (const std::exception& e) {
-            w->error = e.what();
-          }
-        }
-      } else if (!ready.empty()) {
+      if (!ready.empty()) {
         try {
-          predict_batch(ready, model, runtime);
+          if (o.explain)
+            explain_batch(ready, model, runtime, o);
+          else
+            predict_batch(ready, model, runtime);
         } catch (const std::exception& e) {
           for (Work* w : ready) w->error = e.what();
         }

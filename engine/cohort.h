@@ -43,8 +43,10 @@ struct CohortOptions {
   std::string mni_reference;  // with explain: also warp each map onto this grid with the subject's transforms
   // The pipeline: reader threads decode and preprocess while the device computes; writer threads map
   // results back, warp and write. At most 2·batch subjects wait between two stages, so memory does not
-  // grow with the cohort. Predictions run `batch` subjects per forward pass (LRP one at a time).
+  // grow with the cohort. The device runs `batch` subjects per pass (predictions and LRP): the subjects at
+  // positions [b·batch, (b+1)·batch) of the run form batch b, so the bytes do not depend on the readers' pace.
   int batch = 1, readers = 1, writers = 1;
+  int64_t memory_limit = 0;  // bytes a batch of explanations may use on the device; 0: what it has available
   std::string store;  // "" or an HDF5 file: the table and maps of every completed subject (io/cohort_store.h)
   // What produced the results, besides the rule, dtype and MNI grid run_cohort adds itself: the model
   // files' fingerprints. Kept in DIR/configuration.json; a run with other settings is refused unless
@@ -63,6 +65,12 @@ struct CohortSummary {
   std::size_t cohort = 0, todo = 0, computed = 0, skipped = 0, failed = 0, completed = 0;
   double device_wait_seconds = 0;  // time the device waited for input (the pipeline's hidden I/O shows here)
 };
+
+// Throws std::invalid_argument when a batch of explanations (options.batch, at most `subjects`) needs more
+// memory than the device has available (or options.memory_limit allows), saying what it needs and which
+// --batch fits. run_cohort checks it first; callers that create the directory (its lock) check it before.
+void check_batch_fits(const models::Ensemble& model, const Runtime& runtime, const CohortOptions& options,
+                      std::size_t subjects);
 
 // `cohort` is the whole list (for the table); `todo` the part this process runs (a shard or all). The
 // caller holds the directory's lock (io::OutputDirLock); temporaries a killed run left in the

@@ -9,6 +9,13 @@
 #include <malloc.h>
 #endif
 
+#ifdef MLENS_CUDA_LIBTORCH
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
+#endif
+
+#include <fstream>
 #include <limits>
 #include <stdexcept>
 #include <thread>
@@ -51,6 +58,27 @@ int Runtime::thread_count() const {
   if (threads > 0) return threads;
   const unsigned hw = std::thread::hardware_concurrency();
   return hw > 0 ? static_cast<int>(hw) : 1;
+}
+
+int64_t Runtime::available_memory() const {
+  if (device.is_cuda()) {
+#ifdef MLENS_CUDA_LIBTORCH
+    const c10::cuda::CUDAGuard guard(device.index());
+    size_t free = 0, total = 0;
+    if (cudaMemGetInfo(&free, &total) != cudaSuccess) return 0;
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    return static_cast<int64_t>(free) + stats.reserved_bytes[0].current - stats.allocated_bytes[0].current;
+#else
+    return 0;
+#endif
+  }
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
+  return 0;
 }
 
 void Runtime::activate() const {

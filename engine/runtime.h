@@ -24,6 +24,10 @@ struct Runtime {
   std::string device_name() const;  // "cpu", "cuda:0"
   std::string dtype_name() const;   // "float32", "float64"
   int thread_count() const;         // the effective number of threads
+  // Bytes the device can still give: the kernel's MemAvailable for the CPU; for a GPU the driver's free
+  // memory plus what LibTorch's caching allocator holds unused. 0 when unknown.
+  int64_t available_memory() const;
+  at::TensorOptions options() const { return at::TensorOptions().device(device).dtype(dtype); }
 };
 
 // Makes the C allocator keep freed large blocks for reuse instead of returning them to the kernel, in

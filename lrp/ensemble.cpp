@@ -2,6 +2,8 @@
 
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
+
 namespace mlens::lrp {
 namespace {
 
@@ -23,7 +25,7 @@ void accumulate(const models::Ensemble& e, const at::Tensor& x, const Composite&
     else
       out.relevance = ex.relevance * w;
     out.prediction.add_(ex.prediction, w);
-    out.members.push_back({name, w, ex.prediction, keep ? ex.relevance : at::Tensor(), std::move(ex.account)});
+    out.members.push_back({name, w, ex.prediction, keep ? ex.relevance : at::Tensor(), std::move(ex.accounts)});
   }
 }
 
@@ -43,6 +45,34 @@ EnsembleExplanation explain(const models::Ensemble& ensemble, const at::Tensor& 
   out.prediction = at::zeros({x.size(0)}, x.options());
   accumulate(ensemble, x, composite, 1.0, "", keep_member_maps, out);
   return out;
+}
+
+namespace {
+void largest_network(const models::Ensemble& e, const Composite& c, const at::TensorOptions& options, int64_t& bytes, int64_t& networks) {
+  for (const auto& m : e.members) {
+    if (m.ensemble) largest_network(*m.ensemble, c, options, bytes, networks);
+    if (!m.network) continue;
+    bytes = std::max(bytes, explanation_bytes(*m.network, c, options));
+    ++networks;
+  }
+}
+}  // namespace
+
+int64_t explanation_bytes(const models::Ensemble& ensemble, const Composite& composite, const at::TensorOptions& options,
+                          bool keep_member_maps) {
+  int64_t bytes = 0, networks = 0;
+  largest_network(ensemble, composite, options, bytes, networks);
+  const models::Int3 s = ensemble.input_shape();
+  const int64_t map = s[0] * s[1] * s[2] * static_cast<int64_t>(c10::elementSize(c10::typeMetaToScalarType(options.dtype())));
+  return bytes + map * (1 + (keep_member_maps ? networks : 0));
+}
+
+EnsembleExplanation sample(const EnsembleExplanation& batch, int64_t q) {
+  const auto one = [q](const at::Tensor& t) { return t.defined() ? t.narrow(0, q, 1).clone() : at::Tensor(); };
+  EnsembleExplanation e{one(batch.prediction), one(batch.relevance), {}};
+  for (const MemberExplanation& m : batch.members)
+    e.members.push_back({m.name, m.coefficient, one(m.prediction), one(m.relevance), {m.accounts.at(static_cast<size_t>(q))}});
+  return e;
 }
 
 }  // namespace mlens::lrp

@@ -17,7 +17,7 @@ struct MemberExplanation {
   double coefficient;     // the product of the head coefficients down to this network
   at::Tensor prediction;  // [N] the network's own prediction
   at::Tensor relevance;   // [N, 1, D, H, W] its own map (undefined unless requested)
-  std::vector<LayerAccount> account;  // its conservation account
+  std::vector<Account> accounts;  // [N]: its conservation account per sample
 };
 
 struct EnsembleExplanation {
@@ -31,5 +31,13 @@ void check_explainable(const models::Ensemble& ensemble);
 
 EnsembleExplanation explain(const models::Ensemble& ensemble, const at::Tensor& x, const Composite& composite,
                             bool keep_member_maps = false);
+
+// explanation_bytes (lrp/explain.h) for the ensemble: its largest network, the ensemble's map and, when
+// kept, every member's map.
+int64_t explanation_bytes(const models::Ensemble& ensemble, const Composite& composite, const at::TensorOptions& options,
+                          bool keep_member_maps);
+
+// Sample q of a batch's explanation, as the explanation of a batch of one (its own copies, on the same device).
+EnsembleExplanation sample(const EnsembleExplanation& batch, int64_t q);
 
 }  // namespace mlens::lrp

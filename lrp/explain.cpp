@@ -3,6 +3,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
@@ -67,6 +68,9 @@ class Stopwatch {
   std::chrono::steady_clock::time_point start_;
 };
 
+// The dense relevance's sum per sample, [N], by the same reduction whatever N.
+at::Tensor sample_sums(const at::Tensor& dense, int64_t samples) { return dense.reshape({samples, -1}).sum(1); }
+
 }  // namespace
 
 void check_explainable(const models::Sequential& net) {
@@ -93,14 +97,67 @@ Role role_of(const models::Sequential& net, size_t index) {
   return net.layers[index].kind == LayerKind::Dense ? Role::Dense : Role::Conv;
 }
 
+int64_t explanation_bytes(const models::Sequential& net, const Composite& composite, const at::TensorOptions& options) {
+  const auto shapes = net.layer_shapes();
+  const auto cells = [](const std::vector<int64_t>& s) { return static_cast<double>(c10::multiply_integers(s.begin() + 1, s.end())); };
+  const double value = static_cast<double>(c10::elementSize(c10::typeMetaToScalarType(options.dtype()))), index = 8;
+  // ATen's own convolution (float64 on the CPU) unfolds its input into columns of kernel-size length.
+  const bool unfolds = std::string(models::conv_primitive(at::empty({0}, options))) == "aten";
+  const size_t n = net.layers.size();
+  // Per layer, in bytes: its input, its output, what it keeps for the backward pass, the columns of its
+  // convolution and of the convolution's adjoint.
+  std::vector<double> in(n), out(n), kept(n), columns(n), adjoint_columns(n);
+  double input = static_cast<double>(net.input_channels) * static_cast<double>(c10::multiply_integers(net.input_shape));
+  for (size_t i = 0; i < n; ++i) {
+    const Layer& l = net.layers[i];
+    in[i] = input * value;
+    out[i] = cells(shapes[i]) * value;
+    if (l.kind == LayerKind::Conv3d && unfolds) {
+      const double kernel = static_cast<double>(l.weight.size(2) * l.weight.size(3) * l.weight.size(4));
+      columns[i] = out[i] * kernel * static_cast<double>(l.weight.size(1)) / static_cast<double>(l.weight.size(0));
+      adjoint_columns[i] = in[i] * kernel * static_cast<double>(l.weight.size(0)) / static_cast<double>(l.weight.size(1));
+    }
+    input = cells(shapes[i]);
+    switch (l.kind) {
+      case LayerKind::Conv3d:
+      case LayerKind::Dense:
+      case LayerKind::AvgPool3d: kept[i] = in[i]; break;
+      case LayerKind::MaxPool3d: kept[i] = composite.ties == Ties::First ? out[i] / value * index : in[i] + out[i]; break;
+      case LayerKind::BatchNorm: kept[i] = in[i] + out[i]; break;
+      default: kept[i] = 0;
+    }
+  }
+  // The input and the map it becomes stay for the whole pass.
+  double peak = 0, below = 2 * in[0];
+  for (size_t i = 0; i < n; ++i) {
+    // Forward: input, output, a padded (or reordered) copy of each, the columns.
+    peak = std::max(peak, below + kept[i] + 2 * (in[i] + out[i]) + columns[i]);
+    below += kept[i];
+  }
+  for (size_t step = 0; step < n; ++step) {  // backward: `below` holds what layers ≤ i keep
+    const size_t i = n - 1 - step;
+    const LayerKind kind = net.layers[i].kind;
+    double work = 2 * (in[i] + out[i]);  // relevance arriving and leaving, a temporary of each
+    // Linear rules: relevance, z, a padded and a reordered copy of it (s is computed into z); x⁺, x⁻, two
+    // adjoints, a reordered copy and the result; the larger of the columns.
+    if (net.layers[i].is_linear()) work = 4 * out[i] + 6 * in[i] + std::max(columns[i], adjoint_columns[i]);
+    // Pools: the padded input, the relevance and its contiguous copy; the window comparisons' temporaries.
+    if (kind == LayerKind::MaxPool3d || kind == LayerKind::AvgPool3d) work = 4 * out[i] + 3 * in[i];
+    peak = std::max(peak, below + work);
+    below -= kept[i];
+  }
+  // Short-lived temporaries the model above leaves out (masks, reductions, a primitive's scratch) measured
+  // up to a third of it on the test networks.
+  return static_cast<int64_t>(1.5 * peak);
+}
+
 Explanation explain(const models::Sequential& net, const at::Tensor& x, const Composite& composite) {
   models::check_input(net, x);
   check_explainable(net);
   c10::InferenceMode no_graph;
   const size_t n = net.layers.size();
   std::vector<Saved> saved(n);
-  Explanation e;
-  e.account.resize(n);
+  Account account(n);  // names, rules and times: the batch's; the sums are filled in per sample at the end
   Stopwatch clock(x.device());
 
   // Forward, keeping per layer only what its rule reads.
@@ -111,7 +168,7 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
   bool relu_after_pool = false;
   for (size_t i = 0; i < n; ++i) {
     const Layer& l = net.layers[i];
-    LayerAccount& a = e.account[i];
+    LayerAccount& a = account[i];
     a.layer = l.name;
     a.kind = models::to_string(l.kind);
     Saved& s = saved[i];
@@ -162,20 +219,25 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
     }
     a.forward_seconds = clock.seconds();
   }
-  e.prediction = h.reshape({h.size(0)}).clone();
+  const int64_t samples = x.size(0);
+  Explanation e;
+  e.prediction = h.reshape({samples}).clone();
 
   // Backward: the output neuron's relevance is its value.
   Flow r{h};
   h = at::Tensor();
   // The account's sums stay on the device until the pass is done: reading each at once would sync.
-  std::vector<at::Tensor> sums_out(n), sums_in(n);
+  std::vector<at::Tensor> sums_out(n), sums_in(n), small(n);
+  // Winner-take-all pooling hands each window's relevance to its winner unchanged: while the relevance is
+  // sparse its sum is the one the pooling received (no sum over scattered winners needed).
+  at::Tensor sparse_sum;
   for (size_t step = 0; step < n; ++step) {
     const size_t i = n - 1 - step;
     const Layer& l = net.layers[i];
-    LayerAccount& a = e.account[i];
+    LayerAccount& a = account[i];
     Saved& s = saved[i];
     clock.restart();
-    sums_out[i] = r.values.sum();
+    sums_out[i] = r.sparse() ? sparse_sum : sample_sums(r.values, samples);
     // Winner-take-all pooling, the layers between it and the convolution below, and that convolution
     // take the relevance sparse; every other layer dense.
     const bool takes_sparse = l.kind == LayerKind::ReLU || l.kind == LayerKind::Dropout || l.kind == LayerKind::Conv3d ||
@@ -187,7 +249,7 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
         const Rule& rule = composite.rule_for(role_of(net, i));
         RuleResult rr = linear_relevance(l, rule, s.input, r.values, r.positions);
         r = Flow{rr.relevance};
-        a.small_denominators = rr.small_denominators;
+        small[i] = rr.small_denominators;
         a.rule = rule.describe();
         a.primitive = l.kind == LayerKind::Conv3d ? std::string(models::conv_primitive(s.input)) + ", adjoint " + rr.adjoint_primitive
                                                   : "matmul";
@@ -228,14 +290,24 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
       case LayerKind::LeakyReLU: throw std::logic_error("LeakyReLU reached the LRP backward pass");
     }
     s = Saved{};
-    sums_in[i] = r.values.sum();
+    if (!r.sparse())
+      sparse_sum = at::Tensor();
+    else if (!sparse_sum.defined())
+      sparse_sum = sums_out[i];  // the pooling just made it sparse
+    sums_in[i] = r.sparse() ? sparse_sum : sample_sums(r.values, samples);
     a.backward_seconds = clock.seconds();
   }
+  const at::Tensor out = at::stack(sums_out).to(at::kCPU, at::kDouble), in = at::stack(sums_in).to(at::kCPU, at::kDouble);
+  e.accounts.assign(static_cast<size_t>(samples), account);
   for (size_t i = 0; i < n; ++i) {
-    LayerAccount& a = e.account[i];
-    a.relevance_out = sums_out[i].item<double>();
-    a.relevance_in = sums_in[i].item<double>();
-    a.absorbed = a.relevance_out - a.relevance_in;
+    const at::Tensor counts = small[i].defined() ? small[i].cpu() : at::zeros({samples}, at::kLong);
+    for (int64_t q = 0; q < samples; ++q) {
+      LayerAccount& a = e.accounts[static_cast<size_t>(q)][i];
+      a.relevance_out = out[static_cast<int64_t>(i)][q].item<double>();
+      a.relevance_in = in[static_cast<int64_t>(i)][q].item<double>();
+      a.absorbed = a.relevance_out - a.relevance_in;
+      a.small_denominators = counts[q].item<int64_t>();
+    }
   }
   e.relevance = r.dense();
   return e;

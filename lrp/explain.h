@@ -21,8 +21,8 @@
 
 namespace mlens::lrp {
 
-// The conservation account of one layer. `absorbed` = relevance_out − relevance_in: what the bias,
-// ε, β-weighted inhibition or zero denominators took or added. Sums are over the whole batch.
+// The conservation account of one layer for one sample. `absorbed` = relevance_out − relevance_in: what the
+// bias, ε, β-weighted inhibition or zero denominators took or added. Times are the whole batch's.
 struct LayerAccount {
   std::string layer;  // name
   std::string kind;   // models::to_string(LayerKind)
@@ -36,10 +36,12 @@ struct LayerAccount {
   double backward_seconds = 0;
 };
 
+using Account = std::vector<LayerAccount>;  // in layer order
+
 struct Explanation {
-  at::Tensor prediction;  // [N]
-  at::Tensor relevance;   // [N, C, D, H, W], same dtype and device as the input
-  std::vector<LayerAccount> account;  // in layer order
+  at::Tensor prediction;         // [N]
+  at::Tensor relevance;          // [N, C, D, H, W], same dtype and device as the input
+  std::vector<Account> accounts;  // [N]: each sample's own (a batch explains N samples independently)
 };
 
 // Throws std::invalid_argument when the network cannot be explained: a LeakyReLU layer, more than one
@@ -48,6 +50,13 @@ void check_explainable(const models::Sequential& net);
 
 // `x` [N, C, D, H, W] on the network's device and dtype.
 Explanation explain(const models::Sequential& net, const at::Tensor& x, const Composite& composite);
+
+// What one sample adds to the peak memory of explain() on the network with `options` (device, dtype), in bytes: an upper estimate
+// from the layers' shapes (the tensors the rules keep from the forward pass, the relevance in flight, each
+// rule's temporaries, and a primitive's reordered copy of a layer's input and output). A batch of N needs
+// N times it; the cohort pipeline refuses a --batch that does not fit (tests/test_batched_lrp.cpp holds it
+// against the measured peak).
+int64_t explanation_bytes(const models::Sequential& net, const Composite& composite, const at::TensorOptions& options);
 
 // The role a layer plays for the composite (the first linear layer is the input layer).
 Role role_of(const models::Sequential& net, size_t layer_index);

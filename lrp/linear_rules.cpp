@@ -60,6 +60,7 @@ class LinearMap {
   }
   const std::string& adjoint_primitive() const { return primitive_; }
   const at::Tensor& positions() const { return positions_; }
+  int64_t cells_per_sample() const { return c10::multiply_integers(output_shape_) / output_shape_[0]; }
 
  private:
   bool conv() const { return layer_.kind == LayerKind::Conv3d; }
@@ -79,24 +80,39 @@ at::Tensor safe_divide_into(const at::Tensor& a, at::Tensor b) {
   return at::div_out(b, a, b);
 }
 
-// Unstable denominators: relevance arrives (R ≠ 0) but |z| < 1e-6·max|z| over the denominators that
-// receive relevance (the only ones a sparse rule computes). With overlapping pooling windows a sparse
-// rule sees a cell once per window it won; it is counted once.
-int64_t count_small(const at::Tensor& z, const at::Tensor& relevance, const LinearMap& m) {
-  if (z.numel() == 0) return 0;  // no relevance arrives (sparse, nothing won)
+// Unstable denominators, per sample: relevance arrives (R ≠ 0) but |z| < 1e-6·max|z| over the sample's
+// denominators that receive relevance (the only ones a sparse rule computes). With overlapping pooling
+// windows a sparse rule sees a cell once per window it won; it is counted once. The counts stay on the
+// device ([N] int64): reading them here would sync once per layer.
+at::Tensor count_small(const at::Tensor& z, const at::Tensor& relevance, const LinearMap& m, int64_t samples) {
+  const auto counts = at::TensorOptions().dtype(at::kLong).device(z.device());
+  if (z.numel() == 0) return at::zeros({samples}, counts);  // no relevance arrives (sparse, nothing won)
   const at::Tensor receiving = relevance.ne(0);
   const at::Tensor magnitude = z.abs().mul_(receiving);
-  const double limit = 1e-6 * magnitude.max().item<double>();
-  const at::Tensor small = magnitude.lt(limit).logical_and_(receiving);
-  if (m.positions().defined()) return std::get<0>(at::_unique(m.positions().masked_select(small))).numel();
-  return small.count_nonzero().item<int64_t>();
+  if (!m.positions().defined()) {
+    const at::Tensor rows = magnitude.reshape({samples, -1});
+    const at::Tensor limit = rows.amax(1, /*keepdim=*/true).mul_(1e-6);
+    return rows.lt(limit).logical_and_(receiving.reshape({samples, -1})).sum(1);
+  }
+  // Sparse: the positions are flat cells of the batch's output, so a cell's sample is position / cells per sample.
+  const at::Tensor sample = at::div(m.positions(), m.cells_per_sample(), "floor");
+  // Each sample's largest |z|: a cell repeated (won twice) has the same z each time.
+  const at::Tensor largest = samples == 1 ? magnitude.max().reshape({1})
+                                          : at::zeros({samples * m.cells_per_sample()}, magnitude.options())
+                                                .index_put_({m.positions()}, magnitude)
+                                                .reshape({samples, -1})
+                                                .amax(1);
+  const at::Tensor limit = largest.mul_(1e-6);
+  const at::Tensor small = magnitude.lt(limit.index_select(0, sample)).logical_and_(receiving);
+  const at::Tensor cells = std::get<0>(at::_unique(m.positions().masked_select(small)));
+  return at::bincount(at::div(cells, m.cells_per_sample(), "floor"), {}, samples);
 }
 
 RuleResult epsilon(const LinearMap& m, const Layer& l, const Rule& r, const at::Tensor& x, const at::Tensor& R) {
   at::Tensor z = m.apply(x, l.weight, r.bias != BiasRule::None ? l.bias : at::Tensor());
   // ε takes the sign of z, with sgn(0) = +1; then plain division.
   z.add_(z.ge(0).to(z.scalar_type()).mul_(2 * r.epsilon).sub_(r.epsilon));
-  const int64_t small = count_small(z, R, m);
+  const at::Tensor small = count_small(z, R, m, x.size(0));
   const at::Tensor s = at::div_out(z, R, z);
   return {m.adjoint(s, l.weight).mul_(x), small};
 }
@@ -110,10 +126,11 @@ RuleResult alpha_beta(const LinearMap& m, const Layer& l, const Rule& r, const a
 
   // z = Σ a·w1 + Σ b·w2 (+ bias), and its redistribution a ⊙ adjoint(s, w1) + b ⊙ adjoint(s, w2).
   const auto part = [&](const at::Tensor& w_pos_in, const at::Tensor& w_neg_in, const at::Tensor& bias,
-                        int64_t& small) {
+                        at::Tensor& small) {
     at::Tensor z = m.apply(xp, w_pos_in, bias);
     if (negative_inputs) z.add_(m.apply(xn, w_neg_in));
-    small += count_small(z, R, m);
+    const at::Tensor counted = count_small(z, R, m, x.size(0));
+    small = small.defined() ? small.add_(counted) : counted;
     const at::Tensor s = safe_divide_into(R, std::move(z));
     at::Tensor out = m.adjoint(s, w_pos_in).mul_(xp);
     if (negative_inputs) out.add_(m.adjoint(s, w_neg_in).mul_(xn));
@@ -140,7 +157,7 @@ RuleResult alpha_beta(const LinearMap& m, const Layer& l, const Rule& r, const a
 // flat and w2: the relevance follows fixed weights u (ones or w²) evaluated on an all-ones input.
 RuleResult fixed_weights(const LinearMap& m, const at::Tensor& u, const at::Tensor& x, const at::Tensor& R) {
   at::Tensor z = m.apply(at::ones_like(x), u);
-  const int64_t small = count_small(z, R, m);
+  const at::Tensor small = count_small(z, R, m, x.size(0));
   return {m.adjoint(safe_divide_into(R, std::move(z)), u), small};
 }
 
@@ -148,7 +165,7 @@ RuleResult zbox(const LinearMap& m, const Layer& l, const Rule& r, const at::Ten
   const at::Tensor wp = l.weight.clamp_min(0), wn = l.weight.clamp_max(0);
   const at::Tensor low = at::full_like(x, r.low), high = at::full_like(x, r.high);
   at::Tensor z = m.apply(x, l.weight).sub_(m.apply(low, wp)).sub_(m.apply(high, wn));
-  const int64_t small = count_small(z, R, m);
+  const at::Tensor small = count_small(z, R, m, x.size(0));
   const at::Tensor s = safe_divide_into(R, std::move(z));
   return {m.adjoint(s, l.weight).mul_(x).sub_(m.adjoint(s, wp).mul_(low)).sub_(m.adjoint(s, wn).mul_(high)), small};
 }

@@ -25,7 +25,7 @@ namespace mlens::lrp {
 
 struct RuleResult {
   at::Tensor relevance;            // shaped like the layer's input
-  int64_t small_denominators = 0;  // receiving relevance with |z| < 1e-6·max|z| (DESIGN.md §4)
+  at::Tensor small_denominators;   // [N] int64: receiving relevance with |z| < 1e-6·max|z| of its sample (DESIGN.md §4)
   std::string adjoint_primitive;   // what computed Σ_j w_ij s_j ("onednn", "sparse", "matmul", ...)
 };
 

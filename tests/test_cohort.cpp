@@ -149,6 +149,45 @@ TEST_CASE("the pipeline's threads and batches do not change the outputs", "[coho
   CHECK(test::run(c.run("predict", c.dir.path("x"), "--batch 0"), &out) == 2);
 }
 
+TEST_CASE("batched explanations are the subjects' own, reproducible, and refused when they cannot fit", "[cohort][cli][batch]") {
+  Cohort c({21, 19, 17}, 5);
+  std::string out;
+  test::run(c.run("explain", c.dir.path("one"), "--members"), &out);
+  for (const char* dir : {"batched", "again"})
+    REQUIRE(test::run(c.run("explain", c.dir.path(dir), "--members --batch 3 --readers 2 --writers 2"), &out) == 4);
+  CHECK_THAT(out, Catch::Contains("5 computed"));
+  for (int s = 1; s <= 5; ++s) {
+    const std::string id = "sub-" + std::to_string(s);
+    INFO(id);
+    // The same batches give the same bytes, however the readers and writers interleave.
+    for (const char* file : {"relevance.nii.gz", "relevance_member-1.nii.gz", "relevance.json", "prediction.json"})
+      CHECK(slurp(c.dir.path("again/" + id + "/") + file) == slurp(c.dir.path("batched/" + id + "/") + file));
+    // Against one at a time: the same map to float rounding, the same subject in the sidecar.
+    const io::Volume batched = io::read_volume(c.dir.path("batched/" + id + "/relevance.nii.gz"));
+    const io::Volume one = io::read_volume(c.dir.path("one/" + id + "/relevance.nii.gz"));
+    double diff = 0, norm = 0;
+    for (std::size_t k = 0; k < one.voxels.size(); ++k) {
+      diff += std::pow(batched.voxels[k] - one.voxels[k], 2);
+      norm += std::pow(one.voxels[k], 2);
+    }
+    CHECK(std::sqrt(diff) <= 1e-6 * std::sqrt(norm));
+    const auto sidecar = nlohmann::json::parse(slurp(c.dir.path("batched/" + id + "/relevance.json")));
+    const auto single = nlohmann::json::parse(slurp(c.dir.path("one/" + id + "/relevance.json")));
+    CHECK(sidecar["id"] == id);
+    CHECK(sidecar["prediction"].get<double>() == Approx(single["prediction"].get<double>()).epsilon(1e-6));
+    const auto& layers = sidecar["conservation"][0]["layers"];
+    CHECK(layers.size() == single["conservation"][0]["layers"].size());
+    CHECK(layers.back()["relevance_out"].get<double>() ==
+          Approx(single["conservation"][0]["layers"].back()["relevance_out"].get<double>()).epsilon(1e-6));
+  }
+  // A batch that cannot fit is refused before anything is written, with what it needs.
+  REQUIRE(test::run(c.run("explain", c.dir.path("tight"), "--batch 4 --memory 0.001"), &out) == 1);
+  CHECK_THAT(out, Catch::Contains("--batch 4") && Catch::Contains("needs about") && Catch::Contains("GiB") &&
+                      Catch::Contains("--memory") && Catch::Contains("use --batch"));
+  CHECK(!fs::exists(c.dir.path("tight")));
+  CHECK(test::run(c.run("explain", c.dir.path("x"), "--memory -1"), &out) == 2);
+}
+
 TEST_CASE("a run killed with SIGKILL resumes to byte-identical outputs", "[cohort][cli]") {
   const int n = 10;
   Cohort c({40, 40, 40}, n);

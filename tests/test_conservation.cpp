@@ -33,20 +33,20 @@ TEST_CASE("biases absorb relevance, and the account says how much", "[lrp][conse
   const lrp::Composite preset_a = lrp::parse_composite("preset-a");
   const auto e = lrp::explain(model.net, x, preset_a);
   const auto ref = lrp::reference::explain(model.net, lrp::reference::to_vector(x[0]), preset_a);
-  REQUIRE(e.account.size() == model.net.layers.size());
-  CHECK(e.account.back().relevance_out == Approx(e.prediction.item<double>()));
+  REQUIRE(e.accounts[0].size() == model.net.layers.size());
+  CHECK(e.accounts[0].back().relevance_out == Approx(e.prediction.item<double>()));
   double absorbed = 0;
-  for (size_t i = 0; i < e.account.size(); ++i) {
-    const auto& a = e.account[i];
+  for (size_t i = 0; i < e.accounts[0].size(); ++i) {
+    const auto& a = e.accounts[0][i];
     INFO(a.layer << " " << a.kind);
     CHECK(a.absorbed == Approx(a.relevance_out - a.relevance_in));
     CHECK(a.relevance_in == Approx(ref.layer_relevance_in[i]).epsilon(1e-6));
-    if (i + 1 < e.account.size()) CHECK(e.account[i + 1].relevance_in == Approx(a.relevance_out));
+    if (i + 1 < e.accounts[0].size()) CHECK(e.accounts[0][i + 1].relevance_in == Approx(a.relevance_out));
     if (a.kind == "ReLU" || a.kind == "Dropout" || a.kind == "Flatten") CHECK(a.absorbed == 0);
     absorbed += a.absorbed;
   }
   CHECK(e.relevance.sum().item<double>() == Approx(e.prediction.item<double>() - absorbed));
-  CHECK(e.account.front().rule == "alpha-beta(alpha=1, beta=0, bias=innvestigate)");
+  CHECK(e.accounts[0].front().rule == "alpha-beta(alpha=1, beta=0, bias=innvestigate)");
 }
 
 TEST_CASE("max-pooling with tf ties duplicates relevance on exact ties", "[lrp][conservation]") {
@@ -57,7 +57,7 @@ TEST_CASE("max-pooling with tf ties duplicates relevance on exact ties", "[lrp][
   const auto first = lrp::explain(model.net, x, c);
   c.ties = lrp::Ties::Tf;
   const auto tf = lrp::explain(model.net, x, c);
-  CHECK(first.account[0].absorbed == Approx(0).margin(1e-12));
-  const double in = tf.account[0].relevance_in, out = tf.account[0].relevance_out;
+  CHECK(first.accounts[0][0].absorbed == Approx(0).margin(1e-12));
+  const double in = tf.accounts[0][0].relevance_in, out = tf.accounts[0][0].relevance_out;
   CHECK(in == Approx(8 * out));
 }

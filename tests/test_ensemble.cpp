@@ -49,7 +49,7 @@ TEST_CASE("an ensemble's prediction and map are the head-weighted sums, nested t
   CHECK(e.members[0].name == "inner/a");
   CHECK(e.members[1].coefficient == Approx(-0.8));
   CHECK(e.members[2].relevance.defined());
-  CHECK(e.members[0].account.size() == a->layers.size());
+  CHECK(e.members[0].accounts.at(0).size() == a->layers.size());
 }
 
 TEST_CASE("manifests load ensembles and refuse inconsistent ones", "[ensemble]") {

@@ -68,7 +68,7 @@ TEST_CASE("relevance after winner-take-all pooling reaches the convolution below
     lrp::RuleOverrides o;
     o.ties = lrp::parse_ties(ties);
     return lrp::explain(model.net, test::random_input(model.net, 11), lrp::with_overrides(lrp::parse_composite("preset-a"), o))
-        .account;
+        .accounts.at(0);
   };
   // The image layer takes the direct maps; a layer with several input channels the dense ones.
   CHECK_THAT(account(test::sparse_first(), "first")[0].primitive, Catch::Contains("sparse at the winners"));

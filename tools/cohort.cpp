@@ -31,7 +31,11 @@ void add_cohort_options(po::options_description& o) {
 
 void add_pipeline_options(po::options_description& o) {
   o.add_options()("batch", po::value<int>()->default_value(1)->value_name("N"),
-                  "subjects per forward pass on the device (predictions; LRP runs one subject at a time)")(
+                  "subjects per pass on the device, for predictions and explanations alike; a batch of explanations "
+                  "must fit in the device's memory (refused otherwise, with what it needs)")(
+      "memory", po::value<double>()->value_name("GIB"),
+      "memory a batch may use on the device (default: what the device has available; on a shared node, e.g. "
+      "Slurm's --mem, give the job's share)")(
       "readers", po::value<int>()->default_value(1)->value_name("N"), "threads reading and preprocessing subjects ahead")(
       "store", po::value<std::string>()->value_name("H5"),
       "also write the table and maps of every completed subject into one HDF5 file (h5py: f['relevance_mni'][k])")(
@@ -48,6 +52,7 @@ engine::CohortOptions cohort_options(const po::variables_map& vm, const LoadedMo
   o.composite = composite;
   if (vm.count("store")) o.store = vm["store"].as<std::string>();
   o.batch = vm["batch"].as<int>();
+  if (vm.count("memory")) o.memory_limit = static_cast<int64_t>(vm["memory"].as<double>() * 1024 * 1024 * 1024);
   o.readers = vm["readers"].as<int>();
   o.writers = vm["writers"].as<int>();
   if (o.batch < 1 || o.readers < 1 || o.writers < 1) throw UsageError("--batch, --readers and --writers must be at least 1");
@@ -128,6 +133,7 @@ int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, cons
   }
   log((explain ? "explaining " : "scoring ") + std::to_string(todo.size()) + " of " + std::to_string(cohort.size()) +
       " subjects from " + cohort_path + " into " + o.out_dir);
+  engine::check_batch_fits(loaded.model, runtime, o, todo.size());  // before the lock creates the directory
   const io::OutputDirLock lock(o.out_dir, o.shard_tag);
   const engine::CohortSummary s = engine::run_cohort(cohort, todo, loaded.model, loaded.preprocess, runtime, o, log, progress_display());
   std::cout << s.computed << " computed, " << s.skipped << " skipped (done earlier), " << s.failed << " failed; "

@@ -75,7 +75,7 @@ int run(const po::variables_map& vm) {
   for (std::size_t k = 0; k < e.members.size(); ++k) {
     const lrp::MemberExplanation& m = e.members[k];
     nlohmann::json entry{{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction.item<double>()},
-                         {"conservation", to_json(m.account)}};
+                         {"conservation", to_json(m.accounts.at(0))}};
     if (member_maps) {
       const std::string path = stem_of(out) + "_member-" + std::to_string(k + 1) + ".nii.gz";
       write_map(path, m.relevance, true);

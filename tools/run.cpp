@@ -38,6 +38,7 @@ int run(const po::variables_map& vm) {
   const std::string cohort_path = vm["cohort"].as<std::string>();
   const std::vector<io::Subject> cohort = io::read_cohort(cohort_path);
   log("mlens run: " + std::to_string(cohort.size()) + " subjects from " + cohort_path + " into " + o.cohort.out_dir);
+  engine::check_batch_fits(loaded.model, runtime, o.cohort, cohort.size());  // before the lock creates the directory
   const io::OutputDirLock lock(o.cohort.out_dir);
   const engine::StudyResult r =
       engine::run_study(cohort, loaded.model, loaded.preprocess, runtime, o, [](const std::string& m) { log(m); }, progress_display());
