@@ -340,6 +340,10 @@ TEST_CASE("bad input catalogue: options", "[catalogue][cli]") {
       {"threads negative", explain + " --threads -2", 2, {"--threads is -2"}},
       {"threads not a number", explain + " --threads many", 2, {"threads"}},
       {"low NaN", explain + " --low nan", 2, {"--low is nan"}},
+      {"seed negative", kMlens + " phantom --shape 8,8,8 --seed -1 --out " + c.path("p.nii.gz"), 2, {"--seed is -1", "whole number"}},
+      {"seed past 2^64", kMlens + " init-model --input-shape 8,8,8 --seed 18446744073709551616 --out " + c.path("m.h5"), 2, {"seed"}},
+      {"memory negative", kMlens + " explain --model " + c.model + " --cohort " + c.path("none.csv") + " --out " + c.path("o") +
+       " --batch 2 --memory -3", 2, {"--memory is -3"}},
       {"unknown option", explain + " --colour red", 2, {"colour"}},
       {"unknown command", kMlens + " explian", 2, {"unknown command", "explian"}},
       {"no command", kMlens, 2, {"Usage"}},

@@ -71,7 +71,15 @@ std::string number(double v) {
 
 }  // namespace
 
-void check_numbers(const po::variables_map& vm) {
+void check_numbers(const po::variables_map& vm, const po::parsed_options& parsed) {
+  // Boost reads "-1" as 2^64 − 1 for an unsigned option (seeds): a sign is refused as written.
+  for (const po::option& o : parsed.options) {
+    const auto it = vm.find(o.string_key);
+    if (it == vm.end() || !boost::any_cast<uint64_t>(&it->second.value())) continue;
+    for (const std::string& token : o.value)
+      if (token.find_first_not_of("0123456789") != std::string::npos)
+        throw UsageError("--" + o.string_key + " is " + token + ", expected a whole number from 0 to 18446744073709551615");
+  }
   for (const auto& [name, option] : vm) {
     double value;
     if (const auto* d = boost::any_cast<double>(&option.value())) value = *d;

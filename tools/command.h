@@ -40,7 +40,8 @@ struct UsageError : std::runtime_error {
 };
 
 // Throws a UsageError naming the option when a number is NaN or infinite, or outside the range the
-// option accepts (one table for all commands: --threads at most 4 per core, --threshold in [0, 1], ...).
-void check_numbers(const po::variables_map& vm);
+// option accepts (one table for all commands: --threads at most 4 per core, --threshold in [0, 1], ...),
+// or when an unsigned option (--seed) was given with a sign or anything but digits (`parsed`: as written).
+void check_numbers(const po::variables_map& vm, const po::parsed_options& parsed);
 
 }  // namespace mlens::tools

@@ -45,8 +45,10 @@ int main(int argc, char** argv) {
     c.declare(options, positional);
     options.add_options()("help,h", "show this help");
     po::variables_map vm;
+    po::parsed_options parsed(nullptr);
     try {
-      po::store(po::command_line_parser(argc - 1, argv + 1).options(options).positional(positional).run(), vm);
+      parsed = po::command_line_parser(argc - 1, argv + 1).options(options).positional(positional).run();
+      po::store(parsed, vm);
       if (vm.count("help")) {
         std::cout << help_text(c);
         return kExitOk;
@@ -57,7 +59,7 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     try {
-      check_numbers(vm);
+      check_numbers(vm, parsed);
       const int code = c.run(vm);
       // Data on stdout (--json, tables) is output like any file: a full disk or closed pipe is an error.
       if (!std::cout.flush()) throw std::runtime_error("writing to standard output failed (disk full or closed pipe?)");
