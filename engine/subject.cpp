@@ -8,7 +8,13 @@ namespace mlens::engine {
 nlohmann::json to_json(const lrp::Composite& c) {
   nlohmann::json rules = nlohmann::json::object();
   for (const auto& [role, rule] : c.rules) rules[lrp::to_string(role)] = rule.describe();
-  return {{"name", c.name}, {"rules", rules}, {"max_pool_ties", lrp::to_string(c.ties)}};
+  nlohmann::json j{{"name", c.name}, {"rules", rules}, {"max_pool_ties", lrp::to_string(c.ties)}};
+  // LRP's record is as it was before the gradient methods, so that earlier cohort directories still resume.
+  if (c.method != lrp::Method::Lrp) j["method"] = lrp::to_string(c.method);
+  const lrp::GradientOptions& g = c.gradient;
+  if (c.method == lrp::Method::IntegratedGradients) j["integrated_gradients"] = {{"steps", g.steps}, {"reference", g.reference}};
+  if (c.method == lrp::Method::SmoothGrad) j["smoothgrad"] = {{"samples", g.samples}, {"noise", g.noise}, {"seed", g.seed}};
+  return j;
 }
 
 at::Tensor to_input(const io::Volume& v, const models::Int3& input_shape, const Runtime& runtime,

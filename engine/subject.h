@@ -13,8 +13,8 @@
 
 namespace mlens::engine {
 
-// {"name", "rules": {role: rule.describe()}, "max_pool_ties"}: how sidecars, configuration records and
-// reports name the rules used.
+// {"name", "rules": {role: rule.describe()}, "max_pool_ties"} (+ "method" and its parameters for a gradient
+// method): how sidecars, configuration records and reports name what explained.
 nlohmann::json to_json(const lrp::Composite& composite);
 
 // The volume as a [1, 1, D, H, W] tensor on the runtime's device and dtype. Throws when its shape is

@@ -22,6 +22,19 @@ Ties parse_ties(const std::string& name) {
 
 const char* to_string(Ties ties) { return ties == Ties::First ? "first" : "tf"; }
 
+const char* to_string(Method method) {
+  switch (method) {
+    case Method::Lrp: return "lrp";
+    case Method::Gradient: return "gradient";
+    case Method::InputTimesGradient: return "input_t_gradient";
+    case Method::IntegratedGradients: return "integrated_gradients";
+    case Method::SmoothGrad: return "smoothgrad";
+    case Method::Deconvnet: return "deconvnet";
+    case Method::GuidedBackprop: return "guided_backprop";
+  }
+  return "?";
+}
+
 const Rule& Composite::rule_for(Role role) const {
   auto it = rules.find(role);
   if (it == rules.end() && role == Role::Input) return rule_for(Role::Conv);
@@ -50,9 +63,22 @@ Role parse_role(const std::string& s) {
 
 }  // namespace
 
-Composite parse_composite(const std::string& spec) {
+Composite parse_composite(const std::string& given) {
+  // iNNvestigate's names for the presets mlens has under its own.
+  static const std::map<std::string, std::string> innvestigate{
+      {"lrp.sequential_preset_a", "preset-a"}, {"lrp.sequential_preset_b", "preset-b"}, {"lrp.epsilon", "epsilon"},
+      {"lrp.z_plus", "zplus"}, {"input-x-gradient", "input_t_gradient"}, {"integrated-gradients", "integrated_gradients"},
+      {"guided-backprop", "guided_backprop"}};
+  const auto alias = innvestigate.find(given);
+  const std::string spec = alias == innvestigate.end() ? given : alias->second;
   Composite c;
   c.name = spec;
+  for (Method m : {Method::Gradient, Method::InputTimesGradient, Method::IntegratedGradients, Method::SmoothGrad,
+                   Method::Deconvnet, Method::GuidedBackprop})
+    if (spec == to_string(m)) {
+      c.method = m;
+      return c;
+    }
   if (spec == "preset-a") {
     c.rules = {{Role::Conv, make(RuleKind::AlphaBeta, 1e-7, 1, 0)}, {Role::Dense, make(RuleKind::Epsilon, 0.1)}};
   } else if (spec == "preset-b") {
@@ -74,8 +100,10 @@ Composite parse_composite(const std::string& spec) {
         throw std::invalid_argument("rule table \"" + spec + "\" has no entry for " + to_string(needed) + " layers");
   } else {
     throw std::invalid_argument("unknown composite \"" + spec +
-                                "\" (presets: preset-a, preset-b, epsilon, zplus; or a table like "
-                                "conv=alpha-beta,dense=epsilon,input=zbox)");
+                                "\" (LRP presets: preset-a, preset-b, epsilon, zplus, or a table like "
+                                "conv=alpha-beta,dense=epsilon,input=zbox; gradient methods: gradient, input_t_gradient, "
+                                "integrated_gradients, smoothgrad, deconvnet, guided_backprop; iNNvestigate's names such as "
+                                "lrp.sequential_preset_a)");
   }
   for (auto& [role, rule] : c.rules)
     if (rule.kind == RuleKind::ZPlus) rule.bias = BiasRule::None;

@@ -1,11 +1,14 @@
-// A composite: which rule each layer gets. It is data, a table from layer role to rule:
+// A composite: what explains each layer. It is data: a gradient method (lrp/gradient.h), or LRP's table
+// from layer role to rule:
 //
 //   preset-a  conv = alpha-beta(α=1, β=0), dense = epsilon(ε=0.1)   iNNvestigate lrp.sequential_preset_a
 //   preset-b  conv = alpha-beta(α=2, β=1), dense = epsilon(ε=0.1)   iNNvestigate lrp.sequential_preset_b
 //   epsilon   conv = dense = epsilon(ε=1e-7)                          iNNvestigate lrp.epsilon
 //   zplus     conv = dense = z+                                       iNNvestigate lrp.z_plus
 //
-// or a user table "conv=alpha-beta,dense=epsilon,input=zbox". The role `input` is the first linear
+// or a user table "conv=alpha-beta,dense=epsilon,input=zbox". iNNvestigate's analyzer names are accepted
+// as given (lrp.sequential_preset_a, lrp.epsilon, gradient, integrated_gradients, ...), so that a line of
+// its Python can be pasted. The role `input` is the first linear
 // layer (the one that sees the image); without an `input` entry it gets its conv/dense rule.
 // Pooling, flatten, dropout and ReLU layers have fixed rules (lrp/explain.h); max-pooling's tie rule
 // is part of the composite.
@@ -30,15 +33,33 @@ enum class Ties { First, Tf };
 Ties parse_ties(const std::string& name);
 const char* to_string(Ties ties);
 
+// The gradient family (lrp/gradient.h), or LRP with the composite's rules.
+enum class Method { Lrp, Gradient, InputTimesGradient, IntegratedGradients, SmoothGrad, Deconvnet, GuidedBackprop };
+const char* to_string(Method method);  // iNNvestigate's analyzer name ("lrp" for LRP)
+
+// iNNvestigate's defaults (IntegratedGradients(steps=64), reference input 0; SmoothGrad(augment_by_n=64),
+// Gaussian noise of standard deviation 1, absolute, as 1.x's noise_scale=1 and 2.x's fixed 1.0).
+struct GradientOptions {
+  int steps = 64;            // integrated gradients: points x₀ + (x − x₀)·k/steps, k = 0..steps−1
+  double reference = 0;      // integrated gradients: the reference input x₀, every voxel
+  int samples = 64;          // smoothgrad: noisy copies averaged
+  double noise = 1;          // smoothgrad: the noise's standard deviation
+  uint64_t seed = 0;         // smoothgrad: the noise's seed (copy k's noise depends on seed and k only)
+  int points_per_pass = 8;   // integrated gradients, smoothgrad: points sent through the network at once
+};
+
 struct Composite {
   std::string name;
-  std::map<Role, Rule> rules;  // must hold Conv and Dense; Input optional
+  Method method = Method::Lrp;
+  std::map<Role, Rule> rules;  // LRP: must hold Conv and Dense; Input optional
+  GradientOptions gradient;    // the gradient family's parameters
   Ties ties = Ties::First;
 
   const Rule& rule_for(Role role) const;
 };
 
-// A preset name or a table "role=rule[,role=rule...]" (roles: input, conv, dense).
+// A preset name, a gradient method, an iNNvestigate analyzer name or a table "role=rule[,role=rule...]"
+// (roles: input, conv, dense).
 Composite parse_composite(const std::string& spec);
 
 // Parameters given on the command line; each applies to every rule that has that parameter.

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "lrp/batch_norm_rule.h"
+#include "lrp/gradient.h"
 #include "lrp/linear_rules.h"
 #include "lrp/pooling_rules.h"
 #include "models/conv.h"
@@ -147,11 +148,14 @@ int64_t explanation_bytes(const models::Sequential& net, const Composite& compos
     below -= kept[i];
   }
   // Short-lived temporaries the model above leaves out (masks, reductions, a primitive's scratch) measured
-  // up to a third of it on the test networks.
-  return static_cast<int64_t>(1.5 * peak);
+  // up to a third of it on the test networks. Integrated gradients and SmoothGrad send points_per_pass
+  // points of a sample through the network at once.
+  const bool points = composite.method == Method::IntegratedGradients || composite.method == Method::SmoothGrad;
+  return static_cast<int64_t>(1.5 * peak * (points ? std::max(1, composite.gradient.points_per_pass) : 1));
 }
 
 Explanation explain(const models::Sequential& net, const at::Tensor& x, const Composite& composite) {
+  if (composite.method != Method::Lrp) return attribute(net, x, composite);
   models::check_input(net, x);
   check_explainable(net);
   c10::InferenceMode no_graph;

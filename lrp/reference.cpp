@@ -320,4 +320,66 @@ Result explain(const models::Sequential& net, const std::vector<double>& x, cons
   return res;
 }
 
+std::vector<double> backprop(const models::Sequential& net, const std::vector<double>& x, Backprop mode, Ties ties,
+                             double start) {
+  const size_t n = net.layers.size();
+  std::vector<LayerState> states(n);
+  Shape shape{net.input_channels, net.input_shape[0], net.input_shape[1], net.input_shape[2]};
+  std::vector<double> h = x;
+  for (size_t i = 0; i < n; ++i) {
+    states[i].in_shape = shape;
+    states[i].input = h;
+    Shape out;
+    h = layer_forward(net.layers[i], h, shape, out);
+    shape = out;
+  }
+  std::vector<double> g(h.size(), start);
+  for (size_t step = 0; step < n; ++step) {
+    const size_t i = n - 1 - step;
+    const Layer& l = net.layers[i];
+    const LayerState& s = states[i];
+    std::vector<double> in(s.input.size(), 0.0);
+    switch (l.kind) {
+      case LayerKind::Conv3d:
+      case LayerKind::Dense:
+        for (const Connection& c : linear_layer(l, s.in_shape).connections) in[c.i] += c.w * g[c.j];
+        break;
+      case LayerKind::MaxPool3d:
+      case LayerKind::AvgPool3d: {
+        const Windows W = pool_windows(l, s.in_shape);
+        for (size_t j = 0; j < W.cells.size(); ++j) {
+          const auto& cells = W.cells[j];
+          if (l.kind == LayerKind::AvgPool3d) {
+            for (int64_t c : cells) in[c] += g[j] / static_cast<double>(cells.size());
+            continue;
+          }
+          int64_t first = cells.front();
+          for (int64_t c : cells)
+            if (s.input[c] > s.input[first]) first = c;
+          for (int64_t c : cells)
+            if (ties == Ties::First ? c == first : std::abs(s.input[c] - s.input[first]) < 1e-5) in[c] += g[j];
+        }
+        break;
+      }
+      case LayerKind::ReLU:
+        for (size_t k = 0; k < in.size(); ++k) {
+          const double through = mode == Backprop::Gradient ? g[k] : pos(g[k]);
+          in[k] = mode == Backprop::Deconvnet || s.input[k] > 0 ? through : 0.0;
+        }
+        break;
+      case LayerKind::BatchNorm: {
+        const std::vector<double> scale = to_vector(l.weight);
+        const int64_t per_channel = count(s.in_shape) / s.in_shape[0];
+        for (size_t k = 0; k < in.size(); ++k) in[k] = scale[static_cast<int64_t>(k) / per_channel] * g[k];
+        break;
+      }
+      case LayerKind::Flatten:
+      case LayerKind::Dropout: in = g; break;
+      case LayerKind::LeakyReLU: throw std::invalid_argument("reference: no gradient pass for LeakyReLU");
+    }
+    g = std::move(in);
+  }
+  return g;
+}
+
 }  // namespace mlens::lrp::reference

@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include "lrp/composite.h"
+#include "lrp/gradient.h"
 #include "models/sequential.h"
 
 namespace mlens::lrp::reference {
@@ -22,6 +23,11 @@ struct Result {
 // One sample: `x` is [C, D, H, W] in C order.
 std::vector<double> forward(const models::Sequential& net, const std::vector<double>& x);
 Result explain(const models::Sequential& net, const std::vector<double>& x, const Composite& composite);
+
+// d output / d input for one sample, ReLUs reversed by `mode` and max pooling by `ties` (lrp/gradient.h),
+// the pass started from `start` (1: the gradient; the output's value for deconvnet and guided backprop).
+std::vector<double> backprop(const models::Sequential& net, const std::vector<double>& x, Backprop mode, Ties ties,
+                             double start = 1);
 
 // Tensor <-> flat float64 vector helpers for the tests.
 std::vector<double> to_vector(const at::Tensor& t);

@@ -133,6 +133,17 @@ int main(int argc, char** argv) {
             (dtype == at::kDouble ? small64 : small32).add(relative_l2(lrp::reference::to_vector(e.relevance), ref.relevance), label);
           }
         }
+    // The gradient family's backward pass, every ReLU reversal and tie mode (lrp/gradient.h).
+    for (const lrp::Backprop mode : {lrp::Backprop::Gradient, lrp::Backprop::Deconvnet, lrp::Backprop::Guided})
+      for (const lrp::Ties tie : {lrp::Ties::First, lrp::Ties::Tf}) {
+        const auto ref = lrp::reference::backprop(model.net, lrp::reference::to_vector(x[0]), mode, tie);
+        const char* method = mode == lrp::Backprop::Gradient ? "gradient" : mode == lrp::Backprop::Deconvnet ? "deconvnet" : "guided";
+        const std::string label = name + " " + method + " ties=" + lrp::to_string(tie);
+        for (at::ScalarType dtype : {at::kDouble, at::kFloat}) {
+          const auto b = lrp::backprop(model.net.to(device, dtype), x.to(device, dtype), mode, tie);
+          (dtype == at::kDouble ? small64 : small32).add(relative_l2(lrp::reference::to_vector(b.gradient), ref), label);
+        }
+      }
   }
 
   // Full size: the phantom through a seeded MRInet, preset A.

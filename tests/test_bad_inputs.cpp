@@ -340,6 +340,10 @@ TEST_CASE("bad input catalogue: options", "[catalogue][cli]") {
       {"threads negative", explain + " --threads -2", 2, {"--threads is -2"}},
       {"threads not a number", explain + " --threads many", 2, {"threads"}},
       {"low NaN", explain + " --low nan", 2, {"--low is nan"}},
+      {"method and rule", explain + " --method gradient --rule epsilon", 2, {"--method or --rule"}},
+      {"unknown method", explain + " --method occlusion", 2, {"occlusion", "gradient methods"}},
+      {"integrated gradients without steps", explain + " --method integrated_gradients --steps 0", 2, {"--steps is 0"}},
+      {"smoothgrad noise NaN", explain + " --method smoothgrad --noise nan", 2, {"--noise is nan"}},
       {"seed negative", kMlens + " phantom --shape 8,8,8 --seed -1 --out " + c.path("p.nii.gz"), 2, {"--seed is -1", "whole number"}},
       {"seed past 2^64", kMlens + " init-model --input-shape 8,8,8 --seed 18446744073709551616 --out " + c.path("m.h5"), 2, {"seed"}},
       {"memory negative", kMlens + " explain --model " + c.model + " --cohort " + c.path("none.csv") + " --out " + c.path("o") +

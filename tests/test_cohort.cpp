@@ -188,6 +188,31 @@ TEST_CASE("batched explanations are the subjects' own, reproducible, and refused
   CHECK(test::run(c.run("explain", c.dir.path("x"), "--memory -1"), &out) == 2);
 }
 
+TEST_CASE("gradient methods run through cohorts and record what explained", "[cohort][cli][gradient]") {
+  Cohort c({21, 19, 17}, 3);
+  std::string out;
+  REQUIRE(test::run(c.run("explain", c.dir.path("ig"), "--method integrated_gradients --steps 4 --batch 2"), &out) == 4);
+  const auto sidecar = nlohmann::json::parse(slurp(c.dir.path("ig/sub-3/relevance.json")));
+  CHECK(sidecar["rule"]["method"] == "integrated_gradients");
+  CHECK(sidecar["rule"]["integrated_gradients"]["steps"] == 4);
+  CHECK(sidecar["conservation"][0]["layers"].empty());  // a gradient conserves nothing
+  // The cohort's map is the single explanation's.
+  REQUIRE(test::run(kMlens + " explain --threads 1 --manifest " + c.dir.path("e.mlens.json") + " --input " +
+                        c.dir.path("sub-3.nii.gz") + " --method integrated_gradients --steps 4 --out " + c.dir.path("one.nii.gz"),
+                    &out) == 0);
+  const io::Volume one = io::read_volume(c.dir.path("one.nii.gz")), cohort = io::read_volume(c.dir.path("ig/sub-3/relevance.nii.gz"));
+  REQUIRE(one.voxels.size() == cohort.voxels.size());
+  double diff = 0, norm = 0;
+  for (std::size_t k = 0; k < one.voxels.size(); ++k) {
+    diff += std::pow(one.voxels[k] - cohort.voxels[k], 2);
+    norm += std::pow(one.voxels[k], 2);
+  }
+  CHECK(norm > 0);
+  CHECK(std::sqrt(diff) <= 1e-6 * std::sqrt(norm));
+  // Another method into the same --out is another configuration.
+  CHECK(test::run(c.run("explain", c.dir.path("ig"), "--method smoothgrad --samples 2"), &out) == 1);
+}
+
 TEST_CASE("a run killed with SIGKILL resumes to byte-identical outputs", "[cohort][cli]") {
   const int n = 10;
   Cohort c({40, 40, 40}, n);

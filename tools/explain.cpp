@@ -3,6 +3,7 @@
 #include <ctime>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "engine/subject.h"
 #include "io/atomic_file.h"
@@ -18,6 +19,12 @@ std::string stem_of(const std::string& out) {
   const std::string ext = io::nifti_extension(out);
   if (ext.empty()) throw UsageError("--out \"" + out + "\": expected a NIfTI file name ending in .nii.gz or .nii");
   return out.substr(0, out.size() - ext.size());
+}
+
+std::string number_text(double v) {
+  std::ostringstream s;
+  s << std::setprecision(8) << v;
+  return s.str();
 }
 
 std::string now_utc() {
@@ -108,7 +115,9 @@ int run(const po::variables_map& vm) {
     std::cout << meta.dump(2) << "\n";
   } else {
     std::cout << std::setprecision(8) << "prediction:     " << prediction << "\n"
-              << "relevance sum:  " << relevance_sum << "  (the rest was absorbed by biases/epsilon; see the sidecar)\n"
+              << (composite.method == lrp::Method::Lrp
+                      ? "relevance sum:  " + number_text(relevance_sum) + "  (the rest was absorbed by biases/epsilon; see the sidecar)\n"
+                      : "attribution sum: " + number_text(relevance_sum) + "\n")
               << "relevance map:  " << out << "\n"
               << "sidecar:        " << sidecar << "\n"
               << std::setprecision(3) << "time:           " << explain_seconds << " s explain, " << load_seconds

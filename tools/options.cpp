@@ -138,7 +138,16 @@ void add_rule_options(po::options_description& o) {
       "max-pool ties: first (default; first maximum wins) or tf (every input within 1e-5 of the maximum, as "
       "TensorFlow's gradient)")(
       "low", po::value<double>()->value_name("L"), "z-box lower bound of the input (default -1)")(
-      "high", po::value<double>()->value_name("H"), "z-box upper bound of the input (default 1)");
+      "high", po::value<double>()->value_name("H"), "z-box upper bound of the input (default 1)")(
+      "method", po::value<std::string>()->value_name("NAME"),
+      "instead of --rule: a gradient method (gradient, input_t_gradient, integrated_gradients, smoothgrad, "
+      "deconvnet, guided_backprop) or any --rule SPEC; iNNvestigate's analyzer names are accepted as given "
+      "(lrp.sequential_preset_a, lrp.epsilon, lrp.z_plus)")(
+      "steps", po::value<int>()->value_name("N"), "integrated_gradients: points on the path (default 64)")(
+      "baseline", po::value<double>()->value_name("V"), "integrated_gradients: the reference input's value (default 0)")(
+      "samples", po::value<int>()->value_name("N"), "smoothgrad: noisy copies averaged (default 64)")(
+      "noise", po::value<double>()->value_name("SD"), "smoothgrad: the noise's standard deviation (default 1)")(
+      "seed", po::value<uint64_t>()->value_name("N"), "smoothgrad: the noise's seed (default 0)");
 }
 
 lrp::Composite composite_from(const po::variables_map& vm) {
@@ -154,7 +163,16 @@ lrp::Composite composite_from(const po::variables_map& vm) {
     get("high", o.high);
     if (vm.count("bias-rule")) o.bias = lrp::parse_bias_rule(vm["bias-rule"].as<std::string>());
     if (vm.count("ties")) o.ties = lrp::parse_ties(vm["ties"].as<std::string>());
-    return lrp::with_overrides(lrp::parse_composite(vm["rule"].as<std::string>()), o);
+    if (vm.count("method") && !vm["rule"].defaulted())
+      throw std::invalid_argument("give --method or --rule, not both (--method takes every --rule SPEC too)");
+    lrp::Composite c =
+        lrp::with_overrides(lrp::parse_composite(vm[vm.count("method") ? "method" : "rule"].as<std::string>()), o);
+    if (vm.count("steps")) c.gradient.steps = vm["steps"].as<int>();
+    if (vm.count("baseline")) c.gradient.reference = vm["baseline"].as<double>();
+    if (vm.count("samples")) c.gradient.samples = vm["samples"].as<int>();
+    if (vm.count("noise")) c.gradient.noise = vm["noise"].as<double>();
+    if (vm.count("seed")) c.gradient.seed = vm["seed"].as<uint64_t>();
+    return c;
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
