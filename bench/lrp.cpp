@@ -41,6 +41,7 @@
 #include "engine/phantom.h"
 #include "engine/runtime.h"
 #include "lrp/explain.h"
+#include "lrp/gradient.h"
 #include "models/mrinet.h"
 
 using namespace mlens;
@@ -60,6 +61,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 struct Config {
   int64_t size = 198;
   int threads = 0, repeats = 3, rounds = 3, batch = 1;
+  int steps = 0;  // > 0: also the gradient methods, integrated gradients with this many steps (--methods STEPS)
   std::string device = "cpu";
   bool tf32 = false;
 };
@@ -172,6 +174,34 @@ void run_phase(const std::string& phase, const Config& cfg) {
       gxi = once();
     });
     out["relevance_sum"] = gxi[0].sum().item<double>();
+  } else if (phase == "gradient" || phase == "integrated-gradients") {
+    lrp::Composite c = lrp::parse_composite(phase == "gradient" ? "gradient" : "integrated_gradients");
+    c.gradient.steps = cfg.steps;
+    lrp::Explanation e;
+    out["seconds"] = best_of(phase == "gradient" ? cfg.repeats : 1, device, [&] {
+      e = lrp::Explanation{};
+      e = lrp::explain(net, x, c);
+    });
+    out["relevance_sum"] = e.relevance[0].sum().item<double>();
+  } else if (phase == "autograd-ig") {
+    // The same points (x·k/steps, reference 0) and points per pass through autograd.
+    const int per_pass = lrp::GradientOptions{}.points_per_pass;
+    at::Tensor sum;
+    out["seconds"] = best_of(1, device, [&] {
+      sum = at::zeros_like(x);
+      for (int64_t q = 0; q < x.size(0); ++q)
+        for (int start = 0; start < cfg.steps; start += per_pass) {
+          std::vector<at::Tensor> points;
+          for (int k = start; k < std::min(cfg.steps, start + per_pass); ++k) points.push_back(x[q] * (static_cast<double>(k) / cfg.steps));
+          at::Tensor input = at::stack(points).requires_grad_(true);
+          at::Tensor h = input;
+          for (const auto& l : net.layers) h = models::forward(l, h);
+          h.sum().backward();
+          sum[q] += input.grad().sum(0);
+        }
+      sum = (sum / cfg.steps * x).detach();
+    });
+    out["relevance_sum"] = sum[0].sum().item<double>();
   } else {
     throw std::invalid_argument("unknown phase " + phase);
   }
@@ -190,7 +220,8 @@ void run_phase(const std::string& phase, const Config& cfg) {
 Phase run_child(const std::string& self, const std::string& phase, const Config& cfg) {
   const std::string cmd = self + " --phase " + phase + " --size " + std::to_string(cfg.size) + " --threads " +
                           std::to_string(cfg.threads) + " --repeats " + std::to_string(cfg.repeats) + " --batch " +
-                          std::to_string(cfg.batch) + " --device " + cfg.device + (cfg.tf32 ? " --tf32 on" : "");
+                          std::to_string(cfg.batch) + " --device " + cfg.device + " --methods " + std::to_string(cfg.steps) +
+                          (cfg.tf32 ? " --tf32 on" : "");
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) throw std::runtime_error("cannot run " + cmd);
   std::string text;
@@ -212,7 +243,8 @@ Phase run_child(const std::string& self, const std::string& phase, const Config&
 // Writes the model, the first phantom and mlens' preset-A map of it to `dir` for bench/peers.py:
 // index.txt (one line per layer: its kind, sizes and TensorFlow padding), weights.f32 (each layer's
 // weight then bias, channels-first as PyTorch's Conv3d and Linear hold them), input.f32 and
-// relevance.f32 ([1, 1, D, H, W]); raw little-endian float32.
+// relevance.f32 ([1, 1, D, H, W]); raw little-endian float32; and relevance_<composite>.f64, Zennit's
+// composites computed by mlens in float64.
 void export_for_peers(const std::string& dir, const Config& cfg) {
   engine::Runtime runtime;
   runtime.threads = cfg.threads;
@@ -268,6 +300,19 @@ void export_for_peers(const std::string& dir, const Config& cfg) {
   write("weights.f32", weights);
   write("input.f32", {x});
   write("relevance.f32", {relevance});
+  // Zennit's composites in mlens, in float64 (z-box bounds 0 and 1, the phantom's range), for
+  // bench/peers.py --composites.
+  const models::Sequential net64 = net.to(at::kCPU, at::kDouble);
+  for (const char* name : {"epsilon-plus", "epsilon-plus-flat", "epsilon-alpha2-beta1", "epsilon-gamma-box"}) {
+    lrp::RuleOverrides bounds;
+    bounds.low = 0;
+    bounds.high = 1;
+    const at::Tensor map = lrp::explain(net64, x.to(at::kDouble), lrp::with_overrides(lrp::parse_composite(name), bounds)).relevance;
+    std::ofstream out(dir + "/relevance_" + name + ".f64", std::ios::binary);
+    const at::Tensor c = map.contiguous();
+    out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * sizeof(double)));
+    if (!out) throw std::runtime_error("cannot write " + dir + "/relevance_" + name + ".f64");
+  }
   std::printf("bench/lrp: model, phantom and preset-a map for the peers in %s (prediction %.6f)\n", dir.c_str(),
               net.forward(x).item<double>());
 }
@@ -280,6 +325,7 @@ int main(int argc, char** argv) {
   const auto usage = [] {
     std::cerr << "usage: lrp [--size N (198)] [--threads N (0 = all cores)] [--device cpu|cuda[:N] (cpu)] [--batch N (1)]\n"
                  "           [--repeats N per child (3)] [--rounds N (3)] [--tf32 on] [--json FILE]\n"
+                 "           [--methods STEPS]   (also gradient and integrated gradients with STEPS steps, and autograd's)\n"
                  "       lrp --export DIR [--size N]   (the model, a phantom and its map for bench/peers.py)\n";
     return 2;
   };
@@ -296,6 +342,7 @@ int main(int argc, char** argv) {
     else if (a == "--tf32") cfg.tf32 = std::string(argv[i + 1]) == "on";
     else if (a == "--json") json_path = argv[i + 1];
     else if (a == "--export") export_dir = argv[i + 1];
+    else if (a == "--methods") cfg.steps = std::max(0, std::stoi(argv[i + 1]));
     else return usage();
   }
   engine::Runtime rt;
@@ -319,7 +366,7 @@ int main(int argc, char** argv) {
               "phases, best of %d runs per phase and round\n\n",
               static_cast<long long>(cfg.size), cfg.device.c_str(), gpu ? (cfg.tf32 ? " (TF32 on)" : " (TF32 off)") : "",
               cfg.batch, rt.thread_count(), TORCH_VERSION, cfg.rounds, cfg.repeats);
-  Phase fwd, lrp, base;
+  Phase fwd, lrp, base, grad, ig, autograd_ig;
   std::vector<double> speedups, explain_ratios;
   const auto keep_best = [](Phase& best, const Phase& round) {
     const double peak = std::max(best["peak_rss_mib"], round["peak_rss_mib"]);
@@ -337,6 +384,11 @@ int main(int argc, char** argv) {
     keep_best(fwd, f);
     keep_best(lrp, l);
     keep_best(base, b);
+    if (cfg.steps > 0) {
+      keep_best(grad, run_child(argv[0], "gradient", cfg));
+      keep_best(ig, run_child(argv[0], "integrated-gradients", cfg));
+      keep_best(autograd_ig, run_child(argv[0], "autograd-ig", cfg));
+    }
   }
 
   const double flops = fwd["flops"] * cfg.batch;
@@ -350,6 +402,13 @@ int main(int argc, char** argv) {
     const double work = p == &fwd ? flops : 3 * flops;
     std::printf("%-36s %10.3f %12.0f %16.1f %12.2f\n", name, (*p)["seconds"], (*p)[memory_key], work / (*p)["seconds"] / 1e9,
                 cfg.batch / (*p)["seconds"]);
+  }
+  if (cfg.steps > 0) {
+    const std::string ig_name = "integrated gradients (" + std::to_string(cfg.steps) + " steps)";
+    const std::pair<std::string, const Phase*> methods[] = {
+        {"gradient (mlens)", &grad}, {ig_name, &ig}, {ig_name.substr(0, 20) + " (autograd)", &autograd_ig}};
+    for (const auto& [name, p] : methods)
+      std::printf("%-36s %10.3f %12.0f %16s %12.2f\n", name.c_str(), (*p)["seconds"], (*p)[memory_key], "", cfg.batch / (*p)["seconds"]);
   }
   std::printf("\nforward FLOPs: %.1f GFLOP per sample; prediction %.6f (forward) vs %.6f (preset-a)\n\n", fwd["flops"] / 1e9,
               fwd["prediction"], lrp["prediction"]);
@@ -369,6 +428,11 @@ int main(int argc, char** argv) {
               range(speedups).c_str());
   std::printf("%-46s %8.2f   (target <= 1.5)\n\n", gpu ? "explanation peak GPU / grad x input peak GPU"
                                                        : "explanation peak RSS / grad x input peak RSS", memory);
+  if (cfg.steps > 0) {
+    std::printf("%-46s %8.2f   (target <= %d: the steps go through the network batched)\n",
+                "integrated gradients time / gradient time", ig["seconds"] / grad["seconds"], cfg.steps);
+    std::printf("%-46s %8.2f\n\n", "autograd integrated gradients / mlens'", autograd_ig["seconds"] / ig["seconds"]);
+  }
 
   // What the cohorts' --batch check assumes an explanation needs, against what this one took.
   const double measured = gpu ? lrp["peak_gpu_mib"] - lrp["model_gpu_mib"] : lrp["peak_rss_above_model_mib"];
@@ -390,6 +454,9 @@ int main(int argc, char** argv) {
       j << ", \"" << key << "_seconds\": " << (*p)["seconds"] << ", \"" << key << "_per_second\": " << cfg.batch / (*p)["seconds"]
         << ", \"" << key << "_peak_rss_mib\": " << (*p)["peak_rss_mib"] << ", \"" << key << "_peak_gpu_mib\": " << (*p)["peak_gpu_mib"];
     }
+    if (cfg.steps > 0)
+      j << ", \"gradient_seconds\": " << grad["seconds"] << ", \"integrated_gradients_seconds\": " << ig["seconds"]
+        << ", \"integrated_gradients_steps\": " << cfg.steps << ", \"autograd_integrated_gradients_seconds\": " << autograd_ig["seconds"];
     j << ", \"preset_a_estimate_mib\": " << lrp["estimate_mib"] << "}\n";
   }
   return 0;

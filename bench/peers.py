@@ -2,6 +2,7 @@
 """bench/peers.py: the same MRInet in Zennit and Captum, on the same device, for scripts/gpu-check.
 
     bench/peers.py --model DIR --peers SRC [--device cuda] [--batches 1,2,4,8] [--repeats 3] [--tf32] [--json FILE]
+    bench/peers.py --model DIR --peers SRC --composites   (Zennit's composites against mlens' maps, float64 CPU)
 
 DIR is what `bench/lrp --export DIR` wrote: the network layer by layer (index.txt, weights.f32), the
 phantom (input.f32) and mlens' preset-A map of it (relevance.f32). SRC holds the peers' sources as
@@ -110,6 +111,27 @@ def timed(device, repeats, fn):
     return best, peak, result
 
 
+def compare_composites(args):
+    """Zennit's composites against mlens' maps of the same model and phantom, float64 on the CPU."""
+    from zennit.attribution import Gradient
+    from zennit.composites import EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlus, EpsilonPlusFlat
+    model, x, _ = build(args.model)
+    model, x = model.double(), x.double()
+    composites = {"epsilon-plus": EpsilonPlus(), "epsilon-plus-flat": EpsilonPlusFlat(),
+                  "epsilon-alpha2-beta1": EpsilonAlpha2Beta1(), "epsilon-gamma-box": EpsilonGammaBox(low=0.0, high=1.0)}
+    results = {}
+    for name, composite in composites.items():
+        with Gradient(model=model, composite=composite) as attributor:
+            relevance = attributor(x)[1][0].detach().numpy().ravel()
+        mlens = np.fromfile(os.path.join(args.model, f"relevance_{name}.f64"), dtype="<f8")
+        error = float(np.linalg.norm(relevance - mlens) / np.linalg.norm(mlens))
+        results[f"zennit_{name}_rel_l2_vs_mlens"] = error
+        print(f"zennit {name:<22} vs mlens: rel L2 {error:.3e}   (sums: zennit {relevance.sum():.6g}, mlens {mlens.sum():.6g})")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(results, out)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="folder written by bench/lrp --export")
@@ -119,8 +141,13 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tf32", action="store_true", help="allow TF32 in cuDNN and cuBLAS (as bench/lrp --tf32 on)")
     parser.add_argument("--json")
+    parser.add_argument("--composites", action="store_true",
+                        help="only compare Zennit's EpsilonPlus, EpsilonPlusFlat, EpsilonAlpha2Beta1 and EpsilonGammaBox "
+                             "maps (float64, CPU) with mlens' (relevance_<name>.f64)")
     args = parser.parse_args()
     sys.path[:0] = [os.path.join(args.peers, "zennit", "src"), os.path.join(args.peers, "captum")]
+    if args.composites:
+        return compare_composites(args)
     from zennit.attribution import Gradient
     from zennit.composites import LayerMapComposite
     from zennit.rules import AlphaBeta, Epsilon, Pass

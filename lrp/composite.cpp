@@ -68,7 +68,8 @@ Composite parse_composite(const std::string& given) {
   static const std::map<std::string, std::string> innvestigate{
       {"lrp.sequential_preset_a", "preset-a"}, {"lrp.sequential_preset_b", "preset-b"}, {"lrp.epsilon", "epsilon"},
       {"lrp.z_plus", "zplus"}, {"input-x-gradient", "input_t_gradient"}, {"integrated-gradients", "integrated_gradients"},
-      {"guided-backprop", "guided_backprop"}};
+      {"guided-backprop", "guided_backprop"}, {"EpsilonPlus", "epsilon-plus"}, {"EpsilonPlusFlat", "epsilon-plus-flat"},
+      {"EpsilonAlpha2Beta1", "epsilon-alpha2-beta1"}, {"EpsilonGammaBox", "epsilon-gamma-box"}};
   const auto alias = innvestigate.find(given);
   const std::string spec = alias == innvestigate.end() ? given : alias->second;
   Composite c;
@@ -85,6 +86,16 @@ Composite parse_composite(const std::string& given) {
     c.rules = {{Role::Conv, make(RuleKind::AlphaBeta, 1e-7, 2, 1)}, {Role::Dense, make(RuleKind::Epsilon, 0.1)}};
   } else if (spec == "epsilon") {
     c.rules = {{Role::Conv, make(RuleKind::Epsilon)}, {Role::Dense, make(RuleKind::Epsilon)}};
+  } else if (spec == "epsilon-plus" || spec == "epsilon-plus-flat" || spec == "epsilon-alpha2-beta1" ||
+             spec == "epsilon-gamma-box") {
+    // Zennit's composites with its defaults (epsilon 1e-6, gamma 0.25; its z+ and alpha-beta split the bias).
+    const Rule dense = make(RuleKind::Epsilon, 1e-6);
+    Rule conv = make(RuleKind::AlphaBeta, 1e-7, 1, 0, BiasRule::Zennit);
+    if (spec == "epsilon-alpha2-beta1") conv = make(RuleKind::AlphaBeta, 1e-7, 2, 1, BiasRule::Zennit);
+    if (spec == "epsilon-gamma-box") conv = parse_rule("gamma");
+    c.rules = {{Role::Conv, conv}, {Role::Dense, dense}};
+    if (spec == "epsilon-plus-flat") c.rules[Role::Input] = make(RuleKind::Flat);
+    if (spec == "epsilon-gamma-box") c.rules[Role::Input] = make(RuleKind::ZBox);
   } else if (spec == "zplus") {
     c.rules = {{Role::Conv, make(RuleKind::ZPlus)}, {Role::Dense, make(RuleKind::ZPlus)}};
   } else if (spec.find('=') != std::string::npos) {
@@ -100,7 +111,8 @@ Composite parse_composite(const std::string& given) {
         throw std::invalid_argument("rule table \"" + spec + "\" has no entry for " + to_string(needed) + " layers");
   } else {
     throw std::invalid_argument("unknown composite \"" + spec +
-                                "\" (LRP presets: preset-a, preset-b, epsilon, zplus, or a table like "
+                                "\" (LRP presets: preset-a, preset-b, epsilon, zplus; Zennit's epsilon-plus, epsilon-plus-flat, "
+                                "epsilon-alpha2-beta1, epsilon-gamma-box; or a table like "
                                 "conv=alpha-beta,dense=epsilon,input=zbox; gradient methods: gradient, input_t_gradient, "
                                 "integrated_gradients, smoothgrad, deconvnet, guided_backprop; iNNvestigate's names such as "
                                 "lrp.sequential_preset_a)");
@@ -118,6 +130,7 @@ Composite with_overrides(Composite c, const RuleOverrides& o) {
     if ((r.kind == RuleKind::AlphaBeta || r.kind == RuleKind::Epsilon) && o.bias) r.bias = *o.bias;
     if (r.kind == RuleKind::ZBox && o.low) r.low = *o.low;
     if (r.kind == RuleKind::ZBox && o.high) r.high = *o.high;
+    if (r.kind == RuleKind::Gamma && o.gamma) r.gamma = *o.gamma;
     validate(r);
   }
   if (o.ties) c.ties = *o.ties;

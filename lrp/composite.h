@@ -5,6 +5,8 @@
 //   preset-b  conv = alpha-beta(α=2, β=1), dense = epsilon(ε=0.1)   iNNvestigate lrp.sequential_preset_b
 //   epsilon   conv = dense = epsilon(ε=1e-7)                          iNNvestigate lrp.epsilon
 //   zplus     conv = dense = z+                                       iNNvestigate lrp.z_plus
+//   epsilon-plus, epsilon-plus-flat, epsilon-alpha2-beta1, epsilon-gamma-box   Zennit's composites
+//             (EpsilonPlus, ...: dense = epsilon(1e-6), conv = alpha-beta with the bias split, or gamma)
 //
 // or a user table "conv=alpha-beta,dense=epsilon,input=zbox". iNNvestigate's analyzer names are accepted
 // as given (lrp.sequential_preset_a, lrp.epsilon, gradient, integrated_gradients, ...), so that a line of
@@ -64,7 +66,7 @@ Composite parse_composite(const std::string& spec);
 
 // Parameters given on the command line; each applies to every rule that has that parameter.
 struct RuleOverrides {
-  std::optional<double> epsilon, alpha, beta, low, high;
+  std::optional<double> epsilon, alpha, beta, low, high, gamma;
   std::optional<BiasRule> bias;
   std::optional<Ties> ties;
 };

@@ -170,6 +170,34 @@ RuleResult zbox(const LinearMap& m, const Layer& l, const Rule& r, const at::Ten
   return {m.adjoint(s, l.weight).mul_(x).sub_(m.adjoint(s, wp).mul_(low)).sub_(m.adjoint(s, wn).mul_(high)), small};
 }
 
+// Zennit's stabilizer: d + ε·sgn d with sgn 0 = +1, computed into d's memory.
+at::Tensor stabilize_into(at::Tensor d, double epsilon) {
+  return d.add_(d.ge(0).to(d.scalar_type()).mul_(2 * epsilon).sub_(epsilon));
+}
+
+RuleResult gamma(const LinearMap& m, const Layer& l, const Rule& r, const at::Tensor& x, const at::Tensor& R) {
+  const at::Tensor u = l.weight + r.gamma * l.weight.clamp_min(0), v = l.weight + r.gamma * l.weight.clamp_max(0);
+  const at::Tensor bu = l.bias + r.gamma * l.bias.clamp_min(0), bv = l.bias + r.gamma * l.bias.clamp_max(0);
+  const at::Tensor xp = x.clamp_min(0), xn = x.clamp_max(0);
+  const at::Tensor z = m.apply(x, l.weight, l.bias);
+  RuleResult result;
+  at::Tensor relevance;
+  // Outputs with z > 0 go by (u on x⁺, v on x⁻), those with z < 0 by (v on x⁺, u on x⁻).
+  for (const bool positive : {true, false}) {
+    const at::Tensor& on_positive = positive ? u : v;
+    const at::Tensor& on_negative = positive ? v : u;
+    at::Tensor d = m.apply(xp, on_positive, positive ? bu : bv).add_(m.apply(xn, on_negative));
+    const at::Tensor selected = R * (positive ? z.gt(0) : z.lt(0));
+    const at::Tensor counted = count_small(d, selected, m, x.size(0));
+    result.small_denominators = result.small_denominators.defined() ? result.small_denominators + counted : counted;
+    const at::Tensor s = at::div_out(d, selected, stabilize_into(d, r.epsilon));
+    at::Tensor part = m.adjoint(s, on_positive).mul_(xp).add_(m.adjoint(s, on_negative).mul_(xn));
+    relevance = relevance.defined() ? relevance.add_(part) : part;
+  }
+  result.relevance = relevance;
+  return result;
+}
+
 }  // namespace
 
 RuleResult linear_relevance(const Layer& layer, const Rule& rule, const at::Tensor& x, const at::Tensor& relevance,
@@ -191,6 +219,7 @@ RuleResult linear_relevance(const Layer& layer, const Rule& rule, const at::Tens
     case RuleKind::Flat: result = fixed_weights(m, at::ones_like(layer.weight), x, relevance); break;
     case RuleKind::WSquare: result = fixed_weights(m, layer.weight * layer.weight, x, relevance); break;
     case RuleKind::ZBox: result = zbox(m, layer, rule, x, relevance); break;
+    case RuleKind::Gamma: result = gamma(m, layer, rule, x, relevance); break;
   }
   result.adjoint_primitive = m.adjoint_primitive();
   return result;

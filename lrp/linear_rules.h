@@ -9,6 +9,11 @@
 //   flat        R_i = Σ_j R_j / n_j,  n_j = number of (unpadded) inputs of output j
 //   w2          R_i = Σ_j w_ij² R_j / Σ_i' w_i'j²
 //   zbox        z_j = Σ x w − Σ l w⁺ − Σ h w⁻,  R_i = Σ_j (x_i w_ij − l w⁺_ij − h w⁻_ij) R_j / z_j
+//   gamma       Zennit's generalised gamma: with u = w + γw⁺, v = w + γw⁻ (biases alike) and z = Σ x w + b,
+//               outputs with z_j > 0 redistribute by A_j = Σ x⁺u + Σ x⁻v + (b + γb⁺), those with z_j < 0 by
+//               I_j = Σ x⁺v + Σ x⁻u + (b + γb⁻):  R_i = x⁺_i Σ_j u_ij s⁺_j + x⁻_i Σ_j v_ij s⁺_j + x⁺_i Σ_j v_ij s⁻_j
+//               + x⁻_i Σ_j u_ij s⁻_j,  s⁺ = [z > 0] R / stab(A),  s⁻ = [z < 0] R / stab(I),
+//               stab(d) = d + ε·sgn d (sgn 0 = +1, ε = 1e-6: Zennit's stabilizer)
 //
 // "Σ_j w_ij s_j" is the adjoint (transposed) map of the layer: conv3d_transpose or s·W. Divisions other
 // than epsilon's are "safe": a denominator that is exactly 0 becomes 1e-7 (iNNvestigate's SafeDivide).

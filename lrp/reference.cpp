@@ -209,6 +209,28 @@ std::vector<double> linear_rule(const Layer& l, const Rule& rule, const std::vec
       for (const Connection& c : L.connections) Rin[c.i] += u(c.w) * R[c.j] / safe(z[c.j]);
       return Rin;
     }
+    case RuleKind::Gamma: {
+      // Zennit's generalised gamma, written out: u = w + γw⁺, v = w + γw⁻.
+      const auto u = [&](double w) { return w + rule.gamma * pos(w); };
+      const auto v = [&](double w) { return w + rule.gamma * neg(w); };
+      const auto stab = [&](double d) { return d + (d >= 0 ? rule.epsilon : -rule.epsilon); };
+      std::vector<double> plain(nout, 0.0);
+      for (int64_t j = 0; j < nout; ++j) {
+        plain[j] = bias(j);
+        z[j] = bias(j) + rule.gamma * pos(bias(j));
+        z2[j] = bias(j) + rule.gamma * neg(bias(j));
+      }
+      for (const Connection& c : L.connections) {
+        plain[c.j] += x[c.i] * c.w;
+        z[c.j] += pos(x[c.i]) * u(c.w) + neg(x[c.i]) * v(c.w);
+        z2[c.j] += pos(x[c.i]) * v(c.w) + neg(x[c.i]) * u(c.w);
+      }
+      for (const Connection& c : L.connections) {
+        if (plain[c.j] > 0) Rin[c.i] += (pos(x[c.i]) * u(c.w) + neg(x[c.i]) * v(c.w)) * R[c.j] / stab(z[c.j]);
+        if (plain[c.j] < 0) Rin[c.i] += (pos(x[c.i]) * v(c.w) + neg(x[c.i]) * u(c.w)) * R[c.j] / stab(z2[c.j]);
+      }
+      return Rin;
+    }
     case RuleKind::ZBox: {
       const auto term = [&](const Connection& c) {
         return x[c.i] * c.w - rule.low * pos(c.w) - rule.high * neg(c.w);

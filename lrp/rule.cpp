@@ -14,6 +14,7 @@ const char* to_string(RuleKind kind) {
     case RuleKind::Flat: return "flat";
     case RuleKind::WSquare: return "w2";
     case RuleKind::ZBox: return "zbox";
+    case RuleKind::Gamma: return "gamma";
   }
   return "?";
 }
@@ -41,8 +42,11 @@ Rule parse_rule(const std::string& name) {
     r.kind = RuleKind::WSquare;
   else if (name == "zbox" || name == "z-box")
     r.kind = RuleKind::ZBox;
-  else
-    throw std::invalid_argument("unknown LRP rule \"" + name + "\" (known: epsilon, alpha-beta, zplus, flat, w2, zbox)");
+  else if (name == "gamma") {
+    r.kind = RuleKind::Gamma;
+    r.epsilon = 1e-6;  // Zennit's stabilizer
+  } else
+    throw std::invalid_argument("unknown LRP rule \"" + name + "\" (known: epsilon, alpha-beta, zplus, flat, w2, zbox, gamma)");
   return r;
 }
 
@@ -62,6 +66,7 @@ std::string Rule::describe() const {
       s << "(alpha=" << alpha << ", beta=" << beta << ", bias=" << to_string(bias) << ")";
       break;
     case RuleKind::ZBox: s << "(low=" << low << ", high=" << high << ")"; break;
+    case RuleKind::Gamma: s << "(gamma=" << gamma << ", stabilizer=" << epsilon << ")"; break;
     case RuleKind::ZPlus:
     case RuleKind::Flat:
     case RuleKind::WSquare: break;
@@ -75,6 +80,8 @@ void validate(const Rule& r) {
                                 ", beta=" + std::to_string(r.beta) + ")");
   if (r.kind == RuleKind::Epsilon && !(r.epsilon >= 0))
     throw std::invalid_argument("epsilon must be >= 0 (got " + std::to_string(r.epsilon) + ")");
+  if (r.kind == RuleKind::Gamma && !(r.gamma >= 0 && r.epsilon >= 0))
+    throw std::invalid_argument("gamma needs gamma >= 0 and a stabilizer >= 0 (got gamma=" + std::to_string(r.gamma) + ")");
   if (r.kind == RuleKind::ZBox && !(r.low <= r.high))
     throw std::invalid_argument("zbox needs low <= high (got " + std::to_string(r.low) + ", " + std::to_string(r.high) + ")");
 }

@@ -6,7 +6,7 @@
 
 namespace mlens::lrp {
 
-enum class RuleKind { Epsilon, AlphaBeta, ZPlus, Flat, WSquare, ZBox };
+enum class RuleKind { Epsilon, AlphaBeta, ZPlus, Flat, WSquare, ZBox, Gamma };
 
 // Where the bias goes in the alpha-beta denominators (DESIGN.md §4):
 //   innvestigate: the whole bias b = b⁺ + b⁻ in both the activator and the inhibitor (iNNvestigate 1.0.x);
@@ -21,19 +21,20 @@ struct Rule {
   double alpha = 1, beta = 0;
   BiasRule bias = BiasRule::Innvestigate;
   double low = -1, high = 1;  // z-box bounds of the input
+  double gamma = 0.25;        // Zennit's Gamma(gamma=0.25, stabilizer=1e-6)
 
   // e.g. "alpha-beta(alpha=1, beta=0, bias=innvestigate)"
   std::string describe() const;
 };
 
-// Rule names: epsilon, alpha-beta, zplus (z+), flat, w2 (wsquare), zbox. Parameters keep their defaults.
+// Rule names: epsilon, alpha-beta, zplus (z+), flat, w2 (wsquare), zbox, gamma. Parameters keep their defaults.
 // Throws std::invalid_argument listing the known names.
 Rule parse_rule(const std::string& name);
 BiasRule parse_bias_rule(const std::string& name);
 const char* to_string(RuleKind kind);
 const char* to_string(BiasRule bias);
 
-// Throws std::invalid_argument when parameters are out of range (α − β ≠ 1, β < 0, ε < 0, low > high).
+// Throws std::invalid_argument when parameters are out of range (α − β ≠ 1, β < 0, ε < 0, low > high, γ < 0).
 void validate(const Rule& rule);
 
 }  // namespace mlens::lrp

@@ -44,7 +44,8 @@ constexpr double kFullSizeFloat32Tolerance = 1e-3;
 const std::vector<std::string>& composites() {
   static const std::vector<std::string> c{"preset-a", "preset-b", "epsilon", "zplus",
                                           "conv=alpha-beta,dense=epsilon", "conv=epsilon,dense=alpha-beta,input=flat",
-                                          "conv=alpha-beta,dense=epsilon,input=w2", "conv=zplus,dense=epsilon,input=zbox"};
+                                          "conv=alpha-beta,dense=epsilon,input=w2", "conv=zplus,dense=epsilon,input=zbox",
+                                          "conv=gamma,dense=epsilon,input=gamma", "epsilon-gamma-box"};
   return c;
 }
 

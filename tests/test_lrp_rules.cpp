@@ -23,7 +23,8 @@ std::vector<std::string> composites() {
   return {"preset-a", "preset-b", "epsilon", "zplus",
           "conv=alpha-beta,dense=epsilon",  // with the bias overrides below
           "conv=epsilon,dense=alpha-beta,input=flat", "conv=alpha-beta,dense=epsilon,input=w2",
-          "conv=zplus,dense=epsilon,input=zbox"};
+          "conv=zplus,dense=epsilon,input=zbox", "conv=gamma,dense=epsilon,input=gamma", "epsilon-plus",
+          "epsilon-plus-flat", "epsilon-alpha2-beta1", "epsilon-gamma-box"};
 }
 
 void compare(const models::Sequential& net64, const at::Tensor& x, const lrp::Composite& c, const std::string& label) {

@@ -56,7 +56,7 @@ const std::map<std::string, Range>& option_ranges() {
       {"threads", {0, 4 * cores}}, {"jobs", {1, 4 * cores}}, {"readers", {1, 64}}, {"writers", {1, 64}},
       {"batch", {1, 4096}}, {"memory", {0.001, 1e6}}, {"steps", {1, 1e6}}, {"samples", {1, 1e6}}, {"noise", {0, big}}, {"subjects", {1, 1e6}}, {"members", {1, 1000}}, {"epochs", {1, big}},
       {"patience", {1, big}}, {"count", {1, 10000}}, {"zoom", {1, 64}}, {"panels", {0, 10000}},
-      {"threshold", {0, 1}}, {"epsilon", {0, big}}, {"alpha", {0, big}}, {"beta", {0, big}},
+      {"threshold", {0, 1}}, {"epsilon", {0, big}}, {"alpha", {0, big}}, {"gamma", {0, big}}, {"beta", {0, big}},
       {"tolerance", {0, big}}, {"learning-rate", {1e-12, big}}, {"validation-fraction", {0, 0.9}},
       {"head-fraction", {0, 0.9}}, {"min-wml-voxels", {0, big}}, {"age", {0, 200}}, {"brain-age", {-big, big}},
       {"age-min", {0, 200}}, {"age-max", {0, 200}}};

@@ -126,8 +126,9 @@ engine::Runtime runtime_from(const po::variables_map& vm) {
 
 void add_rule_options(po::options_description& o) {
   o.add_options()("rule", po::value<std::string>()->default_value("preset-a")->value_name("SPEC"),
-                  "composite: preset-a (iNNvestigate lrp.sequential_preset_a), preset-b, epsilon, zplus, or a table "
-                  "role=rule,... with roles input, conv, dense and rules epsilon, alpha-beta, zplus, flat, w2, zbox")(
+                  "composite: preset-a (iNNvestigate lrp.sequential_preset_a), preset-b, epsilon, zplus, Zennit's "
+                  "epsilon-plus, epsilon-plus-flat, epsilon-alpha2-beta1, epsilon-gamma-box, or a table role=rule,... "
+                  "with roles input, conv, dense and rules epsilon, alpha-beta, zplus, flat, w2, zbox, gamma")(
       "epsilon", po::value<double>()->value_name("E"), "epsilon of every epsilon rule (preset-a: 0.1 on dense layers)")(
       "alpha", po::value<double>()->value_name("A"), "alpha of every alpha-beta rule (alpha - beta = 1)")(
       "beta", po::value<double>()->value_name("B"), "beta of every alpha-beta rule")(
@@ -139,6 +140,7 @@ void add_rule_options(po::options_description& o) {
       "TensorFlow's gradient)")(
       "low", po::value<double>()->value_name("L"), "z-box lower bound of the input (default -1)")(
       "high", po::value<double>()->value_name("H"), "z-box upper bound of the input (default 1)")(
+      "gamma", po::value<double>()->value_name("G"), "gamma of every gamma rule (default 0.25, as Zennit)")(
       "method", po::value<std::string>()->value_name("NAME"),
       "instead of --rule: a gradient method (gradient, input_t_gradient, integrated_gradients, smoothgrad, "
       "deconvnet, guided_backprop) or any --rule SPEC; iNNvestigate's analyzer names are accepted as given "
@@ -161,6 +163,7 @@ lrp::Composite composite_from(const po::variables_map& vm) {
     get("beta", o.beta);
     get("low", o.low);
     get("high", o.high);
+    get("gamma", o.gamma);
     if (vm.count("bias-rule")) o.bias = lrp::parse_bias_rule(vm["bias-rule"].as<std::string>());
     if (vm.count("ties")) o.ties = lrp::parse_ties(vm["ties"].as<std::string>());
     if (vm.count("method") && !vm["rule"].defaulted())
