@@ -35,13 +35,6 @@ namespace {
 
 std::string subject_dir(const CohortOptions& o, const std::string& id) { return o.out_dir + "/" + id; }
 
-bool completed(const CohortOptions& o, const std::string& id) {
-  const std::string dir = subject_dir(o, id);
-  if (!fs::exists(dir + "/prediction.json")) return false;
-  if (o.explain && !fs::exists(dir + "/relevance.nii.gz")) return false;
-  return o.mni_reference.empty() || fs::exists(dir + "/relevance_mni.nii.gz");
-}
-
 json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 // A subject on its way through the pipeline: read and prepared by a reader, computed on the device,
@@ -184,9 +177,25 @@ void write_subject(const Work& w, const PreprocessSpec& preprocess, const Cohort
                                     .dump(2) + "\n");
 }
 
-// The cohort table from every completed subject, in cohort order.
-CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOptions& o, CohortSummary summary,
-                          const std::function<void(const std::string&)>& log) {
+}  // namespace
+
+bool subject_completed(const CohortOptions& o, const std::string& id) {
+  const std::string dir = subject_dir(o, id);
+  if (!fs::exists(dir + "/prediction.json")) return false;
+  if (o.explain && !fs::exists(dir + "/relevance.nii.gz")) return false;
+  return o.mni_reference.empty() || fs::exists(dir + "/relevance_mni.nii.gz");
+}
+
+json cohort_configuration(const CohortOptions& o, const Runtime& runtime) {
+  json configuration = o.configuration;
+  configuration["dtype"] = runtime.dtype_name();
+  if (o.explain) configuration["rule"] = to_json(o.composite);
+  if (!o.mni_reference.empty()) configuration["mni_reference"] = io::file_fingerprint(o.mni_reference);
+  return configuration;
+}
+
+std::size_t write_cohort_tables(const std::vector<io::Subject>& cohort, const CohortOptions& o,
+                                const std::function<void(const std::string&)>& log) {
   struct Row {
     std::string id;
     double age, brain_age;
@@ -211,8 +220,6 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
     if (member_names.empty()) member_names = names;
     rows.push_back(std::move(r));
   }
-  summary.completed = rows.size();
-
   std::vector<double> ages, predictions;
   for (const auto& r : rows) {
     ages.push_back(r.age);
@@ -268,10 +275,8 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
   }
   io::write_csv(o.out_dir + "/predictions.csv", t);
 
-  json summary_json{{"cohort", summary.cohort}, {"completed", summary.completed}, {"this_run", {{"subjects", summary.todo},
-                    {"computed", summary.computed}, {"skipped", summary.skipped}, {"failed", summary.failed},
-                    {"device_wait_seconds", std::round(summary.device_wait_seconds * 1000) / 1000}}},
-                    {"age_bias", bias}, {"members", member_names}};
+  // Only what the completed subjects determine: a resumed, sharded or merged run writes the same bytes.
+  json summary_json{{"cohort", cohort.size()}, {"completed", rows.size()}, {"age_bias", bias}, {"members", member_names}};
   for (const auto& [flag, count] : flag_counts) summary_json["qc"]["flagged"][flag] = count;
   if (!flag_counts.empty()) log("QC: " + std::to_string(flag_counts.size()) + " kind(s) of flags; see predictions.csv (flags)");
   try {
@@ -305,8 +310,10 @@ CohortSummary write_table(const std::vector<io::Subject>& cohort, const CohortOp
     io::write_cohort_store(o.store, t, maps);
     log("cohort store: " + o.store + " (" + std::to_string(t.rows.size()) + " subjects)");
   }
-  return summary;
+  return rows.size();
 }
+
+namespace {
 
 // Batches larger than the run are never formed, so they are not refused either.
 int effective_batch(const CohortOptions& o, std::size_t subjects) {
@@ -344,17 +351,13 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
   check_batch_fits(model, runtime, o, todo.size());
   const int batch = effective_batch(o, todo.size());
   fs::create_directories(o.out_dir);
-  json configuration = o.configuration;
-  configuration["dtype"] = runtime.dtype_name();
-  if (o.explain) configuration["rule"] = to_json(o.composite);
-  if (!o.mni_reference.empty()) configuration["mni_reference"] = io::file_fingerprint(o.mni_reference);
-  io::require_configuration(o.out_dir, configuration, o.force);
+  io::require_configuration(o.out_dir, cohort_configuration(o, runtime), o.force);
   if (o.shard_tag.empty()) io::remove_stray_temporaries(o.out_dir);  // a shard leaves the shared files to their writers
   for (const io::Subject& s : todo) io::remove_stray_temporaries(subject_dir(o, s.id));
   CohortSummary summary;
   summary.cohort = cohort.size();
   summary.todo = todo.size();
-  io::Table failures;
+  io::Table& failures = summary.failures;
   failures.columns = {"id", "input", "error"};
   std::optional<io::Volume> mni;
   if (!o.mni_reference.empty()) mni = io::read_volume(o.mni_reference);
@@ -391,7 +394,7 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
       auto w = std::make_unique<Work>();
       w->index = k;
       w->subject = &todo[k];
-      w->skipped = !o.force && completed(o, w->subject->id);
+      w->skipped = !o.force && subject_completed(o, w->subject->id);
       if (!w->skipped) {
         try {
           read_subject(*w, preprocess);
@@ -478,7 +481,8 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
   const std::string failures_file = o.out_dir + (o.shard_tag.empty() ? "/failures.csv" : "/failures-" + o.shard_tag + ".csv");
   std::sort(failures.rows.begin(), failures.rows.end());  // writers finish in any order
   io::write_csv(failures_file, failures);
-  return write_table(cohort, o, summary, log);
+  if (o.cohort_tables) summary.completed = write_cohort_tables(cohort, o, log);
+  return summary;
 }
 
 }  // namespace mlens::engine

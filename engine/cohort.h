@@ -8,7 +8,7 @@
 //   DIR/<id>/relevance_mni.nii.gz with explain and an MNI reference: warped with the subject's transforms
 //   DIR/predictions.csv           every completed subject of the cohort (columns in docs/cohorts.md)
 //   DIR/failures.csv              subject, reason (failures-shard-I-of-N.csv for a shard)
-//   DIR/summary.json              counts, accuracy, age-bias model, QC flags
+//   DIR/summary.json              counts, accuracy, age-bias model, QC flags (this run's counts go to the log)
 //   --store FILE.h5               the table and the maps (MNI stack, else per subject) for h5py/R/MATLAB
 // Per-subject files hold no timings, so a resumed run produces the same bytes as an uninterrupted one.
 #pragma once
@@ -24,6 +24,7 @@
 #include "engine/pipeline.h"
 #include "engine/runtime.h"
 #include "io/cohort.h"
+#include "io/table.h"
 #include "lrp/composite.h"
 #include "models/ensemble.h"
 #include "stats/brain_age.h"
@@ -40,6 +41,7 @@ struct CohortOptions {
   stats::AgeBiasMethod bias_method = stats::AgeBiasMethod::DeLangeCole2020;
   std::array<double, 2> training_age_range{1, 0};  // min > max: unknown
   std::string shard_tag;  // "" or "shard-2-of-3"
+  bool cohort_tables = true;  // end with the cohort-wide files; false: per-subject outputs only (a shard of `mlens run`)
   std::string mni_reference;  // with explain: also warp each map onto this grid with the subject's transforms
   // The pipeline: reader threads decode and preprocess while the device computes; writer threads map
   // results back, warp and write. At most 2·batch subjects wait between two stages, so memory does not
@@ -64,7 +66,19 @@ struct CohortProgress {
 struct CohortSummary {
   std::size_t cohort = 0, todo = 0, computed = 0, skipped = 0, failed = 0, completed = 0;
   double device_wait_seconds = 0;  // time the device waited for input (the pipeline's hidden I/O shows here)
+  io::Table failures;              // id, input, error: this run's failures, sorted by id
 };
+
+// Whether an earlier run left `id` complete: prediction.json, and with explain its maps (MNI too when asked).
+bool subject_completed(const CohortOptions& options, const std::string& id);
+
+// The settings that change a cohort's results: options.configuration with the rule, dtype and MNI grid.
+nlohmann::json cohort_configuration(const CohortOptions& options, const Runtime& runtime);
+
+// The cohort-wide files from every completed subject of `cohort`, in cohort order: predictions.csv,
+// bias_model.json (when fitted), summary.json and the HDF5 store if asked for. Returns how many are complete.
+std::size_t write_cohort_tables(const std::vector<io::Subject>& cohort, const CohortOptions& options,
+                                const std::function<void(const std::string&)>& log);
 
 // Throws std::invalid_argument when a batch of explanations (options.batch, at most `subjects`) needs more
 // memory than the device has available (or options.memory_limit allows), saying what it needs and which

@@ -100,6 +100,25 @@ void put_row(io::Table& table, std::vector<std::string> row) {
   table.rows.push_back(std::move(row));
 }
 
+OverlayInputs cohort_overlay_inputs(const io::Subject& s, const std::string& relevance_dir, bool mni) {
+  if (s.wml.empty()) throw std::invalid_argument("no lesion map (the cohort's wml column is empty)");
+  OverlayInputs in;
+  in.id = s.id;
+  in.relevance = relevance_dir + "/" + s.id + (mni ? "/relevance_mni.nii.gz" : "/relevance.nii.gz");
+  in.lesions = s.wml;
+  in.age = s.age;
+  if (mni) {
+    if (s.transforms.empty()) throw std::invalid_argument("no transform to MNI (the cohort's transform column is empty)");
+    in.transforms = s.transforms;
+  }
+  const std::string prediction = relevance_dir + "/" + s.id + "/prediction.json";
+  if (std::filesystem::exists(prediction)) {
+    std::ifstream p(prediction);
+    in.brain_age = nlohmann::json::parse(p).at("brain_age").get<double>();
+  }
+  return in;
+}
+
 OverlayCohortSummary overlay_cohort(const std::vector<io::Subject>& cohort, const OverlayCohortOptions& o,
                                     const std::function<void(const std::string&, const std::string&)>& report) {
   io::Table table = load_overlay_table(o.table);
@@ -112,21 +131,7 @@ OverlayCohortSummary overlay_cohort(const std::vector<io::Subject>& cohort, cons
       continue;
     }
     try {
-      if (s.wml.empty()) throw std::invalid_argument("no lesion map (the cohort's wml column is empty)");
-      OverlayInputs in;
-      in.id = s.id;
-      in.relevance = o.relevance_dir + "/" + s.id + (o.mni ? "/relevance_mni.nii.gz" : "/relevance.nii.gz");
-      in.lesions = s.wml;
-      in.age = s.age;
-      if (o.mni) {
-        if (s.transforms.empty()) throw std::invalid_argument("no transform to MNI (the cohort's transform column is empty)");
-        in.transforms = s.transforms;
-      }
-      const std::string prediction = o.relevance_dir + "/" + s.id + "/prediction.json";
-      if (std::filesystem::exists(prediction)) {
-        std::ifstream p(prediction);
-        in.brain_age = nlohmann::json::parse(p).at("brain_age").get<double>();
-      }
+      const OverlayInputs in = cohort_overlay_inputs(s, o.relevance_dir, o.mni);
       put_row(table, overlay_row(in, o.threshold, o.lesion_resample));
       ++summary.done;
       if (report) report(s.id, "done");

@@ -39,6 +39,11 @@ io::Table load_overlay_table(const std::string& path);
 // Adds `row`, replacing a row with the same id.
 void put_row(io::Table& table, std::vector<std::string> row);
 
+// A cohort subject's overlay: DIR/<id>/relevance[_mni].nii.gz against the wml column's map (moved by the
+// transform column when `mni`), brain-age from DIR/<id>/prediction.json. Throws when the subject has no
+// lesion map, or no transform while `mni`.
+OverlayInputs cohort_overlay_inputs(const io::Subject& subject, const std::string& relevance_dir, bool mni);
+
 struct OverlayCohortOptions {
   std::string relevance_dir;  // the --out of explain --cohort
   std::string table;          // the CSV to write (rewritten after every subject)

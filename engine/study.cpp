@@ -4,11 +4,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "engine/report.h"
 #include "engine/slices.h"
 #include "engine/subject.h"
 #include "io/atomic_file.h"
+#include "io/output_dir.h"
 #include "io/png.h"
 #include "io/svg_plot.h"
 #include "io/table.h"
@@ -124,40 +126,139 @@ WmlAnalysis analyse_wml_table(const std::string& table_path, const std::string& 
   return a;
 }
 
-StudyResult run_study(const std::vector<io::Subject>& cohort, const models::Ensemble& model, const PreprocessSpec& preprocess,
-                      const Runtime& runtime, const StudyOptions& o, const std::function<void(const std::string&)>& log,
-                      const std::function<void(const CohortProgress&)>& progress) {
-  const std::string dir = o.cohort.out_dir, figures = dir + "/figures";
-  StudyResult result;
+namespace {
+
+// The cohort options of a study: maps always; the lesion settings join the configuration, so a shard or a
+// resumed run with another threshold is refused instead of mixing rows.
+CohortOptions study_cohort_options(const StudyOptions& o) {
   CohortOptions co = o.cohort;
   co.explain = true;
+  co.configuration["lesions"] = {{"threshold", o.threshold}, {"resample", o.lesion_resample},
+                                 {"space", co.mni_reference.empty() ? "subject" : "mni"}};
+  return co;
+}
+
+std::string wml_row_path(const std::string& dir, const std::string& id) { return dir + "/" + id + "/wml.csv"; }
+
+void sort_rows(io::Table& t) {
+  std::sort(t.rows.begin(), t.rows.end());
+  t.rows.erase(std::unique(t.rows.begin(), t.rows.end()), t.rows.end());
+}
+
+// Every row of the failures tables in DIR (failures.csv, failures-shard-*.csv, whatever the shard count).
+std::vector<std::vector<std::string>> failure_rows(const std::string& dir) {
+  std::vector<std::vector<std::string>> rows;
+  if (!std::filesystem::is_directory(dir)) return rows;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("failures", 0) != 0 || entry.path().extension() != ".csv") continue;
+    const io::Table t = io::read_csv(entry.path().string());
+    if (t.columns != std::vector<std::string>{"id", "input", "error"})
+      throw std::runtime_error("\"" + entry.path().string() + "\": expected a failures table (id, input, error)");
+    rows.insert(rows.end(), t.rows.begin(), t.rows.end());
+  }
+  return rows;
+}
+
+}  // namespace
+
+bool study_subject_completed(const CohortOptions& co, const io::Subject& s) {
+  if (!subject_completed(co, s.id)) return false;
+  return s.wml.empty() || !co.configuration.contains("lesions") || std::filesystem::exists(wml_row_path(co.out_dir, s.id));
+}
+
+io::Table incomplete_subjects(const std::vector<io::Subject>& cohort, const CohortOptions& co) {
+  std::map<std::string, const io::Subject*> incomplete;
+  for (const io::Subject& s : cohort)
+    if (!study_subject_completed(co, s)) incomplete.emplace(s.id, &s);
+  io::Table failures;
+  failures.columns = {"id", "input", "error"};
+  for (auto& row : failure_rows(co.out_dir))
+    if (incomplete.count(row[0])) failures.rows.push_back(std::move(row));
+  for (const auto& [id, s] : incomplete)
+    if (std::none_of(failures.rows.begin(), failures.rows.end(), [&](const auto& row) { return row[0] == id; }))
+      failures.rows.push_back({id, s->flair, std::string(kMissing) + " no run has finished this subject (its shard did not reach it "
+                                             "or was killed: see its log; `mlens run` without --merge computes it)"});
+  sort_rows(failures);
+  return failures;
+}
+
+namespace {
+
+}  // namespace
+
+StudySubjects run_study_subjects(const std::vector<io::Subject>& cohort, const std::vector<io::Subject>& todo,
+                                 const models::Ensemble& model, const PreprocessSpec& preprocess, const Runtime& runtime,
+                                 const StudyOptions& o, const std::function<void(const std::string&)>& log,
+                                 const std::function<void(const CohortProgress&)>& progress) {
+  CohortOptions co = study_cohort_options(o);
+  co.cohort_tables = false;  // merge_study writes them, over the whole cohort
+  const std::string& dir = co.out_dir;
+  StudySubjects result;
   log("1/4 brain-age and relevance maps" + std::string(co.mni_reference.empty() ? "" : " (and their warps to MNI)"));
-  result.cohort = run_cohort(cohort, cohort, model, preprocess, runtime, co, log,
-                             progress ? progress : [](const CohortProgress&) {});
+  result.cohort = run_cohort(cohort, todo, model, preprocess, runtime, co, log, progress ? progress : [](const CohortProgress&) {});
+  result.failures = result.cohort.failures;
 
   log("2/4 relevance in white-matter lesions");
-  OverlayCohortOptions ov;
-  ov.relevance_dir = dir;
-  ov.table = dir + "/wml.csv";
-  ov.mni = !co.mni_reference.empty();
-  ov.threshold = o.threshold;
-  ov.lesion_resample = o.lesion_resample;
-  ov.force = o.cohort.force;
-  std::vector<io::Subject> with_maps;
-  for (const io::Subject& s : cohort)
-    if (std::filesystem::exists(dir + "/" + s.id + "/prediction.json") && !s.wml.empty()) with_maps.push_back(s);
+  result.overlay.failures.columns = {"id", "error"};
   std::size_t step = 0;
-  result.overlay = overlay_cohort(with_maps, ov, [&](const std::string& id, const std::string& status) {
-    if (status != "done" || ++step % 10 == 0) log("  " + id + ": " + status);
-  });
+  for (const io::Subject& s : todo) {
+    if (s.wml.empty() || !subject_completed(co, s.id)) continue;
+    const std::string row_path = wml_row_path(dir, s.id);
+    if (!co.force && std::filesystem::exists(row_path)) {
+      ++result.overlay.skipped;
+      continue;
+    }
+    try {
+      io::Table row;
+      row.columns = overlay_columns();
+      row.rows.push_back(overlay_row(cohort_overlay_inputs(s, dir, !co.mni_reference.empty()), o.threshold, o.lesion_resample));
+      io::write_csv(row_path, row);
+      ++result.overlay.done;
+      if (++step % 10 == 0) log("  " + s.id + ": done");
+    } catch (const std::exception& e) {
+      result.overlay.failures.rows.push_back({s.id, e.what()});
+      result.failures.rows.push_back({s.id, s.wml, std::string("lesion overlay: ") + e.what()});
+      log("  " + s.id + ": FAILED: " + e.what());
+    }
+  }
+  sort_rows(result.failures);
+  io::write_csv(dir + (co.shard_tag.empty() ? "/failures.csv" : "/failures-" + co.shard_tag + ".csv"), result.failures);
+  return result;
+}
+
+StudyResult merge_study(const std::vector<io::Subject>& cohort, const Runtime& runtime, const StudyOptions& o,
+                        const io::Table* known_failures, const std::function<void(const std::string&)>& log) {
+  const CohortOptions co = study_cohort_options(o);
+  const std::string dir = co.out_dir, figures = dir + "/figures";
+  std::filesystem::create_directories(dir);
+  io::require_configuration(dir, cohort_configuration(co, runtime), false);
+  StudyResult result;
+  result.failures = known_failures ? *known_failures : incomplete_subjects(cohort, co);
+  for (const io::Subject& s : cohort) result.completed += study_subject_completed(co, s);
+  for (const auto& row : result.failures.rows) result.missing += row[2].rfind(kMissing, 0) == 0;
+  io::write_csv(dir + "/failures.csv", result.failures);
 
   log("3/4 cohort statistics and figures");
+  result.cohort.cohort = cohort.size();
+  result.cohort.completed = write_cohort_tables(cohort, co, log);
+  io::Table wml;
+  wml.columns = overlay_columns();
+  for (const io::Subject& s : cohort) {
+    if (s.wml.empty() || !study_subject_completed(co, s)) continue;
+    const io::Table row = io::read_csv(wml_row_path(dir, s.id));
+    if (row.columns != wml.columns || row.rows.size() != 1)
+      throw std::runtime_error("\"" + wml_row_path(dir, s.id) + "\": expected one row of the WML table (engine/overlay.h)");
+    wml.rows.push_back(row.rows[0]);
+  }
+  io::write_csv(dir + "/wml.csv", wml);
+
   std::filesystem::create_directories(figures);
   ReportInputs report;
   report.manifest = o.manifest;
   report.summary = read_json(dir + "/summary.json");
   report.rule = engine::to_json(co.composite);
-  report.space = ov.mni ? "MNI (" + co.mni_reference + ")" : "each subject's FLAIR grid";
+  report.space = co.mni_reference.empty() ? "each subject's FLAIR grid" : "MNI (" + co.mni_reference + ")";
   const io::Table predictions = io::read_csv(dir + "/predictions.csv");
   if (!predictions.rows.empty()) {
     report.figures.push_back({figures + "/brain_age_vs_age.svg", "Predicted brain-age against chronological age "
@@ -166,7 +267,8 @@ StudyResult run_study(const std::vector<io::Subject>& cohort, const models::Ense
                            {"Brain-age vs age", "age (years)", "brain-age (years)"}, true);
   }
   try {
-    WmlAnalysis a = analyse_wml_table(ov.table, figures, o.min_wml_voxels);
+    WmlAnalysis a = analyse_wml_table(dir + "/wml.csv", figures, o.min_wml_voxels);
+    a.json["table"] = "wml.csv";  // beside stats.json: the same bytes wherever DIR lies
     io::write_text_atomically(dir + "/stats.json", a.json.dump(2) + "\n");
     report.wml_summary = a.summary;
     report.figures.push_back({a.figures[0], "The study's Fig. 4: mean relevance in lesion voxels against the expected "
@@ -181,7 +283,15 @@ StudyResult run_study(const std::vector<io::Subject>& cohort, const models::Ense
   }
 
   log("4/4 report");
-  for (const io::Subject* s : panel_subjects(cohort, dir, o.panels)) {
+  const std::vector<const io::Subject*> panels = panel_subjects(cohort, dir, o.panels);
+  // Panels an earlier merge chose (over fewer subjects) go, so the directory holds this report's figures only.
+  for (const auto& entry : std::filesystem::directory_iterator(figures)) {
+    const std::string name = entry.path().filename().string();
+    const auto chosen = [&](const io::Subject* s) { return name == s->id + "_slices.png"; };
+    if (name.size() > 11 && name.compare(name.size() - 11, 11, "_slices.png") == 0 && std::none_of(panels.begin(), panels.end(), chosen))
+      std::filesystem::remove(entry.path());
+  }
+  for (const io::Subject* s : panels) {
     try {
       const io::Volume flair = io::read_volume(s->flair);
       const io::Volume relevance = io::read_volume(dir + "/" + s->id + "/relevance.nii.gz");
@@ -195,12 +305,22 @@ StudyResult run_study(const std::vector<io::Subject>& cohort, const models::Ense
       result.notes.push_back("No panel for " + s->id + ": " + e.what());
     }
   }
-  report.failures.columns = {"id", "input", "error"};
-  if (std::filesystem::exists(dir + "/failures.csv")) report.failures = io::read_csv(dir + "/failures.csv");
-  for (const auto& row : result.overlay.failures.rows) report.failures.rows.push_back({row[0], "", "overlay: " + row[1]});
+  report.failures = result.failures;
   report.notes = result.notes;
   result.report = dir + "/report.html";
   write_report(result.report, report);
+  return result;
+}
+
+StudyResult run_study(const std::vector<io::Subject>& cohort, const models::Ensemble& model, const PreprocessSpec& preprocess,
+                      const Runtime& runtime, const StudyOptions& o, const std::function<void(const std::string&)>& log,
+                      const std::function<void(const CohortProgress&)>& progress) {
+  const StudySubjects subjects = run_study_subjects(cohort, cohort, model, preprocess, runtime, o, log, progress);
+  StudyResult result = merge_study(cohort, runtime, o, &subjects.failures, log);
+  const std::size_t completed = result.cohort.completed;
+  result.cohort = subjects.cohort;
+  result.cohort.completed = completed;
+  result.overlay = subjects.overlay;
   return result;
 }
 

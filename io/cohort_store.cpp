@@ -11,12 +11,30 @@
 namespace mlens::io {
 namespace {
 
+// HDF5 stamps every object with its creation and modification times unless told not to; without them
+// the same cohort gives the same bytes, run after run.
+H5::DSetCreatPropList untimed() {
+  H5::DSetCreatPropList p;
+  H5Pset_obj_track_times(p.getId(), false);
+  return p;
+}
+
+H5::Group create_group(H5::Group& where, const std::string& name) {
+  const hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+  H5Pset_obj_track_times(gcpl, false);
+  const hid_t group = H5Gcreate2(where.getId(), name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  H5Pclose(gcpl);
+  if (group < 0) throw H5::GroupIException("create_group", "cannot create group " + name);
+  H5Gclose(group);
+  return where.openGroup(name);
+}
+
 void write_strings(H5::Group& where, const std::string& name, const std::vector<std::string>& values) {
   const hsize_t n = values.size();
   std::vector<const char*> pointers;
   for (const std::string& v : values) pointers.push_back(v.c_str());
   H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
-  H5::DataSet ds = where.createDataSet(name, type, H5::DataSpace(1, &n));
+  H5::DataSet ds = where.createDataSet(name, type, H5::DataSpace(1, &n), untimed());
   if (n) ds.write(pointers.data(), type);
 }
 
@@ -37,7 +55,7 @@ bool numeric(const std::vector<std::string>& cells) {
 }
 
 H5::DSetCreatPropList compressed(const std::vector<hsize_t>& chunk) {
-  H5::DSetCreatPropList p;
+  H5::DSetCreatPropList p = untimed();
   p.setChunk(static_cast<int>(chunk.size()), chunk.data());
   p.setDeflate(4);
   return p;
@@ -67,13 +85,13 @@ void write_cohort_store(const std::string& path, const Table& table, const Store
       H5::H5File file(tmp, H5F_ACC_TRUNC);
       H5::Group root = file.openGroup("/");
       write_strings(root, "id", table.text("id"));
-      H5::Group columns = file.createGroup("table");
+      H5::Group columns = create_group(root, "table");
       for (std::size_t c = 1; c < table.columns.size(); ++c) {
         const std::vector<std::string> cells = table.text(table.columns[c]);
         if (numeric(cells)) {
           const std::vector<double> values = table.numbers(table.columns[c]);
           const hsize_t len = values.size();
-          columns.createDataSet(table.columns[c], H5::PredType::IEEE_F64LE, H5::DataSpace(1, &len))
+          columns.createDataSet(table.columns[c], H5::PredType::IEEE_F64LE, H5::DataSpace(1, &len), untimed())
               .write(values.data(), H5::PredType::NATIVE_DOUBLE);
         } else {
           write_strings(columns, table.columns[c], cells);
@@ -101,7 +119,7 @@ void write_cohort_store(const std::string& path, const Table& table, const Store
           ds.write(v.voxels.data(), H5::PredType::NATIVE_FLOAT, slab_memory, slab);
         }
       } else {
-        H5::Group group = file.createGroup(maps.name);
+        H5::Group group = create_group(root, maps.name);
         for (std::size_t k = 0; k < n; ++k) {
           subject = table.rows[k][0];
           const Volume v = maps.load(k);

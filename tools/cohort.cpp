@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "engine/cohort.h"
 #include "io/cohort.h"
@@ -88,22 +89,45 @@ engine::CohortOptions cohort_options(const po::variables_map& vm, const LoadedMo
   return o;
 }
 
-std::function<void(const engine::CohortProgress&)> progress_display() {
+std::optional<Shard> shard_from(const po::variables_map& vm, const std::vector<io::Subject>& cohort) {
+  if (!vm.count("shard")) return std::nullopt;
+  const std::string text = vm["shard"].as<std::string>();
+  const auto slash = text.find('/');
+  Shard s;
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("no slash");
+    s.index = std::stoi(text.substr(0, slash));
+    s.count = std::stoi(text.substr(slash + 1));
+  } catch (const std::exception&) {
+    throw UsageError("--shard " + text + ": expected I/N, e.g. 2/10");
+  }
+  try {
+    s.subjects = io::shard(cohort, s.index, s.count);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--shard: ") + e.what());
+  }
+  s.tag = "shard-" + std::to_string(s.index) + "-of-" + std::to_string(s.count);
+  s.label = "shard " + std::to_string(s.index) + "/" + std::to_string(s.count);
+  return s;
+}
+
+std::function<void(const engine::CohortProgress&)> progress_display(const std::string& label) {
   // A progress bar with rate and ETA on a terminal; one plain line per subject otherwise (logs, Slurm).
   const bool terminal = ::isatty(2) == 1;
-  return [terminal](const engine::CohortProgress& p) {
+  const std::string prefix = label.empty() ? "" : label + " ";
+  return [terminal, prefix](const engine::CohortProgress& p) {
     char line[256];
     const int eta = static_cast<int>(p.eta_seconds);
     if (terminal) {
       const int width = 30, filled = static_cast<int>(width * p.done / std::max<std::size_t>(p.total, 1));
-      std::snprintf(line, sizeof line, "\r[%s%s] %zu/%zu %.1f subjects/min, ETA %d:%02d  %-24.24s", std::string(filled, '#').c_str(),
-                    std::string(width - filled, '.').c_str(), p.done, p.total, p.subjects_per_minute, eta / 60, eta % 60,
-                    p.id.c_str());
+      std::snprintf(line, sizeof line, "\r%s[%s%s] %zu/%zu %.1f subjects/min, ETA %d:%02d  %-24.24s", prefix.c_str(),
+                    std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), p.done, p.total,
+                    p.subjects_per_minute, eta / 60, eta % 60, p.id.c_str());
       std::cerr << line << (p.done == p.total ? "\n" : "") << std::flush;
       if (p.status.rfind("FAILED", 0) == 0) std::cerr << "\n" << p.id << ": " << p.status << "\n";
     } else {
       std::snprintf(line, sizeof line, " (%.1f subjects/min, ETA %d:%02d)", p.subjects_per_minute, eta / 60, eta % 60);
-      log("[" + std::to_string(p.done) + "/" + std::to_string(p.total) + "] " + p.id + ": " + p.status + line);
+      log(prefix + "[" + std::to_string(p.done) + "/" + std::to_string(p.total) + "] " + p.id + ": " + p.status + line);
     }
   };
 }
@@ -113,29 +137,15 @@ int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, cons
   const std::string cohort_path = vm["cohort"].as<std::string>();
   const std::vector<io::Subject> cohort = io::read_cohort(cohort_path);
   engine::CohortOptions o = cohort_options(vm, loaded, explain, composite);
-  std::vector<io::Subject> todo = cohort;
-  if (vm.count("shard")) {
-    const std::string text = vm["shard"].as<std::string>();
-    const auto slash = text.find('/');
-    int index = 0, count = 0;
-    try {
-      index = std::stoi(text.substr(0, slash));
-      count = std::stoi(text.substr(slash + 1));
-    } catch (const std::exception&) {
-      throw UsageError("--shard " + text + ": expected I/N, e.g. 2/10");
-    }
-    try {
-      todo = io::shard(cohort, index, count);
-    } catch (const std::invalid_argument& e) {
-      throw UsageError(std::string("--shard: ") + e.what());
-    }
-    o.shard_tag = "shard-" + std::to_string(index) + "-of-" + std::to_string(count);
-  }
+  const std::optional<Shard> shard = shard_from(vm, cohort);
+  const std::vector<io::Subject>& todo = shard ? shard->subjects : cohort;
+  if (shard) o.shard_tag = shard->tag;
   log((explain ? "explaining " : "scoring ") + std::to_string(todo.size()) + " of " + std::to_string(cohort.size()) +
       " subjects from " + cohort_path + " into " + o.out_dir);
   engine::check_batch_fits(loaded.model, runtime, o, todo.size());  // before the lock creates the directory
   const io::OutputDirLock lock(o.out_dir, o.shard_tag);
-  const engine::CohortSummary s = engine::run_cohort(cohort, todo, loaded.model, loaded.preprocess, runtime, o, log, progress_display());
+  const engine::CohortSummary s = engine::run_cohort(cohort, todo, loaded.model, loaded.preprocess, runtime, o, log,
+                                                       progress_display(shard ? shard->label : ""));
   std::cout << s.computed << " computed, " << s.skipped << " skipped (done earlier), " << s.failed << " failed; "
             << s.completed << " of " << s.cohort << " subjects complete in " << o.out_dir << "/predictions.csv\n";
   return s.failed ? kExitSomeFailed : kExitOk;

@@ -22,12 +22,25 @@ Command stats_command();
 Command maps_command();
 Command overlay_command();
 Command warp_command();
+Command status_command();
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> all{run_command(), inspect_command(), predict_command(), explain_command(), validate_command(),
+  static const std::vector<Command> all{run_command(), status_command(), inspect_command(), predict_command(), explain_command(), validate_command(),
                                         warp_command(), overlay_command(), stats_command(), maps_command(), simulate_command(), train_command(), slices_command(), init_model_command(), phantom_command()};
   return all;
 }
+
+namespace {
+
+std::vector<po::option>& recorded_options() {
+  static std::vector<po::option> options;
+  return options;
+}
+
+}  // namespace
+
+const std::vector<po::option>& given_options() { return recorded_options(); }
+void record_given_options(const po::parsed_options& parsed) { recorded_options() = parsed.options; }
 
 namespace {
 
@@ -54,7 +67,7 @@ const std::map<std::string, Range>& option_ranges() {
   const double cores = std::max(1u, std::thread::hardware_concurrency()), big = 1e9;
   static const std::map<std::string, Range> ranges{
       {"threads", {0, 4 * cores}}, {"jobs", {1, 4 * cores}}, {"readers", {1, 64}}, {"writers", {1, 64}},
-      {"batch", {1, 4096}}, {"memory", {0.001, 1e6}}, {"steps", {1, 1e6}}, {"samples", {1, 1e6}}, {"noise", {0, big}}, {"subjects", {1, 1e6}}, {"members", {1, 1000}}, {"epochs", {1, big}},
+      {"batch", {1, 4096}}, {"tasks", {1, 1e6}}, {"shards", {1, 1e6}}, {"subjects-per-task", {1, 1e9}}, {"cpus", {1, 4096}}, {"gpus", {1, 64}}, {"memory", {0.001, 1e6}}, {"steps", {1, 1e6}}, {"samples", {1, 1e6}}, {"noise", {0, big}}, {"subjects", {1, 1e6}}, {"members", {1, 1000}}, {"epochs", {1, big}},
       {"patience", {1, big}}, {"count", {1, 10000}}, {"zoom", {1, 64}}, {"panels", {0, 10000}},
       {"threshold", {0, 1}}, {"epsilon", {0, big}}, {"alpha", {0, big}}, {"gamma", {0, big}}, {"beta", {0, big}},
       {"tolerance", {0, big}}, {"learning-rate", {1e-12, big}}, {"validation-fraction", {0, 0.9}},

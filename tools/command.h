@@ -2,7 +2,7 @@
 // main.cpp parses the command line against the table, prints `--help` from it, and maps errors to exit
 // codes (documented in docs/cli.md):
 //   0 success, 1 error (bad input file, failed computation), 2 usage error, 3 validation beyond tolerance,
-//   4 a cohort run finished but some subjects failed (listed in failures.csv).
+//   4 a cohort run finished but some subjects failed (listed in failures.csv), or `status` found it incomplete.
 #pragma once
 
 #include <boost/program_options.hpp>
@@ -38,6 +38,11 @@ std::string help_text(const Command& command);
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// The options as the user wrote them, in order (main.cpp records them before running the command):
+// `run --slurm` repeats them in its job scripts.
+const std::vector<po::option>& given_options();
+void record_given_options(const po::parsed_options& parsed);
 
 // Throws a UsageError naming the option when a number is NaN or infinite, or outside the range the
 // option accepts (one table for all commands: --threads at most 4 per core, --threshold in [0, 1], ...),

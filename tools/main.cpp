@@ -15,7 +15,7 @@ void print_overview() {
                "Usage: mlens <command> [options]     mlens <command> --help\n\nCommands:\n";
   for (const Command& c : commands()) std::cout << "  " << c.name << std::string(14 - c.name.size(), ' ') << c.summary << "\n";
   std::cout << "\nExit codes: 0 success, 1 error, 2 usage error, 3 validation beyond tolerance,\n"
-               "4 cohort finished with failed subjects (see failures.csv).\n"
+               "4 cohort finished with failed subjects (see failures.csv), or status: incomplete.\n"
                "Documentation: docs/cli.md, docs/lrp.md, docs/architecture.md\n";
 }
 
@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
     }
     try {
       check_numbers(vm, parsed);
+      record_given_options(parsed);
       const int code = c.run(vm);
       // Data on stdout (--json, tables) is output like any file: a full disk or closed pipe is an error.
       if (!std::cout.flush()) throw std::runtime_error("writing to standard output failed (disk full or closed pipe?)");

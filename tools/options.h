@@ -4,10 +4,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "engine/cohort.h"
 #include "engine/pipeline.h"
 #include "engine/runtime.h"
 #include "engine/subject.h"
+#include "io/cohort.h"
 #include "lrp/ensemble.h"
 #include "models/ensemble.h"
 #include "tools/command.h"
@@ -58,8 +63,17 @@ void add_pipeline_options(po::options_description& options);
 // The cohort run's options from the command line (--out, --members, --force, --bias-model, --bias-method, --mni).
 engine::CohortOptions cohort_options(const po::variables_map& vm, const LoadedModel& loaded, bool explain,
                                      const lrp::Composite& composite);
-// A bar with rate and ETA on a terminal; one line per subject otherwise (logs, Slurm).
-std::function<void(const engine::CohortProgress&)> progress_display();
+// --shard I/N: part I of N of the cohort (io::shard), with its tag for file names ("shard-2-of-8") and
+// its label for progress lines ("shard 2/8"); nullopt without --shard. Usage errors name the option.
+struct Shard {
+  int index = 1, count = 1;
+  std::vector<io::Subject> subjects;
+  std::string tag, label;
+};
+std::optional<Shard> shard_from(const po::variables_map& vm, const std::vector<io::Subject>& cohort);
+// A bar with rate and ETA on a terminal; one line per subject otherwise (logs, Slurm), each starting
+// with `label` (a shard's) when given.
+std::function<void(const engine::CohortProgress&)> progress_display(const std::string& label = "");
 // Runs a whole cohort into --out DIR (engine/cohort.h); `explain` adds relevance maps. Exit code 0, or
 // 4 when some subjects failed.
 int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, const LoadedModel& loaded, bool explain,
