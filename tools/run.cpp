@@ -37,6 +37,10 @@ int run(const po::variables_map& vm) {
     if (vm.count("force"))
       throw UsageError("--force with --slurm: a requeued task would compute its shard again; give another --out (or "
                        "empty this one) instead");
+    // What every task would fail on, refused here instead (the model itself loads on the tasks' devices).
+    for (const char* option : {"manifest", "model"})
+      if (vm.count(option) && !std::filesystem::is_regular_file(vm[option].as<std::string>()))
+        throw std::runtime_error(std::string("--") + option + " \"" + vm[option].as<std::string>() + "\": no such file");
     mni_reference(vm);
     return submit_to_slurm(vm, cohort_path, cohort.size());
   }
