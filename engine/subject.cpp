@@ -9,6 +9,11 @@ nlohmann::json to_json(const lrp::Composite& c) {
   nlohmann::json rules = nlohmann::json::object();
   for (const auto& [role, rule] : c.rules) rules[lrp::to_string(role)] = rule.describe();
   nlohmann::json j{{"name", c.name}, {"rules", rules}, {"max_pool_ties", lrp::to_string(c.ties)}};
+  if (!c.layer_rules.empty()) {
+    nlohmann::json layers = nlohmann::json::object();
+    for (const auto& [layer, rule] : c.layer_rules) layers[layer] = rule.describe();
+    j["layer_rules"] = layers;
+  }
   // LRP's record is as it was before the gradient methods, so that earlier cohort directories still resume.
   if (c.method != lrp::Method::Lrp) j["method"] = lrp::to_string(c.method);
   const lrp::GradientOptions& g = c.gradient;

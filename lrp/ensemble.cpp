@@ -38,6 +38,13 @@ void check_explainable(const models::Ensemble& ensemble) {
   }
 }
 
+void check_layer_rules(const models::Ensemble& ensemble, const Composite& composite) {
+  for (const auto& m : ensemble.members) {
+    if (m.network) check_layer_rules(*m.network, composite);
+    if (m.ensemble) check_layer_rules(*m.ensemble, composite);
+  }
+}
+
 EnsembleExplanation explain(const models::Ensemble& ensemble, const at::Tensor& x, const Composite& composite,
                             bool keep_member_maps) {
   c10::InferenceMode no_graph;

@@ -26,8 +26,9 @@ struct EnsembleExplanation {
   std::vector<MemberExplanation> members;  // every network, depth first
 };
 
-// check_explainable for every network of the ensemble.
+// check_explainable and check_layer_rules (lrp/explain.h) for every network of the ensemble.
 void check_explainable(const models::Ensemble& ensemble);
+void check_layer_rules(const models::Ensemble& ensemble, const Composite& composite);
 
 EnsembleExplanation explain(const models::Ensemble& ensemble, const at::Tensor& x, const Composite& composite,
                             bool keep_member_maps = false);

@@ -72,6 +72,19 @@ class Stopwatch {
 // The dense relevance's sum per sample, [N], by the same reduction whatever N.
 at::Tensor sample_sums(const at::Tensor& dense, int64_t samples) { return dense.reshape({samples, -1}).sum(1); }
 
+// Whether the first linear layer from `from` on sends no relevance to an input that is 0 (every rule
+// multiplies by the input activation but flat, w2 and z-box, whose bounds give a zero input relevance too).
+// Then a ReLU may run on a max-pool's output instead of its input: the two orders choose different
+// winners only in windows whose pooled value is 0.
+bool zero_input_takes_none(const models::Sequential& net, size_t from, const Composite& composite) {
+  for (size_t j = from; j < net.layers.size(); ++j)
+    if (net.layers[j].is_linear()) {
+      const RuleKind k = composite.rule_for(role_of(net, j), net.layers[j].name).kind;
+      return k != RuleKind::Flat && k != RuleKind::WSquare && k != RuleKind::ZBox;
+    }
+  return true;
+}
+
 }  // namespace
 
 void check_explainable(const models::Sequential& net) {
@@ -87,6 +100,25 @@ void check_explainable(const models::Sequential& net) {
   if (net.output_count() != 1)
     throw std::invalid_argument("model \"" + net.name + "\" has " + std::to_string(net.output_count()) +
                                 " outputs; LRP here explains single-output regression models (brain-age)");
+}
+
+void check_layer_rules(const models::Sequential& net, const Composite& composite) {
+  for (const auto& [name, rule] : composite.layer_rules) {
+    std::string linear;
+    bool found = false;
+    for (const Layer& l : net.layers) {
+      if (l.is_linear()) linear += (linear.empty() ? "" : ", ") + l.name;
+      if (l.name != name) continue;
+      found = true;
+      if (!l.is_linear())
+        throw std::invalid_argument("the rule table names layer \"" + name + "\" of model \"" + net.name + "\", a " +
+                                    models::to_string(l.kind) + " layer; rules apply to Conv and Dense layers (" +
+                                    linear + "...)");
+    }
+    if (!found)
+      throw std::invalid_argument("the rule table names layer \"" + name + "\", which model \"" + net.name +
+                                  "\" does not have (its Conv and Dense layers: " + linear + ")");
+  }
 }
 
 Role role_of(const models::Sequential& net, size_t index) {
@@ -155,9 +187,11 @@ int64_t explanation_bytes(const models::Sequential& net, const Composite& compos
 }
 
 Explanation explain(const models::Sequential& net, const at::Tensor& x, const Composite& composite) {
-  if (composite.method != Method::Lrp) return attribute(net, x, composite);
+  if (composite.method != Method::Lrp && composite.method != Method::DeepTaylor) return attribute(net, x, composite);
+  const bool deep_taylor = composite.method == Method::DeepTaylor;
   models::check_input(net, x);
   check_explainable(net);
+  check_layer_rules(net, composite);
   c10::InferenceMode no_graph;
   const size_t n = net.layers.size();
   std::vector<Saved> saved(n);
@@ -210,7 +244,8 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
         h = models::forward(l, h);
         break;
       case LayerKind::ReLU:
-        if (i + 1 < n && net.layers[i + 1].kind == LayerKind::MaxPool3d && composite.ties == Ties::First) {
+        if (i + 1 < n && net.layers[i + 1].kind == LayerKind::MaxPool3d && composite.ties == Ties::First &&
+            zero_input_takes_none(net, i + 2, composite)) {
           relu_after_pool = true;
           a.primitive = "on the pooled output";
           break;
@@ -227,8 +262,8 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
   Explanation e;
   e.prediction = h.reshape({samples}).clone();
 
-  // Backward: the output neuron's relevance is its value.
-  Flow r{h};
+  // Backward: the output neuron's relevance is its value (DeepTaylor: iNNvestigate puts a ReLU on the output).
+  Flow r{deep_taylor ? h.clamp_min(0) : h};
   h = at::Tensor();
   // The account's sums stay on the device until the pass is done: reading each at once would sync.
   std::vector<at::Tensor> sums_out(n), sums_in(n), small(n);
@@ -250,7 +285,7 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
     switch (l.kind) {
       case LayerKind::Conv3d:
       case LayerKind::Dense: {
-        const Rule& rule = composite.rule_for(role_of(net, i));
+        const Rule& rule = composite.rule_for(role_of(net, i), l.name);
         RuleResult rr = linear_relevance(l, rule, s.input, r.values, r.positions);
         r = Flow{rr.relevance};
         small[i] = rr.small_denominators;
@@ -272,11 +307,21 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
         }
         break;
       case LayerKind::AvgPool3d:
-        r.values = avg_pool_relevance(l, s.input, r.values);
-        a.rule = "proportional";
+        if (deep_taylor) {
+          r.values = models::avg_pool_transpose(l, r.values, {s.input.size(2), s.input.size(3), s.input.size(4)});
+          a.rule = "uniform (gradient)";
+        } else {
+          r.values = avg_pool_relevance(l, s.input, r.values);
+          a.rule = "proportional";
+        }
         a.primitive = "avg_pool3d_backward";
         break;
       case LayerKind::BatchNorm:
+        if (deep_taylor) {
+          a.rule = "identity";
+          a.primitive = "none";
+          break;
+        }
         r.values = batch_norm_relevance(l, s.input, s.output, r.values);
         a.rule = "batchnorm(innvestigate)";
         a.primitive = "elementwise";

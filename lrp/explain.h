@@ -48,6 +48,10 @@ struct Explanation {
 // output, or no linear layer.
 void check_explainable(const models::Sequential& net);
 
+// Throws std::invalid_argument when the composite's table names a layer the network does not have, or
+// one that is not a Conv or Dense layer (listing the network's).
+void check_layer_rules(const models::Sequential& net, const Composite& composite);
+
 // `x` [N, C, D, H, W] on the network's device and dtype.
 Explanation explain(const models::Sequential& net, const at::Tensor& x, const Composite& composite);
 

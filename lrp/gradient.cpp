@@ -159,7 +159,8 @@ Explanation attribute(const models::Sequential& net, const at::Tensor& x, const 
       });
       break;
     }
-    case Method::Lrp: throw std::logic_error("attribute: LRP is explain()'s");
+    case Method::Lrp:
+    case Method::DeepTaylor: throw std::logic_error("attribute: LRP is explain()'s");
   }
   e.prediction = net.forward(x).reshape({x.size(0)});
   return e;

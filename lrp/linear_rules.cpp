@@ -108,13 +108,20 @@ at::Tensor count_small(const at::Tensor& z, const at::Tensor& relevance, const L
   return at::bincount(at::div(cells, m.cells_per_sample(), "floor"), {}, samples);
 }
 
+// epsilon, z (no ε, safe division) and z+fast (w⁺ on every input, no bias: iNNvestigate's ZPlusFastRule).
 RuleResult epsilon(const LinearMap& m, const Layer& l, const Rule& r, const at::Tensor& x, const at::Tensor& R) {
-  at::Tensor z = m.apply(x, l.weight, r.bias != BiasRule::None ? l.bias : at::Tensor());
-  // ε takes the sign of z, with sgn(0) = +1; then plain division.
-  z.add_(z.ge(0).to(z.scalar_type()).mul_(2 * r.epsilon).sub_(r.epsilon));
+  const at::Tensor w = r.kind == RuleKind::ZPlusFast ? l.weight.clamp_min(0) : l.weight;
+  const bool bias = r.kind != RuleKind::ZPlusFast && r.bias != BiasRule::None;
+  at::Tensor z = m.apply(x, w, bias ? l.bias : at::Tensor());
+  at::Tensor s;
+  if (r.kind == RuleKind::Epsilon) {
+    // ε takes the sign of z, with sgn(0) = +1; then plain division.
+    z.add_(z.ge(0).to(z.scalar_type()).mul_(2 * r.epsilon).sub_(r.epsilon));
+    const at::Tensor small = count_small(z, R, m, x.size(0));
+    return {m.adjoint(at::div_out(z, R, z), w).mul_(x), small};
+  }
   const at::Tensor small = count_small(z, R, m, x.size(0));
-  const at::Tensor s = at::div_out(z, R, z);
-  return {m.adjoint(s, l.weight).mul_(x), small};
+  return {m.adjoint(safe_divide_into(R, std::move(z)), w).mul_(x), small};
 }
 
 RuleResult alpha_beta(const LinearMap& m, const Layer& l, const Rule& r, const at::Tensor& x, const at::Tensor& R) {
@@ -206,7 +213,9 @@ RuleResult linear_relevance(const Layer& layer, const Rule& rule, const at::Tens
   const LinearMap m(layer, x, positions);
   RuleResult result;
   switch (rule.kind) {
-    case RuleKind::Epsilon: result = epsilon(m, layer, rule, x, relevance); break;
+    case RuleKind::Z:
+    case RuleKind::Epsilon:
+    case RuleKind::ZPlusFast: result = epsilon(m, layer, rule, x, relevance); break;
     case RuleKind::AlphaBeta: result = alpha_beta(m, layer, rule, x, relevance); break;
     case RuleKind::ZPlus: {
       Rule zplus = rule;

@@ -172,12 +172,16 @@ std::vector<double> linear_rule(const Layer& l, const Rule& rule, const std::vec
   std::vector<double> z(nout, 0.0), z2(nout, 0.0);
 
   switch (rule.kind) {
-    case RuleKind::Epsilon: {
-      for (int64_t j = 0; j < nout; ++j) z[j] = rule.bias == BiasRule::None ? 0 : bias(j);
-      for (const Connection& c : L.connections) z[c.j] += x[c.i] * c.w;
+    case RuleKind::Z:
+    case RuleKind::Epsilon:
+    case RuleKind::ZPlusFast: {
+      const bool fast = rule.kind == RuleKind::ZPlusFast;
+      const auto w = [&](const Connection& c) { return fast ? pos(c.w) : c.w; };
+      for (int64_t j = 0; j < nout; ++j) z[j] = fast || rule.bias == BiasRule::None ? 0 : bias(j);
+      for (const Connection& c : L.connections) z[c.j] += x[c.i] * w(c);
       for (const Connection& c : L.connections) {
-        const double den = z[c.j] + (z[c.j] >= 0 ? rule.epsilon : -rule.epsilon);
-        Rin[c.i] += x[c.i] * c.w * R[c.j] / den;
+        const double den = rule.kind == RuleKind::Epsilon ? z[c.j] + (z[c.j] >= 0 ? rule.epsilon : -rule.epsilon) : safe(z[c.j]);
+        Rin[c.i] += x[c.i] * w(c) * R[c.j] / den;
       }
       return Rin;
     }
@@ -305,7 +309,10 @@ Result explain(const models::Sequential& net, const std::vector<double>& x, cons
   Result res;
   res.prediction = h.at(0);
   res.layer_relevance_in.resize(n);
-  std::vector<double> R = h;  // the output neuron's relevance is its value
+  const bool deep_taylor = composite.method == Method::DeepTaylor;
+  std::vector<double> R = h;  // the output neuron's relevance is its value (DeepTaylor: max(0, value))
+  if (deep_taylor)
+    for (double& r : R) r = std::max(r, 0.0);
   for (size_t step = 0; step < n; ++step) {
     const size_t i = n - 1 - step;
     const Layer& l = net.layers[i];
@@ -314,12 +321,24 @@ Result explain(const models::Sequential& net, const std::vector<double>& x, cons
       case LayerKind::Conv3d:
       case LayerKind::Dense: {
         const Role role = i == first_linear ? Role::Input : (l.kind == LayerKind::Dense ? Role::Dense : Role::Conv);
-        R = linear_rule(l, composite.rule_for(role), s.input, s.in_shape, R);
+        R = linear_rule(l, composite.rule_for(role, l.name), s.input, s.in_shape, R);
         break;
       }
-      case LayerKind::MaxPool3d:
-      case LayerKind::AvgPool3d: R = pool_rule(l, composite.ties, s.input, s.in_shape, R); break;
+      case LayerKind::MaxPool3d: R = pool_rule(l, composite.ties, s.input, s.in_shape, R); break;
+      case LayerKind::AvgPool3d:
+        if (deep_taylor) {
+          // The gradient's uniform split: each real cell of a window gets R_j / n_j.
+          const Windows W = pool_windows(l, s.in_shape);
+          std::vector<double> Rin(s.input.size(), 0.0);
+          for (size_t j = 0; j < W.cells.size(); ++j)
+            for (int64_t c : W.cells[j]) Rin[c] += R[j] / static_cast<double>(W.cells[j].size());
+          R = Rin;
+        } else {
+          R = pool_rule(l, composite.ties, s.input, s.in_shape, R);
+        }
+        break;
       case LayerKind::BatchNorm: {
+        if (deep_taylor) break;  // iNNvestigate 1.x's DeepTaylor passes batch normalisation unchanged
         const std::vector<double> mean = to_vector(l.mean), beta = to_vector(l.beta);
         const int64_t per_channel = count(s.in_shape) / s.in_shape[0];
         for (size_t k = 0; k < R.size(); ++k) {

@@ -6,7 +6,7 @@
 
 namespace mlens::lrp {
 
-enum class RuleKind { Epsilon, AlphaBeta, ZPlus, Flat, WSquare, ZBox, Gamma };
+enum class RuleKind { Z, Epsilon, AlphaBeta, ZPlus, ZPlusFast, Flat, WSquare, ZBox, Gamma };
 
 // Where the bias goes in the alpha-beta denominators (DESIGN.md §4):
 //   innvestigate: the whole bias b = b⁺ + b⁻ in both the activator and the inhibitor (iNNvestigate 1.0.x);
@@ -27,9 +27,12 @@ struct Rule {
   std::string describe() const;
 };
 
-// Rule names: epsilon, alpha-beta, zplus (z+), flat, w2 (wsquare), zbox, gamma. Parameters keep their defaults.
-// Throws std::invalid_argument listing the known names.
-Rule parse_rule(const std::string& name);
+// A rule name with optional parameters in parentheses, positional in the order shown or as key=value:
+//   z, epsilon(epsilon), alpha-beta(alpha, beta), zplus (z+), zplus-fast, flat, w2 (wsquare),
+//   zbox(low, high), gamma(gamma), and bias=innvestigate|zennit|none on z, epsilon and alpha-beta,
+// e.g. "epsilon(0.25)", "alpha-beta(2, 1, bias=none)", "zbox(low=0, high=1)". Omitted parameters keep
+// their defaults (alpha-beta(2) means beta = 1). Throws std::invalid_argument naming what is wrong.
+Rule parse_rule(const std::string& spec);
 BiasRule parse_bias_rule(const std::string& name);
 const char* to_string(RuleKind kind);
 const char* to_string(BiasRule bias);

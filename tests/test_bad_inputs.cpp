@@ -355,6 +355,10 @@ TEST_CASE("bad input catalogue: options", "[catalogue][cli]") {
       {"dtype float16", explain + " --dtype float16", 2, {"float16"}},
       {"device tpu", explain + " --device tpu", 2, {"tpu"}},
       {"unknown rule", explain + " --rule sharpest", 2, {"sharpest"}},
+      {"rule parameter NaN", explain + " --rule 'conv=epsilon(nan),dense=epsilon'", 2, {"epsilon", "not a finite number"}},
+      {"rule parameter unknown", explain + " --rule 'zbox(gamma=1)'", 2, {"zbox", "no parameter \"gamma\""}},
+      {"rule table names no such layer", explain + " --rule conv=zplus,dense=epsilon,conv9=flat", 2, {"conv9", "does not have"}},
+      {"bounded deep taylor without bounds", explain + " --method deep_taylor.bounded", 2, {"--low and --high"}},
       {"bias rule", explain + " --bias-rule half", 2, {"half"}},
       {"ties", explain + " --ties random", 2, {"random"}},
       {"threshold NaN", kMlens + " overlay --relevance " + c.volume + " --lesions " + c.volume + " --threshold nan --id a --out " +

@@ -144,7 +144,7 @@ TEST_CASE("mlens reports usage errors with exit 2 and bad files with exit 1", "[
   CHECK(test::run(kMlens + " predict --model " + s.volume + " --input " + s.volume, &out) == 1);
   CHECK_THAT(out, Catch::Contains("vol.nii.gz") && Catch::Contains("not an HDF5 file"));
   CHECK(test::run(kMlens + " explain --model " + s.model + " --input " + s.volume + " --out r.nii.gz --rule nope", &out) == 2);
-  CHECK_THAT(out, Catch::Contains("unknown composite"));
+  CHECK_THAT(out, Catch::Contains("unknown method"));
   REQUIRE(test::run(kMlens + " init-model --input-shape 21,19,17 --weights-only --out " + s.dir.path("w.h5")) == 0);
   CHECK(test::run(kMlens + " predict --model " + s.dir.path("w.h5") + " --input " + s.volume, &out) == 2);
   CHECK_THAT(out, Catch::Contains("--arch mrinet"));

@@ -24,7 +24,9 @@ std::vector<std::string> composites() {
           "conv=alpha-beta,dense=epsilon",  // with the bias overrides below
           "conv=epsilon,dense=alpha-beta,input=flat", "conv=alpha-beta,dense=epsilon,input=w2",
           "conv=zplus,dense=epsilon,input=zbox", "conv=gamma,dense=epsilon,input=gamma", "epsilon-plus",
-          "epsilon-plus-flat", "epsilon-alpha2-beta1", "epsilon-gamma-box"};
+          "epsilon-plus-flat", "epsilon-alpha2-beta1", "epsilon-gamma-box", "z", "lrp.z_IB", "lrp.z_plus_fast", "w2",
+          "flat", "lrp.sequential_preset_b_flat", "conv=epsilon(0.25),dense=epsilon(0.1),input=zbox(0,1)",
+          "conv=alpha-beta(2),dense=epsilon,conv3d_1=flat,dense_1=z", "deep_taylor", "deep_taylor.bounded"};
 }
 
 void compare(const models::Sequential& net64, const at::Tensor& x, const lrp::Composite& c, const std::string& label) {
@@ -152,10 +154,43 @@ TEST_CASE("the winners' CPU loop equals the portable path on every device", "[lr
 }
 
 TEST_CASE("rule tables and parameters are validated", "[lrp]") {
-  CHECK_THROWS_WITH(lrp::parse_composite("preset-z"), Catch::Contains("unknown composite"));
+  CHECK_THROWS_WITH(lrp::parse_composite("preset-z"), Catch::Contains("unknown method"));
   CHECK_THROWS_WITH(lrp::parse_composite("conv=alpha-beta"), Catch::Contains("no entry for dense"));
-  CHECK_THROWS_WITH(lrp::parse_composite("pool=flat,conv=flat,dense=flat"), Catch::Contains("unknown layer role"));
   CHECK_THROWS_WITH(lrp::parse_composite("conv=magic,dense=epsilon"), Catch::Contains("unknown LRP rule"));
+  CHECK_THROWS_WITH(lrp::parse_composite("epsilon(0.1"), Catch::Contains("parentheses"));
+  CHECK_THROWS_WITH(lrp::parse_composite("epsilon(0.1, 2)"), Catch::Contains("takes 1 parameter"));
+  CHECK_THROWS_WITH(lrp::parse_composite("epsilon(x)"), Catch::Contains("not a finite number"));
+  CHECK_THROWS_WITH(lrp::parse_composite("epsilon(nan)"), Catch::Contains("not a finite number"));
+  CHECK_THROWS_WITH(lrp::parse_composite("zbox(gamma=1)"), Catch::Contains("no parameter \"gamma\""));
+  CHECK_THROWS_WITH(lrp::parse_composite("flat(bias=none)"), Catch::Contains("no parameter \"bias\""));
+  CHECK_THROWS_WITH(lrp::parse_composite("alpha-beta(3, 1)"), Catch::Contains("alpha - beta = 1"));
+  CHECK_THROWS_WITH(lrp::with_overrides(lrp::parse_composite("deep_taylor.bounded"), {}), Catch::Contains("--low and --high"));
+
+  // Parameters, positional or named; one of alpha and beta determines the other.
+  const lrp::Composite t = lrp::parse_composite("conv=alpha-beta(2),dense=epsilon(epsilon=0.25, bias=none),input=zbox(0, 1)");
+  CHECK(t.rule_for(lrp::Role::Conv).beta == 1);
+  CHECK(t.rule_for(lrp::Role::Dense).epsilon == 0.25);
+  CHECK(t.rule_for(lrp::Role::Dense).bias == lrp::BiasRule::None);
+  CHECK(t.rule_for(lrp::Role::Input).low == 0);
+  CHECK(t.rule_for(lrp::Role::Input).high == 1);
+  // iNNvestigate's names: the IgnoreBias forms drop the bias, the Flat presets put flat on the input layer.
+  CHECK(lrp::parse_composite("lrp.epsilon_IB").rule_for(lrp::Role::Conv).bias == lrp::BiasRule::None);
+  CHECK(lrp::parse_composite("lrp.alpha_2_beta_1_IB").rule_for(lrp::Role::Dense).alpha == 2);
+  CHECK(lrp::parse_composite("lrp.sequential_preset_a_flat").rule_for(lrp::Role::Input).kind == lrp::RuleKind::Flat);
+  CHECK(lrp::parse_composite("lrp.sequential_preset_a_flat").rule_for(lrp::Role::Conv).kind == lrp::RuleKind::AlphaBeta);
+  CHECK(lrp::parse_composite("deep_taylor").method == lrp::Method::DeepTaylor);
+
+  // Layer names refine the roles, and must name a Conv or Dense layer of the network.
+  const lrp::Composite named = lrp::parse_composite("conv=zplus,dense=epsilon,conv3d_2=flat,layer:dense=w2");
+  CHECK(named.rule_for(lrp::Role::Conv, "conv3d_2").kind == lrp::RuleKind::Flat);
+  CHECK(named.rule_for(lrp::Role::Conv, "conv3d_1").kind == lrp::RuleKind::ZPlus);
+  CHECK(named.rule_for(lrp::Role::Dense, "dense").kind == lrp::RuleKind::WSquare);
+  const auto model = models::random_keras_model(test::mini_mrinet(), 7, 0.3);
+  const at::Tensor x = test::random_input(model.net, 11);
+  CHECK_THROWS_WITH(lrp::explain(model.net, x, lrp::parse_composite("conv=zplus,dense=epsilon,conv9=flat")),
+                    Catch::Contains("does not have") && Catch::Contains("conv3d_1"));
+  CHECK_THROWS_WITH(lrp::explain(model.net, x, lrp::parse_composite("conv=zplus,dense=epsilon,flatten_1=flat")),
+                    Catch::Contains("Flatten"));
   lrp::RuleOverrides o;
   o.alpha = 2;
   o.beta = 0;

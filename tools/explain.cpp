@@ -42,7 +42,7 @@ int run(const po::variables_map& vm) {
   const auto t0 = clock::now();
   const engine::Runtime runtime = runtime_from(vm);
   const lrp::Composite composite = composite_from(vm);
-  const LoadedModel loaded = load_model(vm, runtime);
+  const LoadedModel loaded = load_model(vm, runtime, composite);
   const models::Ensemble& model = loaded.model;
   lrp::check_explainable(model);
   if (vm.count("cohort")) return run_cohort(vm, runtime, loaded, /*explain=*/true, composite);
@@ -115,7 +115,7 @@ int run(const po::variables_map& vm) {
     std::cout << meta.dump(2) << "\n";
   } else {
     std::cout << std::setprecision(8) << "prediction:     " << prediction << "\n"
-              << (composite.method == lrp::Method::Lrp
+              << (composite.method == lrp::Method::Lrp || composite.method == lrp::Method::DeepTaylor
                       ? "relevance sum:  " + number_text(relevance_sum) + "  (the rest was absorbed by biases/epsilon; see the sidecar)\n"
                       : "attribution sum: " + number_text(relevance_sum) + "\n")
               << "relevance map:  " << out << "\n"

@@ -91,6 +91,16 @@ LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runti
   return loaded;
 }
 
+LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runtime, const lrp::Composite& composite) {
+  LoadedModel loaded = load_model(vm, runtime);
+  try {
+    lrp::check_layer_rules(loaded.model, composite);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  return loaded;
+}
+
 void add_subject_options(po::options_description& o) {
   o.add_options()("input,i", po::value<std::string>()->value_name("VOL"),
                   "NIfTI volume: in the model's input grid for --model; for --manifest, the subject's volume, which the "
@@ -126,25 +136,31 @@ engine::Runtime runtime_from(const po::variables_map& vm) {
 
 void add_rule_options(po::options_description& o) {
   o.add_options()("rule", po::value<std::string>()->default_value("preset-a")->value_name("SPEC"),
-                  "composite: preset-a (iNNvestigate lrp.sequential_preset_a), preset-b, epsilon, zplus, Zennit's "
-                  "epsilon-plus, epsilon-plus-flat, epsilon-alpha2-beta1, epsilon-gamma-box, or a table role=rule,... "
-                  "with roles input, conv, dense and rules epsilon, alpha-beta, zplus, flat, w2, zbox, gamma")(
-      "epsilon", po::value<double>()->value_name("E"), "epsilon of every epsilon rule (preset-a: 0.1 on dense layers)")(
-      "alpha", po::value<double>()->value_name("A"), "alpha of every alpha-beta rule (alpha - beta = 1)")(
-      "beta", po::value<double>()->value_name("B"), "beta of every alpha-beta rule")(
+                  "composite: preset-a (iNNvestigate lrp.sequential_preset_a), preset-b, preset-a-flat, preset-b-flat, "
+                  "Zennit's epsilon-plus, epsilon-plus-flat, epsilon-alpha2-beta1, epsilon-gamma-box, deep_taylor, "
+                  "deep_taylor.bounded; one rule on every layer (z, epsilon, alpha-beta, zplus, zplus-fast, flat, w2, "
+                  "zbox, gamma, with parameters as in epsilon(0.25), alpha-beta(2, 1, bias=none), zbox(0, 1)); or a "
+                  "table key=rule,... whose keys are the roles input, conv, dense or a layer's name, e.g. "
+                  "conv=epsilon(0.25),dense=epsilon(0.1),input=zbox(0,1),conv3d_1=flat; iNNvestigate's analyzer names "
+                  "(lrp.z_IB, lrp.alpha_2_beta_1, ...) as given")(
+      "epsilon", po::value<double>()->value_name("E"),
+      "epsilon of every epsilon rule, also those a table sets (preset-a: 0.1 on dense layers)")(
+      "alpha", po::value<double>()->value_name("A"),
+      "alpha of every alpha-beta rule (alpha - beta = 1: alone, it sets beta to alpha - 1)")(
+      "beta", po::value<double>()->value_name("B"), "beta of every alpha-beta rule (alone, it sets alpha to beta + 1)")(
       "bias-rule", po::value<std::string>()->value_name("R"),
       "where biases go: innvestigate (default; whole bias in both denominators), zennit (b+ activator, b- "
       "inhibitor), none (conserving)")(
       "ties", po::value<std::string>()->value_name("T"),
       "max-pool ties: first (default; first maximum wins) or tf (every input within 1e-5 of the maximum, as "
       "TensorFlow's gradient)")(
-      "low", po::value<double>()->value_name("L"), "z-box lower bound of the input (default -1)")(
-      "high", po::value<double>()->value_name("H"), "z-box upper bound of the input (default 1)")(
+      "low", po::value<double>()->value_name("L"), "z-box lower bound of the input (default -1; deep_taylor.bounded needs it)")(
+      "high", po::value<double>()->value_name("H"), "z-box upper bound of the input (default 1; deep_taylor.bounded needs it)")(
       "gamma", po::value<double>()->value_name("G"), "gamma of every gamma rule (default 0.25, as Zennit)")(
       "method", po::value<std::string>()->value_name("NAME"),
       "instead of --rule: a gradient method (gradient, input_t_gradient, integrated_gradients, smoothgrad, "
       "deconvnet, guided_backprop) or any --rule SPEC; iNNvestigate's analyzer names are accepted as given "
-      "(lrp.sequential_preset_a, lrp.epsilon, lrp.z_plus)")(
+      "(lrp.sequential_preset_a, lrp.z_IB, deep_taylor.bounded, integrated_gradients)")(
       "steps", po::value<int>()->value_name("N"), "integrated_gradients: points on the path (default 64)")(
       "baseline", po::value<double>()->value_name("V"), "integrated_gradients: the reference input's value (default 0)")(
       "samples", po::value<int>()->value_name("N"), "smoothgrad: noisy copies averaged (default 64)")(

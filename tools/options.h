@@ -35,6 +35,9 @@ struct LoadedModel {
   std::vector<std::string> files;
 };
 LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runtime);
+// The same, for a command that explains with `composite`: a rule table that names a layer the model
+// lacks is a usage error.
+LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runtime, const lrp::Composite& composite);
 
 // --input VOL, --mask MASK
 void add_subject_options(po::options_description& options);

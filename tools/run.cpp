@@ -50,7 +50,7 @@ int run(const po::variables_map& vm) {
 
   const engine::Runtime runtime = runtime_from(vm);
   const lrp::Composite composite = composite_from(vm);
-  const LoadedModel loaded = load_model(vm, runtime);
+  const LoadedModel loaded = load_model(vm, runtime, composite);
   lrp::check_explainable(loaded.model);
   engine::StudyOptions o;
   o.cohort = cohort_options(vm, loaded, /*explain=*/true, composite);

@@ -38,7 +38,7 @@ std::vector<double> read_reference(const std::string& path, const models::Int3& 
 int run(const po::variables_map& vm) {
   const engine::Runtime runtime = runtime_from(vm);
   const lrp::Composite composite = composite_from(vm);
-  const LoadedModel loaded = load_model(vm, runtime);
+  const LoadedModel loaded = load_model(vm, runtime, composite);
   if (!vm.count("input")) throw UsageError("give --input VOL");
   const std::string input = vm["input"].as<std::string>(), reference = vm["reference"].as<std::string>();
   const double tolerance = vm["tolerance"].as<double>();
