@@ -15,7 +15,7 @@ namespace mlens::io {
 namespace {
 
 // NIfTI-1 header fields (byte offsets in the 348-byte header).
-constexpr std::size_t kSizeofHdr = 0, kDim = 40, kDatatype = 70, kPixdim = 76, kVoxOffset = 108, kSclSlope = 112,
+constexpr std::size_t kSizeofHdr = 0, kDim = 40, kDatatype = 70, kBitpix = 72, kPixdim = 76, kVoxOffset = 108, kSclSlope = 112,
                       kSclInter = 116, kQformCode = 252, kSformCode = 254, kQuatern = 256, kSrow = 280, kMagic = 344,
                       kHeaderBytes = 348;
 
@@ -117,6 +117,12 @@ std::size_t check_header(const unsigned char* h, std::size_t available, std::siz
     throw bad("datatype " + std::to_string(f.datatype) + datatype_name(f.datatype) +
               " is not a real-valued scalar type (expected one of uint8, int8, int16, uint16, int32, uint32, int64, "
               "uint64, float32, float64)");
+
+  // ITK's reader trusts both; a bitpix that disagrees with the datatype corrupted its heap (bench/fuzz).
+  const int16_t bitpix = field<int16_t>(h, kBitpix, f.swapped);
+  if (bitpix != static_cast<int16_t>(8 * value_bytes))
+    throw bad("bitpix is " + std::to_string(bitpix) + " but datatype " + std::to_string(f.datatype) + datatype_name(f.datatype) +
+              " has " + std::to_string(8 * value_bytes) + " bits per value (expected them to agree)");
 
   const float vox_offset = field<float>(h, kVoxOffset, f.swapped);
   if (!(vox_offset >= 352 && vox_offset <= 1e9f)) throw bad("vox_offset is " + number(vox_offset) + ", expected at least 352");

@@ -165,6 +165,9 @@ TEST_CASE("bad input catalogue: NIfTI volumes", "[catalogue][cli]") {
       {"complex voxels", c.predict(c.file("complex.nii", patched<int16_t>(nii, kDatatype, 32))), 1, {"complex.nii", "datatype 32 (complex64)"}},
       {"RGB voxels", c.predict(c.file("rgb.nii", patched<int16_t>(nii, kDatatype, 128))), 1, {"RGB24", "not a real-valued"}},
       {"datatype 0", c.predict(c.file("dt0.nii", patched<int16_t>(nii, kDatatype, 0))), 1, {"datatype 0"}},
+      // ITK's reader trusted both and corrupted its heap on a displacement field (bench/fuzz, transform target).
+      {"bitpix disagrees with datatype", c.predict(c.file("bitpix.nii", patched<int16_t>(nii, kDatatype + 2, 8))), 1,
+       {"bitpix.nii", "bitpix is 8", "agree"}},
       {"vox_offset 0", c.predict(c.file("vo0.nii", patched<float>(nii, kVoxOffset, 0))), 1, {"vo0.nii", "vox_offset is 0", "at least 352"}},
       {"vox_offset NaN", c.predict(c.file("vonan.nii", patched<float>(nii, kVoxOffset, nan))), 1, {"vox_offset is nan"}},
       {"vox_offset past the end", c.predict(c.file("vobig.nii", patched<float>(nii, kVoxOffset, 1e8f))), 1, {"vobig.nii", "ends after 0"}},
@@ -441,7 +444,16 @@ TEST_CASE("bad input catalogue: lesion maps, tables, transforms and references",
       {"transform: garbage text", kMlens + " warp --input " + c.volume + " --reference " + c.volume + " -t " + c.file("t.txt", "garbage\n") +
                                       " --out " + c.path("w2.nii.gz"), 1, {"t.txt", "not a readable ITK/ANTs transform"}},
       {"transform: garbage .mat", kMlens + " warp --input " + c.volume + " --reference " + c.volume + " -t " + c.file("t.mat", "xx") +
-                                      " --out " + c.path("w3.nii.gz"), 1, {"t.mat", "not a readable"}},
+                                      " --out " + c.path("w3.nii.gz"), 1, {"t.mat", "MATLAB level-4", "20 bytes"}},
+      // vnl sized a buffer from this header's name length (4 GB asked for in the fuzzer).
+      {"transform: .mat claiming a 2 GB name", kMlens + " warp --input " + c.volume + " --reference " + c.volume + " -t " +
+                                                   c.file("big.mat", std::string("\0\0\0\0\x0c\0\0\0\x01\0\0\0\0\0\0\0\xff\xff\xff\x7f", 20) + "Affine") +
+                                                   " --out " + c.path("w5.nii.gz"), 1, {"big.mat", "name (2147483647 bytes)"}},
+      // Inverting this matrix looped for ever in vnl's SVD (its squares overflow); a NaN aborted there.
+      {"transform: a parameter of 1e300", kMlens + " warp --input " + c.volume + " --reference " + c.volume + " -t '[" +
+                                              c.file("huge.txt", "#Insight Transform File V1.0\n#Transform 0\nTransform: AffineTransform_double_3_3\n"
+                                                                 "Parameters: 1e300 0 0 0 1 0 0 0 1 0 0 0\nFixedParameters: 0 0 0\n") +
+                                              ",1]' --out " + c.path("w6.nii.gz"), 1, {"huge.txt", "parameter 0", "at most 1e6"}},
       {"transform: missing", kMlens + " warp --input " + c.volume + " --reference " + c.volume + " -t " + c.path("none.mat") + " --out " +
                                  c.path("w4.nii.gz"), 1, {"none.mat", "no such file"}},
       {"cohort: missing columns", kMlens + " predict --manifest " + c.manifest + " --cohort " + c.file("nocol.csv", "id,image\na,v.nii\n") +
