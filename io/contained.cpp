@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 // GCC says __SANITIZE_ADDRESS__, clang __has_feature(address_sanitizer).
@@ -45,6 +46,11 @@ void limit_memory() {
 }
 
 }  // namespace
+
+int hdf5_time_limit(const std::string& path) {
+  const auto megabytes = std::filesystem::file_size(path) >> 20;
+  return 5 + static_cast<int>(std::min<uintmax_t>(megabytes / 20, 600));
+}
 
 void read_contained(const std::string& path, const std::string& library, const std::function<void()>& read,
                     int timeout_seconds) {

@@ -18,4 +18,9 @@ namespace mlens::io {
 void read_contained(const std::string& path, const std::string& library, const std::function<void()>& read,
                     int timeout_seconds);
 
+// The time limit for reading `path` with HDF5: a sound file is read in well under a second per 20 MB, and
+// a corrupt one can make HDF5 loop for ever. 5 s plus 1 s per 20 MB (at most 605 s), short so that a
+// cohort (or a fuzzer, whose limit is 10 s) is not held up by one file.
+int hdf5_time_limit(const std::string& path);
+
 }  // namespace mlens::io

@@ -145,10 +145,7 @@ KerasFile read_keras_h5(const std::string& path) {
   if (!std::filesystem::exists(status)) throw file_error(path, "no such file");
   if (std::filesystem::is_directory(status)) throw file_error(path, "is a directory, expected a Keras .h5 file");
   if (!std::filesystem::is_regular_file(status)) throw file_error(path, "is not a regular file, expected a Keras .h5 file");
-  // A Keras file is read in well under a second per 20 MB; a corrupt one can make HDF5 loop for ever.
-  // The bound is kept short so that a cohort (or a fuzzer, whose limit is 10 s) is not held up by one file.
-  const auto megabytes = std::filesystem::file_size(path) >> 20;
-  read_contained(path, "HDF5", [&] { read_file(path); }, 5 + static_cast<int>(std::min<uintmax_t>(megabytes / 20, 600)));
+  read_contained(path, "HDF5", [&] { read_file(path); }, hdf5_time_limit(path));
   return read_file(path);
 }
 

@@ -14,7 +14,6 @@
 #include <itkTransformFileReader.h>
 #include <itkTxtTransformIOFactory.h>
 
-#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cmath>
@@ -162,8 +161,7 @@ Transform::Pointer read_one(const std::string& path) {
   if (is_hdf5_name(path)) {
     // ITK reads these with the HDF5 library, which can crash on corrupt metadata (io/contained.h): a
     // child reads the file first, the parent only once the child came through.
-    const auto megabytes = std::filesystem::file_size(path) >> 20;
-    read_contained(path, "HDF5", [&] { read_transform_file(path); }, 5 + static_cast<int>(std::min<uintmax_t>(megabytes / 20, 600)));
+    read_contained(path, "HDF5", [&] { read_transform_file(path); }, hdf5_time_limit(path));
   }
   return read_transform_file(path);
 }

@@ -87,12 +87,12 @@ std::size_t key_end(const std::string& spec) {
   return eq != std::string::npos && (open == std::string::npos || eq < open) ? eq : std::string::npos;
 }
 
-// iNNvestigate's LRP analyzers (its analyzer names) that apply one rule to every linear layer.
+// iNNvestigate's LRP analyzers (its analyzer names) that apply one rule to every linear layer;
+// lrp.epsilon and lrp.z_plus are aliases of mlens' own epsilon and zplus (parse_composite).
 std::optional<Rule> innvestigate_rule(const std::string& name) {
   static const std::map<std::string, std::string> rules{
       {"lrp.z", "z"},
       {"lrp.z_IB", "z(bias=none)"},
-      {"lrp.epsilon", "epsilon"},
       {"lrp.epsilon_IB", "epsilon(bias=none)"},
       {"lrp.w_square", "w2"},
       {"lrp.flat", "flat"},
@@ -101,7 +101,6 @@ std::optional<Rule> innvestigate_rule(const std::string& name) {
       {"lrp.alpha_2_beta_1_IB", "alpha-beta(2, 1, bias=none)"},
       {"lrp.alpha_1_beta_0", "alpha-beta(1, 0)"},
       {"lrp.alpha_1_beta_0_IB", "alpha-beta(1, 0, bias=none)"},
-      {"lrp.z_plus", "zplus"},
       {"lrp.z_plus_fast", "zplus-fast"}};
   const auto it = rules.find(name);
   if (it == rules.end()) return std::nullopt;
@@ -190,11 +189,6 @@ Composite parse_composite(const std::string& given) {
   }
   if (spec == "preset-a-flat" || spec == "preset-b-flat" || spec == "epsilon-plus-flat")
     c.rules[Role::Input] = make(RuleKind::Flat);
-  const auto no_bias_for_zplus = [](Rule& rule) {
-    if (rule.kind == RuleKind::ZPlus || rule.kind == RuleKind::ZPlusFast) rule.bias = BiasRule::None;
-  };
-  for (auto& [role, rule] : c.rules) no_bias_for_zplus(rule);
-  for (auto& [layer, rule] : c.layer_rules) no_bias_for_zplus(rule);
   return c;
 }
 
