@@ -60,10 +60,16 @@ class FieldReader {
 };
 
 bool known_class(const std::string& cls) {
-  static const char* const known[] = {"InputLayer", "Conv3D", "MaxPooling3D", "MaxPool3D", "AveragePooling3D", "AvgPool3D",
-                                      "Flatten", "Dropout", "Dense", "Activation", "ReLU", "LeakyReLU", "BatchNormalization"};
+  static const char* const known[] = {
+      "InputLayer", "Conv2D", "Conv3D", "MaxPooling2D", "MaxPooling3D", "MaxPool2D", "MaxPool3D", "AveragePooling2D",
+      "AveragePooling3D", "AvgPool2D", "AvgPool3D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool2D",
+      "GlobalAvgPool3D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalMaxPool2D", "GlobalMaxPool3D", "Flatten",
+      "Dropout", "Dense", "Activation", "Softmax", "ReLU", "LeakyReLU", "BatchNormalization"};
   return std::find(std::begin(known), std::end(known), cls) != std::end(known);
 }
+
+// 2 for a "...2D" class, else 3: how many values its kernel_size, pool_size and strides hold.
+size_t spatial_axes(const std::string& cls) { return cls.size() > 2 && cls.compare(cls.size() - 2, 2, "2D") == 0 ? 2 : 3; }
 
 models::KerasLayer parse_layer(const json& layer, size_t index, const std::string& source) {
   const std::string at = "\"" + source + "\": model_config layer " + std::to_string(index + 1);
@@ -92,6 +98,7 @@ models::KerasLayer parse_layer(const json& layer, size_t index, const std::strin
   l.units = f.integer("units", 0);
   l.use_bias = f.flag("use_bias", l.use_bias);
   l.rate = f.number("rate", 0);
+  l.keepdims = f.flag("keepdims", l.keepdims);
   // LeakyReLU's slope is `alpha` in Keras 2 and `negative_slope` in Keras 3, 0.3 by default.
   l.negative_slope = l.class_name == "LeakyReLU" ? f.number("alpha", f.number("negative_slope", 0.3)) : f.number("negative_slope", 0);
   l.threshold = f.number("threshold", 0);
@@ -112,19 +119,27 @@ json shape_json(const std::vector<int64_t>& shape) {
 json layer_json(const models::KerasLayer& l) {
   json c = {{"name", l.name}};
   if (!l.batch_input_shape.empty()) c["batch_input_shape"] = shape_json(l.batch_input_shape);
-  const auto three = [](const std::vector<int64_t>& v, int64_t fallback) {
-    if (v.empty()) return std::vector<int64_t>(3, fallback);
-    return v.size() == 1 ? std::vector<int64_t>(3, v[0]) : v;
-  };
   const std::string& cls = l.class_name;
-  if (cls == "Conv3D") {
-    c.update({{"filters", l.filters}, {"kernel_size", three(l.kernel_size, 1)}, {"strides", three(l.strides, 1)},
-              {"padding", l.padding}, {"data_format", l.data_format}, {"dilation_rate", three(l.dilation_rate, 1)},
+  const size_t axes = spatial_axes(cls);
+  const auto per_axis = [axes](const std::vector<int64_t>& v, int64_t fallback) {
+    if (v.empty()) return std::vector<int64_t>(axes, fallback);
+    return v.size() == 1 ? std::vector<int64_t>(axes, v[0]) : v;
+  };
+  const auto is = [&cls](std::initializer_list<const char*> names) {
+    return std::any_of(names.begin(), names.end(), [&cls](const char* n) { return cls == n; });
+  };
+  if (is({"Conv2D", "Conv3D"})) {
+    c.update({{"filters", l.filters}, {"kernel_size", per_axis(l.kernel_size, 1)}, {"strides", per_axis(l.strides, 1)},
+              {"padding", l.padding}, {"data_format", l.data_format}, {"dilation_rate", per_axis(l.dilation_rate, 1)},
               {"activation", l.activation}, {"use_bias", l.use_bias}});
-  } else if (cls == "MaxPooling3D" || cls == "MaxPool3D" || cls == "AveragePooling3D" || cls == "AvgPool3D") {
-    const auto pool = three(l.pool_size, 2);
-    c.update({{"pool_size", pool}, {"strides", l.strides.empty() ? pool : three(l.strides, 1)}, {"padding", l.padding},
+  } else if (is({"MaxPooling2D", "MaxPooling3D", "MaxPool2D", "MaxPool3D", "AveragePooling2D", "AveragePooling3D",
+                 "AvgPool2D", "AvgPool3D"})) {
+    const auto pool = per_axis(l.pool_size, 2);
+    c.update({{"pool_size", pool}, {"strides", l.strides.empty() ? pool : per_axis(l.strides, 1)}, {"padding", l.padding},
               {"data_format", l.data_format}});
+  } else if (cls.rfind("Global", 0) == 0) {
+    c["data_format"] = l.data_format;
+    if (l.keepdims) c["keepdims"] = true;  // older Keras knows no keepdims
   } else if (cls == "Flatten") {
     c["data_format"] = l.data_format;
   } else if (cls == "Dropout") {
@@ -133,6 +148,8 @@ json layer_json(const models::KerasLayer& l) {
     c.update({{"units", l.units}, {"activation", l.activation}, {"use_bias", l.use_bias}});
   } else if (cls == "Activation") {
     c["activation"] = l.activation;
+  } else if (cls == "Softmax") {
+    c["axis"] = l.axis.size() == 1 ? json(l.axis[0]) : json(l.axis);
   } else if (cls == "ReLU") {
     c.update({{"negative_slope", l.negative_slope}, {"threshold", l.threshold},
               {"max_value", l.max_value ? json(*l.max_value) : json(nullptr)}});

@@ -15,7 +15,7 @@
 // its Python can be pasted. The role `input` is the first linear layer (the one that sees the image);
 // without an `input` entry it gets its conv/dense rule.
 // Pooling, flatten, dropout and ReLU layers have fixed rules (lrp/explain.h); max-pooling's tie rule
-// is part of the composite.
+// is part of the composite, and so is the output neuron the explanation starts from (lrp/neuron.h).
 #pragma once
 
 #include <map>
@@ -23,6 +23,7 @@
 #include <string>
 
 
+#include "lrp/neuron.h"
 #include "lrp/rule.h"
 
 namespace mlens::lrp {
@@ -62,6 +63,7 @@ struct Composite {
   std::map<std::string, Rule> layer_rules;        // LRP: by Keras layer name, before the layer's role
   GradientOptions gradient;                       // the gradient family's parameters
   Ties ties = Ties::First;
+  Neuron neuron;                                  // where the explanation starts
 
   // The rule of a linear layer: its own entry by name, else its role's.
   const Rule& rule_for(Role role, const std::string& layer_name = "") const;

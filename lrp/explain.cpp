@@ -11,6 +11,7 @@
 #include "lrp/batch_norm_rule.h"
 #include "lrp/gradient.h"
 #include "lrp/linear_rules.h"
+#include "lrp/neuron.h"
 #include "lrp/pooling_rules.h"
 #include "models/conv.h"
 #include "models/pool.h"
@@ -96,10 +97,7 @@ void check_explainable(const models::Sequential& net) {
                                   "(iNNvestigate refuses it too); use a model with ReLU activations");
     linear = linear || l.is_linear();
   }
-  if (!linear) throw std::invalid_argument("model \"" + net.name + "\" has no Conv3D or Dense layer to explain");
-  if (net.output_count() != 1)
-    throw std::invalid_argument("model \"" + net.name + "\" has " + std::to_string(net.output_count()) +
-                                " outputs; LRP here explains single-output regression models (brain-age)");
+  if (!linear) throw std::invalid_argument("model \"" + net.name + "\" has no Conv or Dense layer to explain");
 }
 
 void check_layer_rules(const models::Sequential& net, const Composite& composite) {
@@ -127,7 +125,8 @@ Role role_of(const models::Sequential& net, size_t index) {
       if (i == index) return Role::Input;
       break;
     }
-  return net.layers[index].kind == LayerKind::Dense ? Role::Dense : Role::Conv;
+  const Layer& l = net.layers[index];
+  return l.kind == LayerKind::Dense || l.pointwise_dense ? Role::Dense : Role::Conv;
 }
 
 int64_t explanation_bytes(const models::Sequential& net, const Composite& composite, const at::TensorOptions& options) {
@@ -148,7 +147,11 @@ int64_t explanation_bytes(const models::Sequential& net, const Composite& compos
     if (l.kind == LayerKind::Conv3d && unfolds) {
       const double kernel = static_cast<double>(l.weight.size(2) * l.weight.size(3) * l.weight.size(4));
       columns[i] = out[i] * kernel * static_cast<double>(l.weight.size(1)) / static_cast<double>(l.weight.size(0));
-      adjoint_columns[i] = in[i] * kernel * static_cast<double>(l.weight.size(0)) / static_cast<double>(l.weight.size(1));
+      // A stride-1 adjoint is a convolution over the input's cells; a strided one ATen's transposed
+      // convolution, whose columns are the forward's.
+      adjoint_columns[i] = l.stride == models::Int3{1, 1, 1} ? in[i] * kernel * static_cast<double>(l.weight.size(0)) /
+                                                                   static_cast<double>(l.weight.size(1))
+                                                             : columns[i];
     }
     input = cells(shapes[i]);
     switch (l.kind) {
@@ -192,6 +195,7 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
   models::check_input(net, x);
   check_explainable(net);
   check_layer_rules(net, composite);
+  check_neuron(net, composite.neuron);
   c10::InferenceMode no_graph;
   const size_t n = net.layers.size();
   std::vector<Saved> saved(n);
@@ -260,10 +264,14 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
   }
   const int64_t samples = x.size(0);
   Explanation e;
-  e.prediction = h.reshape({samples}).clone();
+  e.outputs = h.reshape({samples, -1}).clone();
+  e.neuron = chosen_neurons(e.outputs, composite.neuron);
+  const at::Tensor mask = neuron_mask(e.outputs, composite.neuron);
+  e.prediction = (e.outputs * mask).sum(1);
 
-  // Backward: the output neuron's relevance is its value (DeepTaylor: iNNvestigate puts a ReLU on the output).
-  Flow r{deep_taylor ? h.clamp_min(0) : h};
+  // Backward: the chosen neuron's relevance is its value (DeepTaylor: iNNvestigate puts a ReLU on the output).
+  h = h * mask.view(h.sizes());  // not in place: the last layer may have saved its output
+  Flow r{deep_taylor ? h.clamp_min_(0) : h};
   h = at::Tensor();
   // The account's sums stay on the device until the pass is done: reading each at once would sync.
   std::vector<at::Tensor> sums_out(n), sums_in(n), small(n);

@@ -1,6 +1,6 @@
 // The LRP backward pass: explain(net, x, composite) runs the forward pass keeping only what the
-// relevance rules will need, starts from the prediction (the relevance of the single output neuron is
-// the predicted value) and walks the layers backwards, freeing each layer's saved tensors as soon as its
+// relevance rules will need, starts from the output (the chosen neuron's relevance is its value,
+// lrp/neuron.h) and walks the layers backwards, freeing each layer's saved tensors as soon as its
 // relevance is computed. No autograd graph is built; every step is a LibTorch op, so the same code runs
 // on CPU and CUDA.
 //
@@ -39,13 +39,14 @@ struct LayerAccount {
 using Account = std::vector<LayerAccount>;  // in layer order
 
 struct Explanation {
-  at::Tensor prediction;         // [N]
+  at::Tensor prediction;         // [N]: the explained neuron's value (the sum of all outputs for neuron `all`)
+  at::Tensor outputs;            // [N, K]: every output of the network
+  at::Tensor neuron;             // [N] int64: the explained output per sample, −1 for `all` (lrp/neuron.h)
   at::Tensor relevance;          // [N, C, D, H, W], same dtype and device as the input
   std::vector<Account> accounts;  // [N]: each sample's own (a batch explains N samples independently)
 };
 
-// Throws std::invalid_argument when the network cannot be explained: a LeakyReLU layer, more than one
-// output, or no linear layer.
+// Throws std::invalid_argument when the network cannot be explained: a LeakyReLU layer or no linear layer.
 void check_explainable(const models::Sequential& net);
 
 // Throws std::invalid_argument when the composite's table names a layer the network does not have, or

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "lrp/explain.h"
+#include "lrp/neuron.h"
 #include "lrp/pooling_rules.h"
 #include "models/conv.h"
 #include "models/pool.h"
@@ -26,9 +27,11 @@ struct Kept {
 
 }  // namespace
 
-Backpropagated backprop(const models::Sequential& net, const at::Tensor& x, Backprop mode, Ties ties, bool from_output) {
+Backpropagated backprop(const models::Sequential& net, const at::Tensor& x, Backprop mode, Ties ties, bool from_output,
+                        const Neuron& neuron) {
   models::check_input(net, x);
   check_explainable(net);
+  check_neuron(net, neuron);
   c10::InferenceMode no_graph;
   const size_t n = net.layers.size();
   std::vector<Kept> kept(n);
@@ -53,9 +56,11 @@ Backpropagated backprop(const models::Sequential& net, const at::Tensor& x, Back
     }
   }
   Backpropagated out;
-  out.prediction = h.reshape({x.size(0)}).clone();
+  out.outputs = h.reshape({x.size(0), -1}).clone();
+  const at::Tensor mask = neuron_mask(out.outputs, neuron);
+  out.prediction = (out.outputs * mask).sum(1);
 
-  at::Tensor g = from_output ? h : at::ones_like(h);
+  at::Tensor g = (from_output ? h * mask.view(h.sizes()) : mask.view(h.sizes()));
   h = at::Tensor();
   for (size_t step = 0; step < n; ++step) {
     const size_t i = n - 1 - step;
@@ -66,7 +71,8 @@ Backpropagated backprop(const models::Sequential& net, const at::Tensor& x, Back
       case LayerKind::Conv3d: {
         const models::Int3 size{k.input_shape[2], k.input_shape[3], k.input_shape[4]};
         const models::Int3 kernel{l.weight.size(2), l.weight.size(3), l.weight.size(4)};
-        g = models::conv3d_transpose(g, l.weight, models::window_pads(l.padding, size, kernel, {1, 1, 1}), size);
+        g = models::conv3d_transpose(g, l.weight, models::window_pads(l.padding, size, kernel, l.stride), size, nullptr,
+                                     l.stride);
         break;
       }
       case LayerKind::ReLU:
@@ -109,17 +115,22 @@ namespace {
 
 // The mean gradient over `count` points of each sample, `point(q, k)` giving sample q's k-th point [C, D, H, W];
 // points go through the network `per_pass` at a time.
+// Every point follows the neuron chosen for the sample itself (`neurons`, −1 for all).
 template <typename Point>
-at::Tensor mean_gradient(const models::Sequential& net, const at::Tensor& x, const Composite& c, int count, Point point) {
+at::Tensor mean_gradient(const models::Sequential& net, const at::Tensor& x, const Composite& c, const at::Tensor& neurons,
+                         int count, Point point) {
   const int64_t samples = x.size(0);
   const int per_pass = std::max(1, c.gradient.points_per_pass);
   at::Tensor sum = at::zeros_like(x);
-  for (int64_t q = 0; q < samples; ++q)
+  for (int64_t q = 0; q < samples; ++q) {
+    const int64_t chosen = neurons[q].item<int64_t>();
+    const Neuron neuron = chosen < 0 ? Neuron{Neuron::Mode::All, 0} : Neuron{Neuron::Mode::Index, chosen};
     for (int start = 0; start < count; start += per_pass) {
       std::vector<at::Tensor> points;
       for (int k = start; k < std::min(count, start + per_pass); ++k) points.push_back(point(q, k));
-      sum[q] += backprop(net, at::stack(points), Backprop::Gradient, c.ties).gradient.sum(0);
+      sum[q] += backprop(net, at::stack(points), Backprop::Gradient, c.ties, false, neuron).gradient.sum(0);
     }
+  }
   return sum.div_(count);
 }
 
@@ -130,39 +141,37 @@ Explanation attribute(const models::Sequential& net, const at::Tensor& x, const 
   Explanation e;
   e.accounts.assign(static_cast<size_t>(x.size(0)), Account{});
   const GradientOptions& o = c.gradient;
-  switch (c.method) {
-    case Method::Gradient:
-    case Method::InputTimesGradient:
-    case Method::Deconvnet:
-    case Method::GuidedBackprop: {
-      const Backprop mode = c.method == Method::Deconvnet        ? Backprop::Deconvnet
-                            : c.method == Method::GuidedBackprop ? Backprop::Guided
-                                                                 : Backprop::Gradient;
-      Backpropagated b = backprop(net, x, mode, c.ties, /*from_output=*/mode != Backprop::Gradient);
-      e.prediction = b.prediction;
-      e.relevance = c.method == Method::InputTimesGradient ? b.gradient.mul_(x) : b.gradient;
-      return e;
-    }
-    case Method::IntegratedGradients: {
-      if (o.steps < 1) throw std::invalid_argument("integrated gradients: steps must be at least 1");
-      const at::Tensor difference = x - o.reference;
-      e.relevance = mean_gradient(net, x, c, o.steps, [&](int64_t q, int k) {
-                      return difference[q] * (static_cast<double>(k) / o.steps) + o.reference;
-                    }).mul_(difference);
-      break;
-    }
-    case Method::SmoothGrad: {
-      if (o.samples < 1) throw std::invalid_argument("smoothgrad: samples must be at least 1");
-      const std::vector<int64_t> shape = x[0].sizes().vec();
-      e.relevance = mean_gradient(net, x, c, o.samples, [&](int64_t q, int k) {
-        return x[q] + smoothgrad_noise(shape, o.seed, k, o.noise).to(x.options());
-      });
-      break;
-    }
-    case Method::Lrp:
-    case Method::DeepTaylor: throw std::logic_error("attribute: LRP is explain()'s");
+  if (c.method == Method::Lrp || c.method == Method::DeepTaylor) throw std::logic_error("attribute: LRP is explain()'s");
+  if (c.method != Method::IntegratedGradients && c.method != Method::SmoothGrad) {
+    const Backprop mode = c.method == Method::Deconvnet        ? Backprop::Deconvnet
+                          : c.method == Method::GuidedBackprop ? Backprop::Guided
+                                                               : Backprop::Gradient;
+    Backpropagated b = backprop(net, x, mode, c.ties, /*from_output=*/mode != Backprop::Gradient, c.neuron);
+    e.outputs = b.outputs;
+    e.neuron = chosen_neurons(b.outputs, c.neuron);
+    e.prediction = b.prediction;
+    e.relevance = c.method == Method::InputTimesGradient ? b.gradient.mul_(x) : b.gradient;
+    return e;
   }
-  e.prediction = net.forward(x).reshape({x.size(0)});
+  // Integrated gradients and SmoothGrad: the neuron is chosen once, from the sample's own outputs.
+  check_explainable(net);
+  check_neuron(net, c.neuron);
+  e.outputs = net.forward(x).reshape({x.size(0), -1});
+  e.neuron = chosen_neurons(e.outputs, c.neuron);
+  e.prediction = (e.outputs * neuron_mask(e.outputs, c.neuron)).sum(1);
+  if (c.method == Method::IntegratedGradients) {
+    if (o.steps < 1) throw std::invalid_argument("integrated gradients: steps must be at least 1");
+    const at::Tensor difference = x - o.reference;
+    e.relevance = mean_gradient(net, x, c, e.neuron, o.steps, [&](int64_t q, int k) {
+                    return difference[q] * (static_cast<double>(k) / o.steps) + o.reference;
+                  }).mul_(difference);
+  } else {
+    if (o.samples < 1) throw std::invalid_argument("smoothgrad: samples must be at least 1");
+    const std::vector<int64_t> shape = x[0].sizes().vec();
+    e.relevance = mean_gradient(net, x, c, e.neuron, o.samples, [&](int64_t q, int k) {
+      return x[q] + smoothgrad_noise(shape, o.seed, k, o.noise).to(x.options());
+    });
+  }
   return e;
 }
 

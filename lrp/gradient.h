@@ -24,15 +24,16 @@ namespace mlens::lrp {
 enum class Backprop { Gradient, Deconvnet, Guided };
 
 struct Backpropagated {
-  at::Tensor prediction;  // [N]
+  at::Tensor outputs;     // [N, K]
+  at::Tensor prediction;  // [N]: the chosen neuron's value (the outputs' sum for `all`)
   at::Tensor gradient;    // [N, C, D, H, W]: d output / d input, ReLUs reversed by the method
 };
 
-// `x` [N, C, D, H, W] on the network's device and dtype; single-output networks (check_explainable). The
-// pass starts from ones, or with `from_output` from the output's value (iNNvestigate's deconvnet and
+// `x` [N, C, D, H, W] on the network's device and dtype. The pass starts from the neuron's mask
+// (lrp/neuron.h), or with `from_output` from the chosen outputs' values (iNNvestigate's deconvnet and
 // guided backprop keep the output signal; ReLU reversal makes its sign matter).
 Backpropagated backprop(const models::Sequential& net, const at::Tensor& x, Backprop mode, Ties ties = Ties::First,
-                        bool from_output = false);
+                        bool from_output = false, const Neuron& neuron = {});
 
 // A gradient method of the composite (iNNvestigate's semantics), with the prediction:
 //   gradient              ∂y/∂x                                    input_t_gradient   x ⊙ ∂y/∂x

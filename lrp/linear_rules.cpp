@@ -24,10 +24,11 @@ class LinearMap {
     if (layer.kind == LayerKind::Conv3d) {
       size_ = {x.size(2), x.size(3), x.size(4)};
       const models::Int3 k{layer.weight.size(2), layer.weight.size(3), layer.weight.size(4)};
-      pads_ = models::window_pads(layer.padding, size_, k, {1, 1, 1});
+      pads_ = models::window_pads(layer.padding, size_, k, layer.stride);
       output_shape_ = {x.size(0), layer.weight.size(0)};
-      for (int a = 0; a < 3; ++a) output_shape_.push_back(size_[a] + pads_.before[a] + pads_.after[a] - k[a] + 1);
-      direct_ = positions.defined() &&
+      for (int a = 0; a < 3; ++a)
+        output_shape_.push_back((size_[a] + pads_.before[a] + pads_.after[a] - k[a]) / layer.stride[a] + 1);
+      direct_ = positions.defined() && layer.stride == models::Int3{1, 1, 1} &&
                 models::sparse_maps_pay(layer.weight, positions.numel(), c10::multiply_integers(output_shape_));
     } else if (positions.defined()) {
       throw std::logic_error("LinearMap: relevance at positions is for Conv3d layers");
@@ -37,8 +38,8 @@ class LinearMap {
   // With `bias` defined the bias is added by the primitive itself (one pass less over the output).
   at::Tensor apply(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = at::Tensor()) const {
     if (direct_) return models::conv3d_at(x, w, bias, pads_, positions_);
-    if (positions_.defined()) return models::conv3d(x, w, bias, pads_).reshape({-1}).index_select(0, positions_);
-    if (conv()) return models::conv3d(x, w, bias, pads_);
+    if (positions_.defined()) return models::conv3d(x, w, bias, pads_, layer_.stride).reshape({-1}).index_select(0, positions_);
+    if (conv()) return models::conv3d(x, w, bias, pads_, layer_.stride);
     return bias.defined() ? at::addmm(bias, x, w.t()) : at::matmul(x, w.t());
   }
   at::Tensor adjoint(const at::Tensor& s, const at::Tensor& w) const {
@@ -48,7 +49,7 @@ class LinearMap {
     }
     if (positions_.defined()) {
       at::Tensor r = models::conv3d_transpose(models::scatter_dense(s, positions_, output_shape_), w, pads_, size_,
-                                              &primitive_);
+                                              &primitive_, layer_.stride);
       primitive_ += " from the winners";
       return r;
     }
@@ -56,7 +57,7 @@ class LinearMap {
       primitive_ = "matmul";
       return at::matmul(s, w);
     }
-    return models::conv3d_transpose(s, w, pads_, size_, &primitive_);
+    return models::conv3d_transpose(s, w, pads_, size_, &primitive_, layer_.stride);
   }
   const std::string& adjoint_primitive() const { return primitive_; }
   const at::Tensor& positions() const { return positions_; }

@@ -59,9 +59,10 @@ LinearLayer linear_layer(const Layer& l, const Shape& in) {
   const int64_t C = in[0], O = l.weight.size(0);
   const int64_t kd = l.weight.size(2), kh = l.weight.size(3), kw = l.weight.size(4);
   int64_t od, oh, ow, pd, ph, pw;
-  padding(l.padding, in[1], kd, 1, od, pd);
-  padding(l.padding, in[2], kh, 1, oh, ph);
-  padding(l.padding, in[3], kw, 1, ow, pw);
+  const int64_t sd = l.stride[0], sh = l.stride[1], sw = l.stride[2];
+  padding(l.padding, in[1], kd, sd, od, pd);
+  padding(l.padding, in[2], kh, sh, oh, ph);
+  padding(l.padding, in[3], kw, sw, ow, pw);
   L.out_shape = {O, od, oh, ow};
   for (int64_t o = 0; o < O; ++o)
     for (int64_t d = 0; d < od; ++d)
@@ -72,7 +73,7 @@ LinearLayer linear_layer(const Layer& l, const Shape& in) {
             for (int64_t a = 0; a < kd; ++a)
               for (int64_t b = 0; b < kh; ++b)
                 for (int64_t e = 0; e < kw; ++e) {
-                  const int64_t id = d + a - pd, ih = h + b - ph, iw = x + e - pw;
+                  const int64_t id = d * sd + a - pd, ih = h * sh + b - ph, iw = x * sw + e - pw;
                   if (id < 0 || ih < 0 || iw < 0 || id >= in[1] || ih >= in[2] || iw >= in[3]) continue;
                   const int64_t i = ((c * in[1] + id) * in[2] + ih) * in[3] + iw;
                   L.connections.push_back({i, j, w[((((o * C + c) * kd + a) * kh + b) * kw) + e]});
@@ -107,6 +108,25 @@ Windows pool_windows(const Layer& l, const Shape& in) {
 double safe(double z) { return z == 0 ? 1e-7 : z; }
 double pos(double v) { return v > 0 ? v : 0; }
 double neg(double v) { return v < 0 ? v : 0; }
+
+// 1 on the chosen outputs, 0 elsewhere (lrp/neuron.h, stated again).
+std::vector<double> neuron_mask(const std::vector<double>& y, const Neuron& neuron) {
+  if (neuron.mode == Neuron::Mode::All) return std::vector<double>(y.size(), 1.0);
+  size_t keep = static_cast<size_t>(neuron.index);
+  if (neuron.mode == Neuron::Mode::Max) {
+    keep = 0;
+    for (size_t k = 1; k < y.size(); ++k)
+      if (y[k] > y[keep]) keep = k;
+  }
+  std::vector<double> m(y.size(), 0.0);
+  m.at(keep) = 1;
+  return m;
+}
+
+std::vector<double> times(std::vector<double> a, const std::vector<double>& b) {
+  for (size_t k = 0; k < a.size(); ++k) a[k] *= b[k];
+  return a;
+}
 
 struct LayerState {
   Shape in_shape;
@@ -307,10 +327,10 @@ Result explain(const models::Sequential& net, const std::vector<double>& x, cons
     shape = out;
   }
   Result res;
-  res.prediction = h.at(0);
   res.layer_relevance_in.resize(n);
   const bool deep_taylor = composite.method == Method::DeepTaylor;
-  std::vector<double> R = h;  // the output neuron's relevance is its value (DeepTaylor: max(0, value))
+  std::vector<double> R = times(h, neuron_mask(h, composite.neuron));  // the chosen neuron's relevance is its value (DeepTaylor: max(0, value))
+  for (double r : R) res.prediction += r;
   if (deep_taylor)
     for (double& r : R) r = std::max(r, 0.0);
   for (size_t step = 0; step < n; ++step) {
@@ -320,7 +340,7 @@ Result explain(const models::Sequential& net, const std::vector<double>& x, cons
     switch (l.kind) {
       case LayerKind::Conv3d:
       case LayerKind::Dense: {
-        const Role role = i == first_linear ? Role::Input : (l.kind == LayerKind::Dense ? Role::Dense : Role::Conv);
+        const Role role = i == first_linear ? Role::Input : (l.kind == LayerKind::Dense || l.pointwise_dense ? Role::Dense : Role::Conv);
         R = linear_rule(l, composite.rule_for(role, l.name), s.input, s.in_shape, R);
         break;
       }
@@ -362,7 +382,7 @@ Result explain(const models::Sequential& net, const std::vector<double>& x, cons
 }
 
 std::vector<double> backprop(const models::Sequential& net, const std::vector<double>& x, Backprop mode, Ties ties,
-                             double start) {
+                             bool from_output, const Neuron& neuron) {
   const size_t n = net.layers.size();
   std::vector<LayerState> states(n);
   Shape shape{net.input_channels, net.input_shape[0], net.input_shape[1], net.input_shape[2]};
@@ -374,7 +394,8 @@ std::vector<double> backprop(const models::Sequential& net, const std::vector<do
     h = layer_forward(net.layers[i], h, shape, out);
     shape = out;
   }
-  std::vector<double> g(h.size(), start);
+  const std::vector<double> mask = neuron_mask(h, neuron);
+  std::vector<double> g = from_output ? times(h, mask) : mask;
   for (size_t step = 0; step < n; ++step) {
     const size_t i = n - 1 - step;
     const Layer& l = net.layers[i];

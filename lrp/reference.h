@@ -15,7 +15,7 @@
 namespace mlens::lrp::reference {
 
 struct Result {
-  double prediction = 0;
+  double prediction = 0;               // the explained neuron's value (the outputs' sum for `all`)
   std::vector<double> relevance;       // input relevance, C order over [C, D, H, W]
   std::vector<double> layer_relevance_in;  // Σ relevance passed to each layer's input, in layer order
 };
@@ -25,9 +25,9 @@ std::vector<double> forward(const models::Sequential& net, const std::vector<dou
 Result explain(const models::Sequential& net, const std::vector<double>& x, const Composite& composite);
 
 // d output / d input for one sample, ReLUs reversed by `mode` and max pooling by `ties` (lrp/gradient.h),
-// the pass started from `start` (1: the gradient; the output's value for deconvnet and guided backprop).
+// the pass started from the neuron's mask, or with `from_output` from the chosen outputs' values.
 std::vector<double> backprop(const models::Sequential& net, const std::vector<double>& x, Backprop mode, Ties ties,
-                             double start = 1);
+                             bool from_output = false, const Neuron& neuron = {});
 
 // Tensor <-> flat float64 vector helpers for the tests.
 std::vector<double> to_vector(const at::Tensor& t);

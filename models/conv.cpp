@@ -3,6 +3,7 @@
 #include "models/sparse_conv.h"
 
 #include <stdexcept>
+#include <vector>
 
 namespace mlens::models {
 namespace {
@@ -12,25 +13,46 @@ bool use_onednn(const at::Tensor& x) {
          at::globalContext().userEnabledMkldnn();
 }
 
-at::Tensor conv_primitive_call(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const Int3& pad) {
+at::Tensor conv_primitive_call(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const Int3& pad,
+                               const Int3& stride) {
   const std::array<int64_t, 3> one{1, 1, 1};
   c10::optional<at::Tensor> bias = b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt;
-  if (use_onednn(x)) return at::mkldnn_convolution(x.contiguous(), w.contiguous(), bias, pad, one, one, 1);
-  return at::conv3d(x, w, b, one, pad);
+  if (use_onednn(x)) return at::mkldnn_convolution(x.contiguous(), w.contiguous(), bias, pad, stride, one, 1);
+  return at::conv3d(x, w, b, stride, pad);
+}
+
+// constant_pad_nd takes (last axis first) before/after pairs.
+std::vector<int64_t> pad_spec(const Int3& before, const Int3& after) {
+  return {before[2], after[2], before[1], after[1], before[0], after[0]};
+}
+
+// The adjoint of a strided convolution: ATen's transposed convolution over the padded input (whose
+// last cells, when no window reaches them, it leaves out), then cropped to the input.
+at::Tensor strided_transpose(const at::Tensor& s, const at::Tensor& w, const Pads& pads, const Int3& input_size,
+                             const Int3& stride) {
+  at::Tensor r = at::conv_transpose3d(s, w, {}, stride);
+  Int3 missing;
+  for (int a = 0; a < 3; ++a) missing[a] = input_size[a] + pads.before[a] + pads.after[a] - r.size(2 + a);
+  r = at::constant_pad_nd(r, pad_spec({0, 0, 0}, missing), 0.0);
+  return r.slice(2, pads.before[0], pads.before[0] + input_size[0])
+      .slice(3, pads.before[1], pads.before[1] + input_size[1])
+      .slice(4, pads.before[2], pads.before[2] + input_size[2])
+      .contiguous();
 }
 
 }  // namespace
 
-at::Tensor conv3d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const Pads& pads) {
-  if (pads.symmetric()) return conv_primitive_call(x, w, b, pads.before);
-  // constant_pad_nd takes (last axis first) before/after pairs.
-  const at::Tensor padded = at::constant_pad_nd(
-      x, {pads.before[2], pads.after[2], pads.before[1], pads.after[1], pads.before[0], pads.after[0]}, 0.0);
-  return conv_primitive_call(padded, w, b, {0, 0, 0});
+at::Tensor conv3d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const Pads& pads, const Int3& stride) {
+  if (pads.symmetric()) return conv_primitive_call(x, w, b, pads.before, stride);
+  return conv_primitive_call(at::constant_pad_nd(x, pad_spec(pads.before, pads.after), 0.0), w, b, {0, 0, 0}, stride);
 }
 
 at::Tensor conv3d_transpose(const at::Tensor& s, const at::Tensor& w, const Pads& pads, const Int3& input_size,
-                            std::string* primitive) {
+                            std::string* primitive, const Int3& stride) {
+  if (stride != Int3{1, 1, 1}) {
+    if (primitive) *primitive = "aten transposed";
+    return strided_transpose(s, w, pads, input_size, stride);
+  }
   if (w.size(1) == 1) {  // only single-channel adjoints can pay (sparse_maps_pay): skip the pass otherwise
     const at::Tensor positions = s.reshape({-1}).nonzero().squeeze(1);
     if (sparse_maps_pay(w, positions.numel(), s.numel())) {

@@ -16,7 +16,18 @@ at::Tensor to_tensor(const WeightArray& w) {
   return at::tensor(at::ArrayRef<double>(w.values), at::TensorOptions().dtype(at::kDouble)).reshape(w.shape);
 }
 
-// Walks the Keras layer list once, appending engine layers.
+// The number of spatial axes a Keras layer class works on: 2 for "...2D", 3 for "...3D", else 0.
+int class_rank(const std::string& cls) {
+  if (cls.size() < 2 || cls.back() != 'D') return 0;
+  const char r = cls[cls.size() - 2];
+  return r == '2' ? 2 : r == '3' ? 3 : 0;
+}
+
+// A class name without its rank: "MaxPooling2D" -> "MaxPooling".
+std::string class_stem(const std::string& cls) { return class_rank(cls) ? cls.substr(0, cls.size() - 2) : cls; }
+
+// Walks the Keras layer list once, appending engine layers. A 2D network is a 3D one whose volumes
+// have one plane (D = 1): its kernels, windows and strides get 1 on the first axis.
 class Importer {
  public:
   Importer(WeightSource& weights, const std::string& source) : weights_(weights), source_(source) {}
@@ -31,7 +42,10 @@ class Importer {
       shape_ = {1, 1, (*input_shape)[0], (*input_shape)[1], (*input_shape)[2]};
       net_.input_shape = *input_shape;
     }
-    for (const KerasLayer& l : architecture.layers) add(l);
+    for (size_t i = 0; i < architecture.layers.size(); ++i) {
+      last_ = i + 1 == architecture.layers.size();
+      add(architecture.layers[i]);
+    }
     weights_.finish();
     return std::move(net_);
   }
@@ -41,11 +55,39 @@ class Importer {
     return std::invalid_argument("\"" + source_ + "\": " + (layer.empty() ? "" : "layer \"" + layer + "\": ") + what);
   }
 
-  // Keras writes one value per spatial axis; a single value stands for all three. Each is a size ≥ 1.
+  // The network's spatial rank follows its input (batch_input_shape) or else its first 2D/3D layer;
+  // a layer of the other rank is refused.
+  void check_rank(const KerasLayer& l) {
+    const int r = class_rank(l.class_name);
+    if (!r) return;
+    if (!rank_) {
+      if (r == 2 && net_.input_shape[0] != 1)
+        throw error(l.name, l.class_name + " on a volume " + shape_text({shape_[2], shape_[3], shape_[4]}) +
+                                ": give a 2D input shape (1,H,W)");
+      rank_ = r;
+      net_.spatial_rank = r;
+    }
+    if (r != rank_)
+      throw error(l.name, l.class_name + " in a network with " + std::to_string(rank_) + "D input " +
+                              shape_text(keras_input_shape()));
+  }
+
+  // The input as Keras sees it, without the batch axis: (D, H, W, C) or (H, W, C).
+  std::vector<int64_t> keras_input_shape() const {
+    std::vector<int64_t> s(net_.input_shape.begin() + (rank_ == 2 ? 1 : 0), net_.input_shape.end());
+    s.push_back(net_.input_channels);
+    return s;
+  }
+
+  // Keras writes one value per spatial axis; a single value stands for all of them. Each is a size ≥ 1.
+  // A 2D layer's values go to (H, W), D getting 1.
   Int3 int3(const std::vector<int64_t>& v, const std::string& layer, const std::string& field) const {
-    if (v.size() != 1 && v.size() != 3) throw error(layer, field + " must be 3 integers, found " + shape_text(v));
+    const size_t rank = rank_ ? static_cast<size_t>(rank_) : 3;
+    if (v.size() != 1 && v.size() != rank)
+      throw error(layer, field + " must be " + std::to_string(rank) + " integers, found " + shape_text(v));
     for (int64_t x : v) positive(x, layer, field);
-    return v.size() == 1 ? Int3{v[0], v[0], v[0]} : Int3{v[0], v[1], v[2]};
+    if (v.size() == 1) return rank == 2 ? Int3{1, v[0], v[0]} : Int3{v[0], v[0], v[0]};
+    return rank == 2 ? Int3{1, v[0], v[1]} : Int3{v[0], v[1], v[2]};
   }
 
   // A size read from the config, before anything is sized from it: at least 1 and at most `limit`.
@@ -55,26 +97,31 @@ class Importer {
     return v;
   }
 
+  // (batch, D, H, W, channels), or (batch, H, W, channels) for a 2D network.
   void set_input(const std::vector<int64_t>& bis, const std::optional<Int3>& requested) {
-    if (bis.size() != 5) throw error("", "batch_input_shape " + shape_text(bis) + " is not (batch, D, H, W, channels)");
+    if (bis.size() != 5 && bis.size() != 4)
+      throw error("", "batch_input_shape " + shape_text(bis) + " is neither (batch, D, H, W, channels) nor (batch, H, W, channels)");
+    rank_ = static_cast<int>(bis.size()) - 2;
+    net_.spatial_rank = rank_;
     // Axes recorded as None (-1) take the requested input shape, as Keras models built for any size do.
-    Int3 s{bis[1], bis[2], bis[3]};
+    Int3 s = rank_ == 3 ? Int3{bis[1], bis[2], bis[3]} : Int3{1, bis[1], bis[2]};
     for (int a = 0; a < 3; ++a)
       if (s[a] == -1) {
         if (!requested)
-          throw error("", "batch_input_shape " + shape_text(bis) + " leaves axis " + std::to_string(a + 1) +
-                              " open (None); give the input shape (D,H,W)");
+          throw error("", "batch_input_shape " + shape_text(bis) + " leaves axis " + std::to_string(a + rank_ - 2) +
+                              " open (None); give the input shape");
         s[a] = (*requested)[a];
       }
-    for (int a = 0; a < 3; ++a) positive(s[a], "", "batch_input_shape " + shape_text(bis) + ": axis " + std::to_string(a + 1));
-    positive(bis[4], "", "batch_input_shape " + shape_text(bis) + ": the channel axis");
-    if (s[0] * s[1] * s[2] > kMaxVoxels / bis[4])
+    for (int a = 0; a < 3; ++a) positive(s[a], "", "batch_input_shape " + shape_text(bis) + ": a spatial axis");
+    const int64_t channels = bis.back();
+    positive(channels, "", "batch_input_shape " + shape_text(bis) + ": the channel axis");
+    if (s[0] * s[1] * s[2] > kMaxVoxels / channels)
       throw error("", "batch_input_shape " + shape_text(bis) + " holds more than " + std::to_string(kMaxVoxels) + " values");
     if (requested && *requested != s)
       throw error("", "the model was built for input " + shape_text({s[0], s[1], s[2]}) + ", not " +
                           shape_text({(*requested)[0], (*requested)[1], (*requested)[2]}));
     net_.input_shape = s;
-    net_.input_channels = bis[4];
+    net_.input_channels = channels;
     shape_ = {1, net_.input_channels, s[0], s[1], s[2]};
   }
 
@@ -92,6 +139,10 @@ class Importer {
       throw error(l.name, "data_format \"" + l.data_format + "\" not supported (channels_last expected)");
   }
 
+  void check_volume(const KerasLayer& l) {
+    if (shape_.size() != 5) throw error(l.name, l.class_name + " after the volume was flattened to " + shape_text(shape_));
+  }
+
   Padding padding(const KerasLayer& l) {
     std::string p = l.padding;
     for (char& ch : p) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -100,11 +151,20 @@ class Importer {
     throw error(l.name, "padding \"" + l.padding + "\" not supported (same or valid)");
   }
 
-  void activation(const KerasLayer& l) {
-    if (l.activation == "linear") return;
-    if (l.activation != "relu")
-      throw error(l.name, l.class_name + " activation \"" + l.activation + "\" not supported (relu or linear)");
-    push(Layer{LayerKind::ReLU, l.name + "/relu"});
+  // A layer's activation: ReLU becomes a layer of its own; a softmax that ends the model is left out
+  // for the analysis (iNNvestigate's model_wo_softmax), the network then ends in the logits.
+  void activation(const KerasLayer& l, const std::string& name) {
+    if (name == "linear") return;
+    if (name == "relu") return push(Layer{LayerKind::ReLU, l.name + "/relu"});
+    if (name == "softmax" && last_) {
+      net_.softmax_removed = true;
+      return;
+    }
+    if (last_)
+      throw error(l.name, "output activation \"" + name + "\" is not supported (linear, or softmax, which the analysis "
+                          "removes as iNNvestigate does)");
+    throw error(l.name, l.class_name + " activation \"" + name + "\" not supported (relu or linear" +
+                            (name == "softmax" ? "; softmax only on the last layer)" : ")"));
   }
 
   std::vector<at::Tensor> take(const KerasLayer& l, const std::vector<ExpectedWeight>& expected) {
@@ -114,18 +174,24 @@ class Importer {
   }
 
   void add(const KerasLayer& l) {
+    check_rank(l);
     const std::string& cls = l.class_name;
+    const std::string stem = class_stem(cls);
     if (cls == "InputLayer") return;
-    if (cls == "Conv3D") return add_conv(l);
+    if (stem == "Conv" && class_rank(cls)) return add_conv(l);
     if (cls == "Dense") return add_dense(l);
-    if (cls == "MaxPooling3D" || cls == "MaxPool3D" || cls == "AveragePooling3D" || cls == "AvgPool3D") {
+    if ((stem == "MaxPooling" || stem == "MaxPool" || stem == "AveragePooling" || stem == "AvgPool") && class_rank(cls)) {
       check_channels_last(l);
+      check_volume(l);
       Layer pool{(cls[0] == 'M') ? LayerKind::MaxPool3d : LayerKind::AvgPool3d, l.name};
       pool.kernel = int3(l.pool_size, l.name, "pool_size");
       pool.stride = l.strides.empty() ? pool.kernel : int3(l.strides, l.name, "strides");
       pool.padding = padding(l);
       return push(std::move(pool));
     }
+    if ((stem == "GlobalAveragePooling" || stem == "GlobalAvgPool" || stem == "GlobalMaxPooling" || stem == "GlobalMaxPool") &&
+        class_rank(cls))
+      return add_global_pool(l);
     if (cls == "Flatten") {
       check_channels_last(l);
       if (shape_.size() == 5) flattened_ = {shape_[1], shape_[2], shape_[3], shape_[4]};
@@ -136,7 +202,12 @@ class Importer {
       dropout.rate = l.rate;
       return push(std::move(dropout));
     }
-    if (cls == "Activation") return activation(l);
+    if (cls == "Activation") return activation(l, l.activation);
+    if (cls == "Softmax") {
+      if (l.axis.size() != 1 || (l.axis[0] != -1 && l.axis[0] != static_cast<int64_t>(shape_.size()) - 1))
+        throw error(l.name, "Softmax over axis " + shape_text(l.axis) + " (the last axis expected)");
+      return activation(l, "softmax");
+    }
     if (cls == "ReLU" || cls == "LeakyReLU") {
       if (l.max_value || l.threshold != 0.0) throw error(l.name, cls + " with max_value or threshold is not supported");
       Layer relu{l.negative_slope == 0.0 ? LayerKind::ReLU : LayerKind::LeakyReLU, l.name};
@@ -145,33 +216,50 @@ class Importer {
     }
     if (cls == "BatchNormalization") return add_batch_norm(l);
     throw error(l.name, "Keras layer class \"" + cls +
-                            "\" is not supported (supported: Conv3D, MaxPooling3D, AveragePooling3D, Flatten, Dropout, "
-                            "Dense, Activation, BatchNormalization, ReLU, LeakyReLU)");
+                            "\" is not supported (supported: InputLayer, Conv2D/3D, MaxPooling2D/3D, AveragePooling2D/3D, "
+                            "GlobalAveragePooling2D/3D, GlobalMaxPooling2D/3D, Flatten, Dropout, Dense, Activation, "
+                            "Softmax, BatchNormalization, ReLU, LeakyReLU)");
   }
 
   void add_conv(const KerasLayer& l) {
     check_channels_last(l);
-    if (shape_.size() != 5) throw error(l.name, "Conv3D after Flatten");
-    if (!l.strides.empty() && int3(l.strides, l.name, "strides") != Int3{1, 1, 1})
-      throw error(l.name, "Conv3D strides other than 1 are not supported");
+    check_volume(l);
     if (int3(l.dilation_rate, l.name, "dilation_rate") != Int3{1, 1, 1})
-      throw error(l.name, "Conv3D dilation other than 1 is not supported");
-    if (l.groups != 1) throw error(l.name, "grouped Conv3D (groups " + std::to_string(l.groups) + ") is not supported");
+      throw error(l.name, l.class_name + " dilation other than 1 is not supported");
+    if (l.groups != 1)
+      throw error(l.name, "grouped " + l.class_name + " (groups " + std::to_string(l.groups) + ") is not supported");
     const Int3 k = int3(l.kernel_size, l.name, "kernel_size");
     const int64_t in = shape_[1], out = positive(l.filters, l.name, "filters");
-    std::vector<ExpectedWeight> expected{{"kernel", {k[0], k[1], k[2], in, out}}};
+    // Keras kernels are (kd, kh, kw, in, out), or (kh, kw, in, out) in 2D.
+    std::vector<int64_t> kernel_shape{k[0], k[1], k[2], in, out};
+    if (rank_ == 2) kernel_shape.erase(kernel_shape.begin());
+    std::vector<ExpectedWeight> expected{{"kernel", kernel_shape}};
     if (l.use_bias) expected.push_back({"bias", {out}});
     const auto w = take(l, expected);
     Layer conv{LayerKind::Conv3d, l.name};
-    conv.weight = w[0].permute({4, 3, 0, 1, 2}).contiguous();
+    conv.weight = w[0].reshape({k[0], k[1], k[2], in, out}).permute({4, 3, 0, 1, 2}).contiguous();
     conv.bias = l.use_bias ? w[1] : at::zeros({out}, at::kDouble);
+    conv.stride = l.strides.empty() ? Int3{1, 1, 1} : int3(l.strides, l.name, "strides");
     conv.padding = padding(l);
     push(std::move(conv));
-    activation(l);
+    activation(l, l.activation);
   }
 
+  // Keras' global pooling is a pooling whose one window is the whole volume, then (keepdims false, the
+  // default) a Flatten: no rule of its own, iNNvestigate treats it as the pooling it is.
+  void add_global_pool(const KerasLayer& l) {
+    check_channels_last(l);
+    check_volume(l);
+    const bool max = class_stem(l.class_name).rfind("GlobalMax", 0) == 0;
+    Layer pool{max ? LayerKind::MaxPool3d : LayerKind::AvgPool3d, l.name};
+    pool.kernel = pool.stride = {shape_[2], shape_[3], shape_[4]};
+    push(std::move(pool));
+    if (!l.keepdims) push(Layer{LayerKind::Flatten, l.name + "/flatten"});
+  }
+
+  // On a flat input a Dense is a matrix; on a volume it acts on the channels of every voxel (Keras
+  // applies it to the last axis), a 1×1×1 convolution.
   void add_dense(const KerasLayer& l) {
-    if (shape_.size() != 2) throw error(l.name, "Dense on a volume: a Flatten layer must come first");
     const int64_t in = shape_[1], out = positive(l.units, l.name, "units");
     std::vector<ExpectedWeight> expected{{"kernel", {in, out}}};
     if (l.use_bias) expected.push_back({"bias", {out}});
@@ -182,13 +270,18 @@ class Importer {
     flattened_.clear();
     Layer dense{LayerKind::Dense, l.name};
     dense.weight = kernel.t().contiguous();
+    if (shape_.size() == 5) {
+      dense.kind = LayerKind::Conv3d;
+      dense.pointwise_dense = true;
+      dense.weight = dense.weight.view({out, in, 1, 1, 1});
+    }
     dense.bias = l.use_bias ? w[1] : at::zeros({out}, at::kDouble);
     push(std::move(dense));
-    activation(l);
+    activation(l, l.activation);
   }
 
   void add_batch_norm(const KerasLayer& l) {
-    const int64_t rank = static_cast<int64_t>(shape_.size());
+    const int64_t rank = shape_.size() == 5 ? (rank_ ? rank_ : 3) + 2 : static_cast<int64_t>(shape_.size());  // Keras'
     if (l.axis.size() != 1 || (l.axis[0] != -1 && l.axis[0] != rank - 1))
       throw error(l.name, "BatchNormalization over axis " + shape_text(l.axis) + " (channels axis -1 expected)");
     const int64_t n = shape_[1];
@@ -229,6 +322,8 @@ class Importer {
   WeightSource& weights_;
   std::string source_;
   Sequential net_;
+  int rank_ = 0;       // spatial axes of the input (2 or 3), 0 until known
+  bool last_ = false;  // the layer being added is the model's last
   std::vector<int64_t> shape_;  // current activation shape, channels-first, batch 1
   std::vector<int64_t> flattened_;  // (C, D, H, W) between a Flatten of a volume and the next Dense
 

@@ -29,11 +29,11 @@ struct WeightGroup {
 struct KerasLayer {
   std::string class_name;                  // "Conv3D", "MaxPooling3D", "Dense", ...
   std::string name;
-  std::vector<int64_t> batch_input_shape;  // (batch, D, H, W, C) as recorded, -1 for None; empty if absent
+  std::vector<int64_t> batch_input_shape;  // (batch, D, H, W, C) or (batch, H, W, C) as recorded, -1 for None; empty if absent
   std::string data_format = "channels_last";
   std::string padding = "valid";
   std::string activation = "linear";
-  std::vector<int64_t> kernel_size;        // one value, or one per spatial axis
+  std::vector<int64_t> kernel_size;        // one value, or one per spatial axis (2 or 3)
   std::vector<int64_t> pool_size;
   std::vector<int64_t> strides;            // empty: Keras' default (1 for convolutions, pool_size for pools)
   std::vector<int64_t> dilation_rate{1};
@@ -42,12 +42,13 @@ struct KerasLayer {
   int64_t units = 0;
   bool use_bias = true;
   double rate = 0;                         // Dropout
+  bool keepdims = false;                   // global pooling (TF ≥ 2.6)
   // ReLU and LeakyReLU: x above `threshold`, negative_slope·x below it, capped at max_value if set.
   // LeakyReLU's `alpha` arrives here as negative_slope (Keras' default for it is 0.3).
   double negative_slope = 0;
   double threshold = 0;
   std::optional<double> max_value;
-  // BatchNormalization
+  // BatchNormalization, Softmax
   std::vector<int64_t> axis{-1};
   bool center = true;
   bool scale = true;

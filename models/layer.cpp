@@ -57,7 +57,7 @@ at::Tensor forward(const Layer& l, const at::Tensor& x) {
   switch (l.kind) {
     case LayerKind::Conv3d: {
       const Int3 n{x.size(2), x.size(3), x.size(4)};
-      return conv3d(x, l.weight, l.bias, window_pads(l.padding, n, conv_kernel(l), {1, 1, 1}));
+      return conv3d(x, l.weight, l.bias, window_pads(l.padding, n, conv_kernel(l), l.stride), l.stride);
     }
     case LayerKind::Dense: return at::linear(x, l.weight, l.bias);
     case LayerKind::MaxPool3d: return max_pool(l, x).output;
@@ -80,13 +80,14 @@ std::vector<int64_t> output_shape(const Layer& l, const std::vector<int64_t>& in
     case LayerKind::Conv3d: {
       if (in.size() != 5 || in[1] != l.weight.size(1))
         throw fail("[N, " + std::to_string(l.weight.size(1)) + ", D, H, W]");
-      const Int3 k = conv_kernel(l);
-      std::vector<int64_t> out{in[0], l.weight.size(0), in[2], in[3], in[4]};
-      if (l.padding == Padding::Valid)
-        for (int a = 0; a < 3; ++a) {
-          out[2 + a] = in[2 + a] - k[a] + 1;
-          if (out[2 + a] < 1) throw fail("each spatial size ≥ the kernel " + shape_text({k[0], k[1], k[2]}));
-        }
+      const Int3 k = conv_kernel(l), n{in[2], in[3], in[4]};
+      const Pads p = window_pads(l.padding, n, k, l.stride);
+      std::vector<int64_t> out{in[0], l.weight.size(0), 0, 0, 0};
+      for (int a = 0; a < 3; ++a) {
+        const int64_t span = n[a] + p.before[a] + p.after[a] - k[a];
+        if (span < 0) throw fail("each spatial size ≥ the kernel " + shape_text({k[0], k[1], k[2]}));
+        out[2 + a] = span / l.stride[a] + 1;
+      }
       return out;
     }
     case LayerKind::Dense:

@@ -33,10 +33,13 @@ struct Layer {
   at::Tensor weight, bias, mean, beta;
 
   Int3 kernel{1, 1, 1};  // pools (convolutions take it from the weight)
-  Int3 stride{1, 1, 1};  // pools; convolutions have stride 1
+  Int3 stride{1, 1, 1};  // pools and convolutions
   Padding padding = Padding::Valid;
   double negative_slope = 0;  // LeakyReLU
   double rate = 0;            // Dropout (inactive at inference)
+  // A Keras Dense on a volume acts on its channels (the last axis in Keras): a 1×1×1 Conv3d here, which
+  // keeps the dense role in rule tables (iNNvestigate's Dense rule applies to it).
+  bool pointwise_dense = false;
 
   bool has_weights() const { return kind == LayerKind::Conv3d || kind == LayerKind::Dense || kind == LayerKind::BatchNorm; }
   bool is_linear() const { return kind == LayerKind::Conv3d || kind == LayerKind::Dense; }

@@ -43,6 +43,11 @@ std::vector<std::vector<int64_t>> Sequential::layer_shapes() const {
   return shapes;
 }
 
+int64_t Sequential::output_count() const {
+  const std::vector<int64_t> last = layer_shapes().back();
+  return c10::multiply_integers(last.begin() + 1, last.end());
+}
+
 int64_t Sequential::parameter_count() const {
   int64_t n = 0;
   for (const Layer& l : layers) n += models::parameter_count(l);

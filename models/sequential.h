@@ -12,8 +12,10 @@ namespace mlens::models {
 
 struct Sequential {
   std::string name;
-  Int3 input_shape{0, 0, 0};  // (D, H, W) of one volume, in the engine's axis order (io/volume.h)
+  Int3 input_shape{0, 0, 0};  // (D, H, W) of one volume, in the engine's axis order (io/volume.h); D = 1 in 2D
   int64_t input_channels = 1;
+  int spatial_rank = 3;        // 2 for a Keras 2D network (its images are volumes of one plane)
+  bool softmax_removed = false;  // the Keras model ends in a softmax that this network leaves out: it outputs the logits
   std::vector<Layer> layers;
   std::string keras_version;  // of the file it came from ("" when built here)
 
@@ -27,7 +29,7 @@ struct Sequential {
   std::vector<std::vector<int64_t>> layer_shapes() const;
 
   int64_t parameter_count() const;
-  int64_t output_count() const { return layer_shapes().back().back(); }
+  int64_t output_count() const;  // values per sample of the last layer's output
 };
 
 // Checks that `x` is [N, C, D, H, W] matching the network's input; throws std::invalid_argument with

@@ -13,6 +13,7 @@
 #include <H5Cpp.h>
 
 #include "io/keras_config.h"
+#include "lrp/explain.h"
 #include "lrp/reference.h"
 #include "models/mrinet.h"
 #include "stats/compare.h"
@@ -24,7 +25,7 @@ namespace {
 
 constexpr double kImportTolerance = 1e-6;
 
-// A channels-last activation: shape (D, H, W, C) or (F).
+// A channels-last activation: shape (D, H, W, C) or (F). A 2D network's (H, W, C) is (1, H, W, C) here.
 struct Act {
   std::vector<int64_t> shape;
   std::vector<double> v;
@@ -35,6 +36,25 @@ int64_t same_before(int64_t n, int64_t k, int64_t s, int64_t& out) {
   return std::max<int64_t>((out - 1) * s + k - n, 0) / 2;
 }
 
+// A 2D layer's (H, W) values as (1, H, W); a 3D layer's as they are.
+std::vector<int64_t> per_axis(const json& v) {
+  std::vector<int64_t> out = v.get<std::vector<int64_t>>();
+  if (out.size() == 2) out.insert(out.begin(), 1);
+  return out;
+}
+
+// Keras' windows over (D, H, W): output sizes and "same" padding before each axis.
+void windows(const Act& x, const std::vector<int64_t>& k, const std::vector<int64_t>& s, bool same, int64_t o[3], int64_t p[3]) {
+  for (int a = 0; a < 3; ++a) {
+    p[a] = 0;
+    if (same)
+      p[a] = same_before(x.shape[a], k[a], s[a], o[a]);
+    else
+      o[a] = (x.shape[a] - k[a]) / s[a] + 1;
+  }
+}
+
+// The Keras model's output before a final softmax (what mlens explains).
 Act keras_forward(const json& model_config, const std::vector<io::WeightGroup>& groups, const Act& input) {
   Act x = input;
   size_t g = 0;
@@ -48,47 +68,39 @@ Act keras_forward(const json& model_config, const std::vector<io::WeightGroup>& 
   for (const json& layer : model_config["config"]["layers"]) {
     const std::string cls = layer["class_name"];
     const json& c = layer["config"];
-    if (cls == "Conv3D") {
+    if (cls == "Conv3D" || cls == "Conv2D") {
       const auto& w = next_weights();
       const auto& K = w[0];
-      const int64_t kd = K.shape[0], kh = K.shape[1], kw = K.shape[2], ci = K.shape[3], co = K.shape[4];
-      const bool same = c["padding"] == "same";
-      int64_t o[3], p[3] = {0, 0, 0};
-      const int64_t k[3] = {kd, kh, kw};
-      for (int a = 0; a < 3; ++a) {
-        if (same)
-          p[a] = same_before(x.shape[a], k[a], 1, o[a]);
-        else
-          o[a] = x.shape[a] - k[a] + 1;
-      }
+      const std::vector<int64_t> ks = per_axis(c["kernel_size"]), st = per_axis(c["strides"]);
+      const int64_t ci = K.shape[K.shape.size() - 2], co = K.shape.back();
+      int64_t o[3], p[3];
+      windows(x, ks, st, c["padding"] == "same", o, p);
       Act y{{o[0], o[1], o[2], co}, std::vector<double>(o[0] * o[1] * o[2] * co)};
       for (int64_t d = 0; d < o[0]; ++d)
         for (int64_t h = 0; h < o[1]; ++h)
           for (int64_t q = 0; q < o[2]; ++q)
             for (int64_t f = 0; f < co; ++f) {
               double s = w.size() > 1 ? w[1].values[f] : 0.0;
-              for (int64_t a = 0; a < kd; ++a)
-                for (int64_t b = 0; b < kh; ++b)
-                  for (int64_t e = 0; e < kw; ++e) {
-                    const int64_t id = d + a - p[0], ih = h + b - p[1], iw = q + e - p[2];
+              for (int64_t a = 0; a < ks[0]; ++a)
+                for (int64_t b = 0; b < ks[1]; ++b)
+                  for (int64_t e = 0; e < ks[2]; ++e) {
+                    const int64_t id = d * st[0] + a - p[0], ih = h * st[1] + b - p[1], iw = q * st[2] + e - p[2];
                     if (id < 0 || ih < 0 || iw < 0 || id >= x.shape[0] || ih >= x.shape[1] || iw >= x.shape[2]) continue;
                     for (int64_t cc = 0; cc < ci; ++cc)
                       s += x.v[((id * x.shape[1] + ih) * x.shape[2] + iw) * ci + cc] *
-                           K.values[(((a * kh + b) * kw + e) * ci + cc) * co + f];
+                           K.values[(((a * ks[1] + b) * ks[2] + e) * ci + cc) * co + f];
                   }
               y.v[((d * o[1] + h) * o[2] + q) * co + f] = s;
             }
       x = y;
       if (c["activation"] == "relu") relu(x);
-    } else if (cls == "MaxPooling3D" || cls == "AveragePooling3D") {
-      const int64_t k = c["pool_size"][0], s = c["strides"][0], C = x.shape[3];
-      int64_t o[3], p[3] = {0, 0, 0};
-      for (int a = 0; a < 3; ++a) {
-        if (c["padding"] == "same")
-          p[a] = same_before(x.shape[a], k, s, o[a]);
-        else
-          o[a] = (x.shape[a] - k) / s + 1;
-      }
+    } else if (cls.find("Pooling") != std::string::npos) {
+      const bool global = cls.rfind("Global", 0) == 0, max = cls.find("Max") != std::string::npos;
+      const std::vector<int64_t> k = global ? std::vector<int64_t>(x.shape.begin(), x.shape.begin() + 3) : per_axis(c["pool_size"]);
+      const std::vector<int64_t> s = global ? k : per_axis(c["strides"]);
+      const int64_t C = x.shape[3];
+      int64_t o[3], p[3];
+      windows(x, k, s, !global && c["padding"] == "same", o, p);
       Act y{{o[0], o[1], o[2], C}, std::vector<double>(o[0] * o[1] * o[2] * C)};
       for (int64_t d = 0; d < o[0]; ++d)
         for (int64_t h = 0; h < o[1]; ++h)
@@ -96,30 +108,34 @@ Act keras_forward(const json& model_config, const std::vector<io::WeightGroup>& 
             for (int64_t f = 0; f < C; ++f) {
               double m = -INFINITY, sum = 0;
               int n = 0;
-              for (int64_t a = 0; a < k; ++a)
-                for (int64_t b = 0; b < k; ++b)
-                  for (int64_t e = 0; e < k; ++e) {
-                    const int64_t id = d * s + a - p[0], ih = h * s + b - p[1], iw = q * s + e - p[2];
+              for (int64_t a = 0; a < k[0]; ++a)
+                for (int64_t b = 0; b < k[1]; ++b)
+                  for (int64_t e = 0; e < k[2]; ++e) {
+                    const int64_t id = d * s[0] + a - p[0], ih = h * s[1] + b - p[1], iw = q * s[2] + e - p[2];
                     if (id < 0 || ih < 0 || iw < 0 || id >= x.shape[0] || ih >= x.shape[1] || iw >= x.shape[2]) continue;
                     const double v = x.v[((id * x.shape[1] + ih) * x.shape[2] + iw) * C + f];
                     m = std::max(m, v);
                     sum += v;
                     ++n;
                   }
-              y.v[((d * o[1] + h) * o[2] + q) * C + f] = cls == "MaxPooling3D" ? m : sum / n;
+              y.v[((d * o[1] + h) * o[2] + q) * C + f] = max ? m : sum / n;
             }
       x = y;
+      if (global) x.shape = {C};
     } else if (cls == "Flatten") {
       x.shape = {static_cast<int64_t>(x.v.size())};  // channels-last C order is Keras' flatten order
     } else if (cls == "Dense") {
+      // On the last axis, whatever the rank: every voxel of a volume on its own.
       const auto& w = next_weights();
-      const int64_t in = w[0].shape[0], out = w[0].shape[1];
-      Act y{{out}, std::vector<double>(out)};
-      for (int64_t j = 0; j < out; ++j) {
-        double s = w[1].values[j];
-        for (int64_t i = 0; i < in; ++i) s += x.v[i] * w[0].values[i * out + j];
-        y.v[j] = s;
-      }
+      const int64_t in = w[0].shape[0], out = w[0].shape[1], rows = static_cast<int64_t>(x.v.size()) / in;
+      Act y{x.shape, std::vector<double>(rows * out)};
+      y.shape.back() = out;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < out; ++j) {
+          double s = w[1].values[j];
+          for (int64_t i = 0; i < in; ++i) s += x.v[r * in + i] * w[0].values[i * out + j];
+          y.v[r * out + j] = s;
+        }
       x = y;
       if (c["activation"] == "relu") relu(x);
     } else if (cls == "BatchNormalization") {
@@ -254,7 +270,7 @@ TEST_CASE("bad Keras files get precise errors", "[keras]") {
     io::KerasFile k = io::keras_file(model.keras);
     k.model_config["config"]["layers"][1]["class_name"] = "Conv2D";
     k.path = "conv2d.h5";
-    CHECK_THROWS_WITH(load(k), Catch::Contains("max_pooling3d_1") && Catch::Contains("\"Conv2D\" is not supported"));
+    CHECK_THROWS_WITH(load(k), Catch::Contains("max_pooling3d_1") && Catch::Contains("Conv2D in a network with 3D input"));
   }
   {
     io::KerasFile k = io::keras_file(model.keras);
@@ -268,6 +284,51 @@ TEST_CASE("bad Keras files get precise errors", "[keras]") {
     k.path = "tanh.h5";
     CHECK_THROWS_WITH(load(k), Catch::Contains("activation \"tanh\" not supported"));
   }
+}
+
+TEST_CASE("2D networks, global pooling, Dense on a volume and a final softmax import as Keras defines them", "[keras]") {
+  const models::Sequential net2d = models::random_keras_model(test::strided_2d(), 1).net;
+  CHECK(net2d.spatial_rank == 2);
+  CHECK(net2d.input_shape == models::Int3{1, 12, 10});
+  CHECK(net2d.input_channels == 3);
+  CHECK(net2d.softmax_removed);  // the network ends in the logits
+  CHECK(net2d.output_count() == 4);
+  CHECK(net2d.layers[0].stride == models::Int3{1, 2, 2});
+  const models::Sequential global = models::random_keras_model(test::global_3d(), 1).net;
+  CHECK_FALSE(global.softmax_removed);
+  CHECK(global.layers[2].pointwise_dense);  // dense_1, after conv3d_1 and its ReLU
+  CHECK(lrp::role_of(global, 2) == lrp::Role::Dense);
+  CHECK(global.output_count() == 3);
+
+  const auto refused = [](models::KerasArchitecture a) {
+    std::string what;
+    try {
+      models::random_keras_model(a, 1);
+    } catch (const std::invalid_argument& e) {
+      what = e.what();
+    }
+    return what;
+  };
+  models::KerasArchitecture a = test::strided_2d();
+  a.layers.back().activation = "sigmoid";
+  CHECK_THAT(refused(a), Catch::Contains("dense_2") && Catch::Contains("output activation \"sigmoid\" is not supported"));
+  a = test::strided_2d();
+  a.layers[0].activation = "softmax";
+  CHECK_THAT(refused(a), Catch::Contains("conv2d_1") && Catch::Contains("softmax only on the last layer"));
+  a = test::global_3d();
+  a.layers[0].class_name = "Conv2D";
+  CHECK_THAT(refused(a), Catch::Contains("Conv2D in a network with 3D input (7,9,8,3)"));
+  a = test::strided_2d();
+  a.layers[0].strides = {2, 2, 2};
+  CHECK_THAT(refused(a), Catch::Contains("strides must be 2 integers"));
+  a = test::global_max_2d();
+  a.layers[2].keepdims = true;  // (N, 1, 1, C): the Dense then acts per voxel of a 1×1 image
+  const auto kept = models::random_keras_model(a, 1);
+  CHECK(kept.net.layers.back().pointwise_dense);
+  CHECK(io::parse_keras_config(io::keras_config(a), "k.h5").layers[2].keepdims);
+  const auto flat = models::random_keras_model(test::global_max_2d(), 1);
+  const at::Tensor x = test::random_input(flat.net, 2);
+  CHECK(kept.net.forward(x).reshape({-1}).equal(flat.net.forward(x).reshape({-1})));
 }
 
 TEST_CASE("model_config JSON and the plain architecture convert both ways", "[keras]") {

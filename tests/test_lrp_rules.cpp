@@ -19,14 +19,15 @@ namespace {
 constexpr double kFloat64Tolerance = 1e-6;
 constexpr double kFloat32Tolerance = 1e-4;
 
-std::vector<std::string> composites() {
+std::vector<std::string> composites(const models::KerasArchitecture& architecture) {
+  const auto [conv, dense] = test::first_conv_and_dense(architecture);
   return {"preset-a", "preset-b", "epsilon", "zplus",
           "conv=alpha-beta,dense=epsilon",  // with the bias overrides below
           "conv=epsilon,dense=alpha-beta,input=flat", "conv=alpha-beta,dense=epsilon,input=w2",
           "conv=zplus,dense=epsilon,input=zbox", "conv=gamma,dense=epsilon,input=gamma", "epsilon-plus",
           "epsilon-plus-flat", "epsilon-alpha2-beta1", "epsilon-gamma-box", "z", "lrp.z_IB", "lrp.z_plus_fast", "w2",
           "flat", "lrp.sequential_preset_b_flat", "conv=epsilon(0.25),dense=epsilon(0.1),input=zbox(0,1)",
-          "conv=alpha-beta(2),dense=epsilon,conv3d_1=flat,dense_1=z", "deep_taylor", "deep_taylor.bounded"};
+          "conv=alpha-beta(2),dense=epsilon," + conv + "=flat," + dense + "=z", "deep_taylor", "deep_taylor.bounded"};
 }
 
 void compare(const models::Sequential& net64, const at::Tensor& x, const lrp::Composite& c, const std::string& label) {
@@ -50,7 +51,7 @@ TEST_CASE("fast LRP equals the float64 reference for every rule", "[lrp]") {
     const auto model = models::random_keras_model(config, /*seed=*/7, /*bias_scale=*/0.3);
     const bool ties = name == "pool-first";
     const at::Tensor x = test::random_input(model.net, 11, /*quantise=*/ties);
-    for (const std::string& spec : composites())
+    for (const std::string& spec : composites(config))
       for (const char* bias : {"innvestigate", "zennit", "none"}) {
         lrp::RuleOverrides o;
         o.bias = lrp::parse_bias_rule(bias);
@@ -229,4 +230,36 @@ TEST_CASE("max pooling's CPU loop equals ATen's pooling, ties and padding includ
         CHECK(at::equal(fast.output, aten.output.detach()));
         CHECK(at::equal(fast.indices, aten.indices));
       }
+}
+
+TEST_CASE("every output neuron can start the explanation: max, an index, or all", "[lrp][neuron]") {
+  const auto model = models::random_keras_model(test::strided_2d(), 5, 0.3);
+  const at::Tensor x = at::cat({test::random_input(model.net, 1), test::random_input(model.net, 2)});
+  const at::Tensor outputs = model.net.forward(x);
+  for (const char* neuron : {"max", "0", "3", "all"})
+    for (const char* spec : {"preset-a", "epsilon", "deep_taylor", "gradient", "guided_backprop", "integrated_gradients"}) {
+      lrp::Composite c = lrp::parse_composite(spec);
+      c.neuron = lrp::parse_neuron(neuron);
+      c.gradient.steps = 4;
+      const lrp::Explanation e = lrp::explain(model.net, x, c);
+      INFO(spec << " neuron " << neuron);
+      CHECK(e.outputs.equal(outputs));
+      for (int64_t q = 0; q < 2; ++q) {
+        const int64_t want = c.neuron.mode == lrp::Neuron::Mode::All     ? -1
+                             : c.neuron.mode == lrp::Neuron::Mode::Index ? c.neuron.index
+                                                                         : outputs[q].argmax().item<int64_t>();
+        CHECK(e.neuron[q].item<int64_t>() == want);
+        CHECK(e.prediction[q].item<double>() ==
+              Approx(want < 0 ? outputs[q].sum().item<double>() : outputs[q][want].item<double>()).epsilon(1e-12));
+        const bool gradient = c.method != lrp::Method::Lrp && c.method != lrp::Method::DeepTaylor;
+        if (gradient) continue;  // the gradient family's own test follows the neuron through the reference too
+        const auto ref = lrp::reference::explain(model.net, lrp::reference::to_vector(x[q]), c);
+        CHECK(stats::relative_l2(lrp::reference::to_vector(e.relevance[q]), ref.relevance) < kFloat64Tolerance);
+      }
+    }
+  lrp::Composite c = lrp::parse_composite("preset-a");
+  c.neuron = lrp::parse_neuron("4");
+  CHECK_THROWS_WITH(lrp::explain(model.net, x, c), Catch::Contains("neuron 4") && Catch::Contains("4 outputs (0 to 3)"));
+  CHECK_THROWS_WITH(lrp::parse_neuron("-1"), Catch::Contains("expected max, all or an output index"));
+  CHECK_THROWS_WITH(lrp::parse_neuron("first"), Catch::Contains("neuron \"first\""));
 }
