@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,9 +16,9 @@ namespace mlens::io {
 namespace {
 
 // NIfTI-1 header fields (byte offsets in the 348-byte header).
-constexpr std::size_t kSizeofHdr = 0, kDim = 40, kDatatype = 70, kBitpix = 72, kPixdim = 76, kVoxOffset = 108, kSclSlope = 112,
-                      kSclInter = 116, kQformCode = 252, kSformCode = 254, kQuatern = 256, kSrow = 280, kMagic = 344,
-                      kHeaderBytes = 348;
+constexpr std::size_t kSizeofHdr = 0, kDim = 40, kIntentCode = 68, kDatatype = 70, kBitpix = 72, kPixdim = 76, kVoxOffset = 108,
+                      kSclSlope = 112, kSclInter = 116, kQformCode = 252, kSformCode = 254, kQuatern = 256, kSrow = 280,
+                      kMagic = 344, kHeaderBytes = 348;
 
 std::vector<unsigned char> file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -79,6 +80,13 @@ std::string number(double v) {
   return s;
 }
 
+// A float as printf's %g writes it with every digit a float has (number() would print 1e-40 as 0).
+std::string exact(float v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", static_cast<double>(v));
+  return text;
+}
+
 // The header's fields, checked; `available` is how many bytes the voxels could come from: the file's
 // size, or for a gzip file of `compressed` bytes what they can inflate to. Returns where the voxels end.
 std::size_t check_header(const unsigned char* h, std::size_t available, std::size_t compressed, int components, NiftiFile& f) {
@@ -123,6 +131,23 @@ std::size_t check_header(const unsigned char* h, std::size_t available, std::siz
   if (bitpix != static_cast<int16_t>(8 * value_bytes))
     throw bad("bitpix is " + std::to_string(bitpix) + " but datatype " + std::to_string(f.datatype) + datatype_name(f.datatype) +
               " has " + std::to_string(8 * value_bytes) + " bits per value (expected them to agree)");
+
+  if (components > 1) {
+    // ITK reads a vector per voxel only under intent_code 1007 (NIFTI_INTENT_VECTOR): under any other it
+    // reads a scalar image and copies each x displacement into all three components, silently wrong.
+    const int16_t intent = field<int16_t>(h, kIntentCode, f.swapped);
+    if (intent != 1007)
+      throw bad("intent_code is " + std::to_string(intent) + ", expected 1007 (NIFTI_INTENT_VECTOR: one " +
+                std::to_string(components) + "-vector per voxel, as ITK and ANTs write displacement fields)");
+    // ITK's reader scales vector images wrongly: float values only in the first third of its buffer (the
+    // rest keeps the stored values), integer ones through a float copy that it then writes into its
+    // buffer with a whole vector's bytes per component, three times the image, past the buffer's end
+    // (heap corruption, bench/fuzz). It scales whenever scl_inter is not 0, even where scl_slope is 0.
+    const float slope = field<float>(h, kSclSlope, f.swapped), inter = field<float>(h, kSclInter, f.swapped);
+    if (!((slope == 0 || slope == 1) && inter == 0))
+      throw bad("scl_slope is " + exact(slope) + " and scl_inter " + exact(inter) + ", expected 0 or 1 and 0 (an unscaled "
+                "displacement field, as ITK and ANTs write them: ITK's reader scales vector images wrongly)");
+  }
 
   const float vox_offset = field<float>(h, kVoxOffset, f.swapped);
   if (!(vox_offset >= 352 && vox_offset <= 1e9f)) throw bad("vox_offset is " + number(vox_offset) + ", expected at least 352");

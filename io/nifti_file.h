@@ -41,7 +41,9 @@ struct NiftiFile {
 // one volume), a datatype that is not a real number, a file shorter than its voxels, no or a degenerate
 // geometry.
 // `components` 3 reads a displacement field as ANTs and ITK write it: dim (x, y, z, 1, 3), the vector
-// components on NIfTI's 5th axis; `shape` is then the spatial size.
+// components on NIfTI's 5th axis, intent_code 1007 (NIFTI_INTENT_VECTOR), unscaled (scl_slope 0 or 1,
+// scl_inter 0: ITK's reader scales vector images wrongly, integer ones past the end of its buffer);
+// `shape` is then the spatial size.
 NiftiFile read_nifti_file(const std::string& path, int components = 1);
 
 // The voxels as float in the engine's order (C order over (i, j, k)); scalar images only.

@@ -1,11 +1,17 @@
 // Writes the transform fuzz target's seeds into a folder: one affine as ITK text and as ANTs' MATLAB
-// file (.txt, .mat) and a 2x2x2 displacement field (.nii.gz), each prefixed with the byte that makes the
-// target read it under that name (tests/fuzz/transform.cpp). Made by bench/fuzz rather than kept in the
-// repository: two of them are binary and this says how they were made.
+// file (.txt, .mat), a 2x2x2 displacement field (.nii.gz), that field as int16 values, unscaled (read)
+// and scaled (refused: ITK's reader overran its buffer rescaling integer vectors), and a rigid transform
+// one parameter short (refused: ITK's Rigid3DTransform wrote past its parameters), each prefixed with
+// the byte that makes the target read it under that name (tests/fuzz/transform.cpp). Made by bench/fuzz
+// rather than kept in the repository: most are binary and this says how they were made.
 #include <itkAffineTransform.h>
 #include <itkTransformFileWriter.h>
 
+#include <zlib.h>
+
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -21,6 +27,20 @@ void prefix(const std::string& file, char selector, const std::string& seed) {
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::ofstream(seed, std::ios::binary) << selector << bytes;
   std::remove(file.c_str());
+}
+
+// `nii` (an uncompressed NIfTI-1 file) as int16 values scaled by `slope` (the float bytes read as int16:
+// the values do not matter), gzipped into `gz`.
+void as_int16(const std::string& nii, float slope, const std::string& gz) {
+  std::ifstream in(nii, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const int16_t datatype = 4, bitpix = 16;
+  std::memcpy(&bytes[70], &datatype, 2);
+  std::memcpy(&bytes[72], &bitpix, 2);
+  std::memcpy(&bytes[112], &slope, 4);
+  gzFile out = gzopen(gz.c_str(), "wb");
+  gzwrite(out, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(out);
 }
 
 }  // namespace
@@ -62,5 +82,15 @@ int main(int argc, char** argv) {
   }
   mlens::io::write_displacement_field(dir + "/warp.nii.gz", field);
   prefix(dir + "/warp.nii.gz", 3, dir + "/seed-warp.nii.gz");
+  mlens::io::write_displacement_field(dir + "/warp.nii", field);
+  for (const float slope : {1.0f, 0.5f}) {
+    const std::string name = slope == 1 ? "int16-warp.nii.gz" : "scaled-int16-warp.nii.gz";
+    as_int16(dir + "/warp.nii", slope, dir + "/" + name);
+    prefix(dir + "/" + name, 3, dir + "/seed-" + name);
+  }
+  std::remove((dir + "/warp.nii").c_str());
+  std::ofstream(dir + "/rigid.txt") << "#Insight Transform File V1.0\n#Transform 0\nTransform: Rigid3DTransform_double_3_3\n"
+                                       "Parameters: 1 0 0 0 1 0 0 0 1 0 0\nFixedParameters: 0 0 0\n";
+  prefix(dir + "/rigid.txt", 0, dir + "/seed-rigid.txt");
   return 0;
 }
