@@ -14,8 +14,9 @@ nlohmann::json to_json(const lrp::Composite& c) {
     for (const auto& [layer, rule] : c.layer_rules) layers[layer] = rule.describe();
     j["layer_rules"] = layers;
   }
-  // LRP's record is as it was before the gradient methods, so that earlier cohort directories still resume.
+  // LRP's record is as it was before the gradient methods and neurons, so that earlier cohort directories still resume.
   if (c.method != lrp::Method::Lrp) j["method"] = lrp::to_string(c.method);
+  if (c.neuron.mode != lrp::Neuron::Mode::Max) j["neuron"] = c.neuron.describe();
   const lrp::GradientOptions& g = c.gradient;
   if (c.method == lrp::Method::IntegratedGradients) j["integrated_gradients"] = {{"steps", g.steps}, {"reference", g.reference}};
   if (c.method == lrp::Method::SmoothGrad) j["smoothgrad"] = {{"samples", g.samples}, {"noise", g.noise}, {"seed", g.seed}};
@@ -38,6 +39,37 @@ at::Tensor to_input(const io::Volume& v, const models::Int3& input_shape, const 
   const at::Tensor cpu = at::from_blob(const_cast<float*>(v.voxels.data()), {1, 1, v.shape[0], v.shape[1], v.shape[2]},
                                        at::TensorOptions().dtype(at::kFloat));
   return cpu.to(runtime.device, runtime.dtype, /*non_blocking=*/false, /*copy=*/true);
+}
+
+at::Tensor array_input(const io::NpyArray& a, const models::Sequential& net, const Runtime& runtime,
+                       const std::string& source) {
+  const std::vector<int64_t> want = net.keras_input_shape();
+  std::vector<int64_t> got = a.shape;
+  if (got.size() == want.size() + 1 && got[0] == 1) got.erase(got.begin());  // a batch of one
+  if (got != want)
+    throw std::invalid_argument("\"" + source + "\": array of shape " + models::shape_text(a.shape) +
+                                " does not fit model \"" + net.name + "\", which takes " + models::shape_text(want) +
+                                " (channels last, as Keras; a leading batch axis of 1 may be given)");
+  for (size_t i = 0; i < a.values.size(); ++i)
+    if (!std::isfinite(a.values[i]))
+      throw std::invalid_argument("\"" + source + "\": value " + std::to_string(i) + " is " +
+                                  (std::isnan(a.values[i]) ? "NaN" : "infinite"));
+  // (D, H, W, C) in C order, a 2D network's (H, W, C) with D = 1, then channels first.
+  const models::Int3& s = net.input_shape;
+  const at::Tensor last = at::from_blob(const_cast<double*>(a.values.data()), {1, s[0], s[1], s[2], net.input_channels},
+                                        at::TensorOptions().dtype(at::kDouble));
+  return last.permute({0, 4, 1, 2, 3}).to(runtime.device, runtime.dtype, false, /*copy=*/true).contiguous();
+}
+
+io::NpyArray to_array(const at::Tensor& map, const std::vector<int64_t>& shape, bool float64) {
+  const at::Tensor last = map.detach().to(at::kCPU, at::kDouble).permute({0, 2, 3, 4, 1}).contiguous().reshape({-1});
+  io::NpyArray a;
+  a.shape = shape;
+  a.float64 = float64;
+  a.values.assign(last.data_ptr<double>(), last.data_ptr<double>() + last.numel());
+  if (static_cast<int64_t>(a.values.size()) != c10::multiply_integers(shape))
+    throw std::logic_error("to_array: map and shape differ in size");
+  return a;
 }
 
 namespace {
@@ -63,7 +95,8 @@ models::Ensemble as_ensemble(models::Sequential net) {
   e.name = net.name;
   if (net.input_channels != 1)
     throw std::invalid_argument("model \"" + net.name + "\" takes " + std::to_string(net.input_channels) +
-                                " channels per voxel; a NIfTI volume gives one");
+                                " channels per voxel; a NIfTI volume gives one (give the input as .npy, shape " +
+                                models::shape_text(net.keras_input_shape()) + ")");
   e.members.push_back({net.name, 1.0, std::make_shared<const models::Sequential>(std::move(net)), nullptr});
   return e;
 }

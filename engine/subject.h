@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/runtime.h"
+#include "io/npy.h"
 #include "io/volume.h"
 #include "lrp/ensemble.h"
 #include "models/ensemble.h"
@@ -21,6 +22,17 @@ nlohmann::json to_json(const lrp::Composite& composite);
 // not the model's input shape (naming both) or when it holds NaN/Inf.
 at::Tensor to_input(const io::Volume& volume, const models::Int3& input_shape, const Runtime& runtime,
                     const std::string& source);
+
+// A .npy array as `net`'s input [1, C, D, H, W] on the runtime's device and dtype. The array holds one
+// sample as Keras takes it (net.keras_input_shape(): channels-last, (D, H, W, C) or (H, W, C)), with or
+// without a batch axis of 1. Throws naming `source`, the shape found and the one expected, or a value
+// that is NaN or infinite.
+at::Tensor array_input(const io::NpyArray& array, const models::Sequential& net, const Runtime& runtime,
+                       const std::string& source);
+
+// A map [1, C, D, H, W] as the array the input was: `shape` (channels-last, as array_input read it),
+// float64 when `float64`.
+io::NpyArray to_array(const at::Tensor& map, const std::vector<int64_t>& shape, bool float64);
 
 // A single network as an ensemble of one (coefficient 1, intercept 0): same prediction, same map.
 models::Ensemble as_ensemble(models::Sequential net);

@@ -1,5 +1,7 @@
 #include "io/npy.h"
 
+#include "io/atomic_file.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -102,6 +104,7 @@ NpyArray read_npy(const std::string& path) {
 
   NpyArray a;
   a.shape = parse_shape(shape_text, path);
+  a.float64 = item == 8;
   // The count is checked against the bytes present before anything is allocated.
   const uint64_t available = (file_size - data_offset) / item;
   uint64_t count = std::find(a.shape.begin(), a.shape.end(), 0) != a.shape.end() ? 0 : 1;  // an empty axis empties it
@@ -131,6 +134,36 @@ NpyArray read_npy(const std::string& path) {
     }
   }
   return a;
+}
+
+void write_npy(const std::string& path, const NpyArray& a) {
+  std::string shape = "(";
+  for (int64_t d : a.shape) shape += std::to_string(d) + (a.shape.size() == 1 ? "," : ", ");
+  if (a.shape.size() > 1) shape.resize(shape.size() - 2);
+  shape += ")";
+  std::string header = "{'descr': '" + std::string(a.float64 ? "<f8" : "<f4") + "', 'fortran_order': False, 'shape': " +
+                       shape + ", }";
+  // NumPy pads the header with spaces and a newline so that the data start at a multiple of 64 bytes.
+  const size_t unpadded = 10 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header += '\n';
+  std::string bytes = "\x93NUMPY";
+  bytes += '\x01';
+  bytes += '\x00';
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header;
+  const size_t item = a.float64 ? 8 : 4, start = bytes.size();
+  bytes.resize(start + a.values.size() * item);
+  for (size_t i = 0; i < a.values.size(); ++i) {
+    if (a.float64) {
+      std::memcpy(&bytes[start + i * 8], &a.values[i], 8);
+    } else {
+      const float f = static_cast<float>(a.values[i]);
+      std::memcpy(&bytes[start + i * 4], &f, 4);
+    }
+  }
+  write_text_atomically(path, bytes);
 }
 
 }  // namespace mlens::io

@@ -25,7 +25,8 @@ void accumulate(const models::Ensemble& e, const at::Tensor& x, const Composite&
     else
       out.relevance = ex.relevance * w;
     out.prediction.add_(ex.prediction, w);
-    out.members.push_back({name, w, ex.prediction, keep ? ex.relevance : at::Tensor(), std::move(ex.accounts)});
+    out.members.push_back({name, w, ex.prediction, ex.outputs, ex.neuron, keep ? ex.relevance : at::Tensor(),
+                           std::move(ex.accounts)});
   }
 }
 
@@ -78,7 +79,8 @@ EnsembleExplanation sample(const EnsembleExplanation& batch, int64_t q) {
   const auto one = [q](const at::Tensor& t) { return t.defined() ? t.narrow(0, q, 1).clone() : at::Tensor(); };
   EnsembleExplanation e{one(batch.prediction), one(batch.relevance), {}};
   for (const MemberExplanation& m : batch.members)
-    e.members.push_back({m.name, m.coefficient, one(m.prediction), one(m.relevance), {m.accounts.at(static_cast<size_t>(q))}});
+    e.members.push_back({m.name, m.coefficient, one(m.prediction), one(m.outputs), one(m.neuron), one(m.relevance),
+                         {m.accounts.at(static_cast<size_t>(q))}});
   return e;
 }
 

@@ -15,7 +15,9 @@ namespace mlens::lrp {
 struct MemberExplanation {
   std::string name;       // "sub-ensemble/member" path for nested members
   double coefficient;     // the product of the head coefficients down to this network
-  at::Tensor prediction;  // [N] the network's own prediction
+  at::Tensor prediction;  // [N] the network's own prediction (its explained neuron's value)
+  at::Tensor outputs;     // [N, K] all its outputs
+  at::Tensor neuron;      // [N] the explained output, −1 for all (lrp/neuron.h)
   at::Tensor relevance;   // [N, 1, D, H, W] its own map (undefined unless requested)
   std::vector<Account> accounts;  // [N]: its conservation account per sample
 };

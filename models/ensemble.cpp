@@ -37,6 +37,9 @@ at::Tensor predict_weighted(const Ensemble& e, const at::Tensor& x, double weigh
     const double w = weight * m.coefficient;
     at::Tensor ym;
     if (m.network) {
+      if (m.network->output_count() != 1)
+        throw std::invalid_argument("member \"" + name + "\" has " + std::to_string(m.network->output_count()) +
+                                    " outputs; an ensemble's head combines single predictions");
       ym = m.network->forward(x).reshape({x.size(0)});
       if (out) out->push_back({name, w, ym});
     } else {

@@ -69,14 +69,7 @@ class Importer {
     }
     if (r != rank_)
       throw error(l.name, l.class_name + " in a network with " + std::to_string(rank_) + "D input " +
-                              shape_text(keras_input_shape()));
-  }
-
-  // The input as Keras sees it, without the batch axis: (D, H, W, C) or (H, W, C).
-  std::vector<int64_t> keras_input_shape() const {
-    std::vector<int64_t> s(net_.input_shape.begin() + (rank_ == 2 ? 1 : 0), net_.input_shape.end());
-    s.push_back(net_.input_channels);
-    return s;
+                              shape_text(net_.keras_input_shape()));
   }
 
   // Keras writes one value per spatial axis; a single value stands for all of them. Each is a size ≥ 1.

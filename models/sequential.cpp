@@ -43,6 +43,12 @@ std::vector<std::vector<int64_t>> Sequential::layer_shapes() const {
   return shapes;
 }
 
+std::vector<int64_t> Sequential::keras_input_shape() const {
+  std::vector<int64_t> s(input_shape.begin() + (spatial_rank == 2 ? 1 : 0), input_shape.end());
+  s.push_back(input_channels);
+  return s;
+}
+
 int64_t Sequential::output_count() const {
   const std::vector<int64_t> last = layer_shapes().back();
   return c10::multiply_integers(last.begin() + 1, last.end());

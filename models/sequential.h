@@ -30,6 +30,8 @@ struct Sequential {
 
   int64_t parameter_count() const;
   int64_t output_count() const;  // values per sample of the last layer's output
+  // One sample's input as Keras takes it: (D, H, W, C), or (H, W, C) for a 2D network.
+  std::vector<int64_t> keras_input_shape() const;
 };
 
 // Checks that `x` is [N, C, D, H, W] matching the network's input; throws std::invalid_argument with

@@ -10,12 +10,14 @@
 
 #include "fixtures.h"
 #include "io/keras_config.h"
+#include "io/npy.h"
 #include "io/volume.h"
 #include "io/nifti_file.h"
 #include "lrp/explain.h"
 #include "lrp/reference.h"
 #include "models/keras_import.h"
 #include "stats/compare.h"
+#include "networks.h"
 
 using namespace mlens;
 
@@ -132,7 +134,7 @@ TEST_CASE("mlens validate passes on a matching reference and exits 3 beyond tole
   CHECK_THAT(out, Catch::Contains("\"pass\": false"));
   test::write_npy(s.dir.path("small.npy"), "<f4", "False", "(2, 2)", std::vector<char>(16));
   CHECK(test::run(base + "--reference " + s.dir.path("small.npy"), &out) == 1);
-  CHECK_THAT(out, Catch::Contains("small.npy") && Catch::Contains("does not match the model input 21x19x17"));
+  CHECK_THAT(out, Catch::Contains("small.npy") && Catch::Contains("does not match the model input (21,19,17)"));
 }
 
 TEST_CASE("mlens reports usage errors with exit 2 and bad files with exit 1", "[cli]") {
@@ -190,4 +192,64 @@ TEST_CASE("the same inputs give the same bytes; thread counts change maps only a
   CHECK(read_file(s.dir.path("a.nii.gz")) == read_file(s.dir.path("b.nii.gz")));
   const io::Volume a = io::read_volume(s.dir.path("a.nii.gz")), c = io::read_volume(s.dir.path("c.nii.gz"));
   CHECK(stats::relative_l2(std::vector<double>(c.voxels.begin(), c.voxels.end()), std::vector<double>(a.voxels.begin(), a.voxels.end())) < 1e-6);
+}
+
+TEST_CASE("any Keras CNN from .npy: a 2D three-channel classifier, each neuron, .npy out, validate", "[cli]") {
+  test::TempDir dir;
+  io::write_keras_model(dir.path("c2d.h5"), models::random_keras_model(test::strided_2d(), 3, 0.2).keras);
+  const models::Sequential net = models::load_keras_model(io::read_keras_model(dir.path("c2d.h5")));  // float32 weights
+  // One sample as Keras takes it: (H, W, C), float32.
+  const at::Tensor x = test::random_input(net, 5).to(at::kFloat).to(at::kDouble);
+  io::NpyArray a;
+  a.shape = {12, 10, 3};
+  a.values = lrp::reference::to_vector(x[0].permute({1, 2, 3, 0}).contiguous());
+  io::write_npy(dir.path("x.npy"), a);
+  const auto command = [&](const std::string& sub, const std::string& rest) {
+    return kMlens + " " + sub + " --model " + dir.path("c2d.h5") + " --input " + dir.path("x.npy") + " " + rest;
+  };
+  std::string out;
+  REQUIRE(test::run(command("predict", "--json"), &out) == 0);
+  const nlohmann::json p = nlohmann::json::parse(out);
+  const at::Tensor y = net.forward(x).reshape({-1});
+  REQUIRE(p["outputs"].size() == 4);
+  for (int k = 0; k < 4; ++k) CHECK(p["outputs"][k].get<double>() == Approx(y[k].item<double>()).epsilon(1e-5));
+  CHECK(p["softmax_removed"] == true);
+  CHECK(p["probabilities"][0].get<double>() + p["probabilities"][1].get<double>() + p["probabilities"][2].get<double>() +
+            p["probabilities"][3].get<double>() == Approx(1.0));
+
+  // Output 2 with epsilon in float64: the map in the input's shape, float64, equal to the reference's.
+  lrp::Composite c = lrp::parse_composite("epsilon");
+  c.neuron = lrp::parse_neuron("2");
+  REQUIRE(test::run(command("explain", "--rule epsilon --neuron 2 --dtype float64 --out " + dir.path("r.npy")), &out) == 0);
+  CHECK_THAT(out, Catch::Contains("(output 2 of 4)"));
+  const io::NpyArray r = io::read_npy(dir.path("r.npy"));
+  CHECK(r.shape == std::vector<int64_t>{12, 10, 3});
+  CHECK(r.float64);
+  const auto ref = lrp::reference::explain(net, lrp::reference::to_vector(x[0]), c);
+  const at::Tensor ref_last = at::tensor(ref.relevance, at::kDouble).reshape({3, 1, 12, 10}).permute({1, 2, 3, 0});
+  CHECK(stats::relative_l2(r.values, lrp::reference::to_vector(ref_last.contiguous())) < 1e-9);
+  const nlohmann::json sidecar = nlohmann::json::parse(read_file(dir.path("r.json")));
+  CHECK(sidecar["neuron"]["index"] == 2);
+  CHECK(sidecar["neuron"]["selection"] == "2");
+  CHECK(sidecar["neuron"]["value"].get<double>() == Approx(y[2].item<double>()).epsilon(1e-5));
+  CHECK(sidecar["rule"]["neuron"] == "2");
+
+  // The same map validates; float32 runs of a float32 input write float32; every neuron mode and method runs.
+  CHECK(test::run(command("validate", "--rule epsilon --neuron 2 --dtype float64 --reference " + dir.path("r.npy")), &out) == 0);
+  CHECK_THAT(out, Catch::Contains("PASS"));
+  REQUIRE(test::run(command("explain", "--method integrated_gradients --steps 4 --neuron all --out " + dir.path("ig.npy")), &out) == 0);
+  CHECK_FALSE(io::read_npy(dir.path("ig.npy")).float64);
+  REQUIRE(test::run(command("explain", "--rule lrp.sequential_preset_a --out " + dir.path("max.npy") + " --json"), &out) == 0);
+  CHECK(nlohmann::json::parse(out.substr(out.find('{')))["neuron"]["index"] == y.argmax().item<int64_t>());  // past the log lines
+
+  // Usage errors: an output the model lacks, a NIfTI --out, a manifest.
+  CHECK(test::run(command("explain", "--neuron 4 --out " + dir.path("bad.npy")), &out) == 2);
+  CHECK_THAT(out, Catch::Contains("4 outputs (0 to 3)"));
+  CHECK(test::run(command("explain", "--out " + dir.path("bad.nii.gz")), &out) == 2);
+  CHECK(test::run(command("explain", "--neuron first --out " + dir.path("bad.npy")), &out) == 2);
+  // An array of the wrong shape names both.
+  a.shape = {10, 12, 3};
+  io::write_npy(dir.path("t.npy"), a);
+  CHECK(test::run(kMlens + " predict --model " + dir.path("c2d.h5") + " --input " + dir.path("t.npy"), &out) == 1);
+  CHECK_THAT(out, Catch::Contains("(10,12,3)") && Catch::Contains("takes (12,10,3)"));
 }

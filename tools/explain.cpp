@@ -34,14 +34,86 @@ std::string now_utc() {
   return buf;
 }
 
-int run(const po::variables_map& vm) {
-  using clock = std::chrono::steady_clock;
-  const auto seconds_since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
-  const std::string out = vm["out"].as<std::string>();
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-  const auto t0 = clock::now();
+// Which output was explained and its value: {"selection": "max", "index": 2, "value": 0.7} (index −1: all).
+nlohmann::json neuron_json(const lrp::Composite& composite, const at::Tensor& neuron, const at::Tensor& prediction) {
+  return {{"selection", composite.neuron.describe()}, {"index", neuron.item<int64_t>()}, {"value", prediction.item<double>()}};
+}
+
+std::string neuron_text(const nlohmann::json& neuron, int64_t outputs) {
+  if (outputs == 1) return "";
+  const int64_t index = neuron["index"];
+  return index < 0 ? "  (all " + std::to_string(outputs) + " outputs)"
+                   : "  (output " + std::to_string(index) + " of " + std::to_string(outputs) + ")";
+}
+
+bool is_lrp(const lrp::Composite& c) { return c.method == lrp::Method::Lrp || c.method == lrp::Method::DeepTaylor; }
+
+void print_summary(const lrp::Composite& composite, double prediction, const std::string& neuron, double relevance_sum,
+                   const std::string& out, const std::string& sidecar, double explain_seconds, double load_seconds,
+                   double write_seconds) {
+  std::cout << std::setprecision(8) << "prediction:     " << prediction << neuron << "\n"
+            << (is_lrp(composite)
+                    ? "relevance sum:  " + number_text(relevance_sum) + "  (the rest was absorbed by biases/epsilon; see the sidecar)\n"
+                    : "attribution sum: " + number_text(relevance_sum) + "\n")
+            << "relevance map:  " << out << "\n"
+            << "sidecar:        " << sidecar << "\n"
+            << std::setprecision(3) << "time:           " << explain_seconds << " s explain, " << load_seconds
+            << " s load, " << write_seconds << " s write\n";
+}
+
+// A .npy input: any model shape, the attribution written as .npy in the input's shape.
+int explain_array(const po::variables_map& vm, const engine::Runtime& runtime, const lrp::Composite& composite) {
+  const auto t0 = Clock::now();
+  const std::string out = vm["out"].as<std::string>();
+  if (out.size() < 5 || out.compare(out.size() - 4, 4, ".npy") != 0)
+    throw UsageError("--out \"" + out + "\": a .npy input's attribution is written as .npy (REL.npy)");
+  if (vm.count("members") || vm.count("model-space")) throw UsageError("--members and --model-space are for NIfTI volumes");
+  const std::string sidecar = vm.count("sidecar") ? vm["sidecar"].as<std::string>() : out.substr(0, out.size() - 4) + ".json";
+  for (const std::string& target : {out, sidecar}) io::require_writable_file(target);
+  const ArraySubject s = load_array_subject(vm, runtime, &composite);
+  lrp::check_explainable(s.net);
+  const double load_seconds = seconds_since(t0);
+  if (s.net.softmax_removed) log("model \"" + s.net.name + "\" ends in a softmax: explaining its input (the logits), as iNNvestigate does");
+  log("explaining " + s.source + " with " + composite.name + " on " + runtime.device_name() + " (" + runtime.dtype_name() + ")");
+  const auto t1 = Clock::now();
+  const lrp::Explanation e = lrp::explain(s.net, s.x, composite);
+  const double explain_seconds = seconds_since(t1);
+  const auto t2 = Clock::now();
+  // The input's own shape and dtype; a float64 run writes float64.
+  io::write_npy(out, engine::to_array(e.relevance, s.array.shape, s.array.float64 || runtime.dtype == at::kDouble));
+  const double write_seconds = seconds_since(t2);
+  const double prediction = e.prediction.item<double>(), relevance_sum = e.relevance.sum().item<double>();
+  nlohmann::json meta{{"prediction", prediction},
+                      {"neuron", neuron_json(composite, e.neuron[0], e.prediction[0])},
+                      {"relevance_sum", relevance_sum},
+                      {"relevance_map", out},
+                      {"input", s.source},
+                      {"model", {{"file", vm["model"].as<std::string>()}, {"name", s.net.name}}},
+                      {"rule", to_json(composite)},
+                      {"options", {{"device", runtime.device_name()}, {"dtype", runtime.dtype_name()}, {"threads", runtime.thread_count()}}},
+                      {"conservation", is_lrp(composite) ? to_json(e.accounts.at(0)) : nlohmann::json(nullptr)},
+                      {"timings_seconds", {{"load", load_seconds}, {"explain", explain_seconds}, {"write", write_seconds}}},
+                      {"versions", versions_json()},
+                      {"created", now_utc()}};
+  meta.update(outputs_json(e.outputs[0], s.net));
+  io::write_text_atomically(sidecar, meta.dump(2) + "\n");
+  if (vm.count("json"))
+    std::cout << meta.dump(2) << "\n";
+  else
+    print_summary(composite, prediction, neuron_text(meta["neuron"], e.outputs.size(1)), relevance_sum, out, sidecar,
+                  explain_seconds, load_seconds, write_seconds);
+  return kExitOk;
+}
+
+int run(const po::variables_map& vm) {
+  const auto t0 = Clock::now();
   const engine::Runtime runtime = runtime_from(vm);
   const lrp::Composite composite = composite_from(vm);
+  if (array_input(vm) && !vm.count("cohort")) return explain_array(vm, runtime, composite);
+  const std::string out = vm["out"].as<std::string>();
   const LoadedModel loaded = load_model(vm, runtime, composite);
   const models::Ensemble& model = loaded.model;
   lrp::check_explainable(model);
@@ -59,12 +131,12 @@ int run(const po::variables_map& vm) {
 
   log("explaining " + input + " with " + composite.name + " on " + runtime.device_name() + " (" + runtime.dtype_name() +
       ", " + std::to_string(runtime.thread_count()) + " threads)");
-  const auto t1 = clock::now();
+  const auto t1 = Clock::now();
   const bool member_maps = vm.count("members") > 0;
   const lrp::EnsembleExplanation e = engine::explain(model, volume, composite, runtime, input, member_maps);
   const double explain_seconds = seconds_since(t1);
 
-  const auto t2 = clock::now();
+  const auto t2 = Clock::now();
   // Maps are made in the model's grid and written in the subject's (the same grid for --model); a
   // float64 run writes float64 NIfTI, so that its digits reach the file.
   const auto write_map = [&](const std::string& path, const at::Tensor& map, bool subject_space) {
@@ -94,7 +166,7 @@ int run(const po::variables_map& vm) {
 
   const double prediction = e.prediction.item<double>();
   const double relevance_sum = e.relevance.sum().item<double>();
-  const nlohmann::json meta{
+  nlohmann::json meta{
       {"prediction", prediction},
       {"relevance_sum", relevance_sum},
       {"relevance_map", out},
@@ -109,20 +181,20 @@ int run(const po::variables_map& vm) {
       {"timings_seconds", {{"load", load_seconds}, {"explain", explain_seconds}, {"write", write_seconds}}},
       {"versions", versions_json()},
       {"created", now_utc()}};
+  // A single network's output neuron (an ensemble combines its members' single outputs).
+  std::string neuron;
+  if (e.members.size() == 1 && model.members.size() == 1 && model.members[0].network) {
+    const lrp::MemberExplanation& m = e.members[0];
+    meta["neuron"] = neuron_json(composite, m.neuron[0], m.prediction[0]);
+    meta.update(outputs_json(m.outputs[0], *model.members[0].network));
+    neuron = neuron_text(meta["neuron"], m.outputs.size(1));
+  }
   io::write_text_atomically(sidecar, meta.dump(2) + "\n");
 
-  if (vm.count("json")) {
+  if (vm.count("json"))
     std::cout << meta.dump(2) << "\n";
-  } else {
-    std::cout << std::setprecision(8) << "prediction:     " << prediction << "\n"
-              << (composite.method == lrp::Method::Lrp || composite.method == lrp::Method::DeepTaylor
-                      ? "relevance sum:  " + number_text(relevance_sum) + "  (the rest was absorbed by biases/epsilon; see the sidecar)\n"
-                      : "attribution sum: " + number_text(relevance_sum) + "\n")
-              << "relevance map:  " << out << "\n"
-              << "sidecar:        " << sidecar << "\n"
-              << std::setprecision(3) << "time:           " << explain_seconds << " s explain, " << load_seconds
-              << " s load, " << write_seconds << " s write\n";
-  }
+  else
+    print_summary(composite, prediction, neuron, relevance_sum, out, sidecar, explain_seconds, load_seconds, write_seconds);
   return kExitOk;
 }
 
@@ -146,7 +218,8 @@ Command explain_command() {
             add_model_options(o);
             add_subject_options(o);
             o.add_options()("out,o", po::value<std::string>()->required()->value_name("REL"),
-                            "relevance map to write (.nii.gz), in the input volume's grid; with --cohort a directory")(
+                            "relevance map to write (.nii.gz), in the input volume's grid; REL.npy for a .npy input (its shape, "
+                            "float64 for float64 inputs or runs); with --cohort a directory")(
                 "model-space", po::value<std::string>()->value_name("FILE"), "also write the map in the model's grid")(
                 "sidecar", po::value<std::string>()->value_name("JSON"), "sidecar path (default: REL with .json)")(
                 "members", "also write each ensemble member's map (REL_member-K.nii.gz)")(

@@ -104,7 +104,8 @@ LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runti
 void add_subject_options(po::options_description& o) {
   o.add_options()("input,i", po::value<std::string>()->value_name("VOL"),
                   "NIfTI volume: in the model's input grid for --model; for --manifest, the subject's volume, which the "
-                  "manifest's preprocessing brings into the grid")(
+                  "manifest's preprocessing brings into the grid. Or, with --model, a .npy array of one sample as Keras "
+                  "takes it (channels last: (D,H,W,C), (H,W,C) for 2D models; float32 or float64), for any model")(
       "mask", po::value<std::string>()->value_name("MASK"), "brain mask in the volume's grid (voxels with 0 are zeroed)");
 }
 
@@ -113,6 +114,41 @@ engine::Prepared prepare_subject(const po::variables_map& vm, const LoadedModel&
   std::optional<io::Volume> mask;
   if (vm.count("mask")) mask = io::read_volume(vm["mask"].as<std::string>());
   return engine::prepare(io::read_volume(input), loaded.preprocess, mask ? &*mask : nullptr, input);
+}
+
+bool array_input(const po::variables_map& vm) {
+  if (!vm.count("input")) return false;
+  const std::string input = vm["input"].as<std::string>();
+  return input.size() > 4 && input.compare(input.size() - 4, 4, ".npy") == 0;
+}
+
+ArraySubject load_array_subject(const po::variables_map& vm, const engine::Runtime& runtime, const lrp::Composite* composite) {
+  if (vm.count("manifest"))
+    throw UsageError("a .npy --input goes with --model: an ensemble's manifest preprocesses NIfTI volumes");
+  if (vm.count("mask")) throw UsageError("--mask is for NIfTI volumes; zero the array's voxels before saving it");
+  ArraySubject s{load_network(vm, runtime), {}, {}, vm["input"].as<std::string>()};
+  if (composite) {
+    try {
+      lrp::check_layer_rules(s.net, *composite);
+      lrp::check_neuron(s.net, composite->neuron);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(e.what());
+    }
+  }
+  s.array = io::read_npy(s.source);
+  s.x = engine::array_input(s.array, s.net, runtime, s.source);
+  return s;
+}
+
+nlohmann::json outputs_json(const at::Tensor& outputs, const models::Sequential& net) {
+  const at::Tensor y = outputs.to(at::kCPU, at::kDouble).contiguous();
+  nlohmann::json j{{"outputs", std::vector<double>(y.data_ptr<double>(), y.data_ptr<double>() + y.numel())},
+                   {"softmax_removed", net.softmax_removed}};
+  if (net.softmax_removed) {
+    const at::Tensor p = at::softmax(y, 0);
+    j["probabilities"] = std::vector<double>(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
+  }
+  return j;
 }
 
 void add_runtime_options(po::options_description& o) {
@@ -165,7 +201,10 @@ void add_rule_options(po::options_description& o) {
       "baseline", po::value<double>()->value_name("V"), "integrated_gradients: the reference input's value (default 0)")(
       "samples", po::value<int>()->value_name("N"), "smoothgrad: noisy copies averaged (default 64)")(
       "noise", po::value<double>()->value_name("SD"), "smoothgrad: the noise's standard deviation (default 1)")(
-      "seed", po::value<uint64_t>()->value_name("N"), "smoothgrad: the noise's seed (default 0)");
+      "seed", po::value<uint64_t>()->value_name("N"), "smoothgrad: the noise's seed (default 0)")(
+      "neuron", po::value<std::string>()->value_name("N"),
+      "the output to explain: max (default; per sample its largest output, iNNvestigate's max_activation), an "
+      "index from 0, or all (the whole output vector)");
 }
 
 lrp::Composite composite_from(const po::variables_map& vm) {
@@ -191,6 +230,7 @@ lrp::Composite composite_from(const po::variables_map& vm) {
     if (vm.count("samples")) c.gradient.samples = vm["samples"].as<int>();
     if (vm.count("noise")) c.gradient.noise = vm["noise"].as<double>();
     if (vm.count("seed")) c.gradient.seed = vm["seed"].as<uint64_t>();
+    if (vm.count("neuron")) c.neuron = lrp::parse_neuron(vm["neuron"].as<std::string>());
     return c;
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());

@@ -44,11 +44,26 @@ void add_subject_options(po::options_description& options);
 // The subject's volume through the model's preprocessing (reorient, prune, normalise).
 engine::Prepared prepare_subject(const po::variables_map& vm, const LoadedModel& loaded);
 
+// An --input given as .npy (any model shape: 2D, several channels; docs/cli.md): the single network of
+// --model (never a manifest, whose preprocessing is for volumes), the array as read, and the network's
+// input [1, C, D, H, W] made from it. With `composite`, its table must fit the network (usage error).
+bool array_input(const po::variables_map& vm);
+struct ArraySubject {
+  models::Sequential net;
+  io::NpyArray array;
+  at::Tensor x;
+  std::string source;  // the --input path
+};
+ArraySubject load_array_subject(const po::variables_map& vm, const engine::Runtime& runtime,
+                                const lrp::Composite* composite = nullptr);
+// {"outputs": [...], "softmax_removed": ...(, "probabilities": [...])} of one sample's outputs [K].
+nlohmann::json outputs_json(const at::Tensor& outputs, const models::Sequential& net);
+
 // --device, --threads, --dtype
 void add_runtime_options(po::options_description& options);
 engine::Runtime runtime_from(const po::variables_map& vm);
 
-// --rule, --epsilon, --alpha, --beta, --bias-rule, --ties, --low, --high
+// --rule, --epsilon, --alpha, --beta, --bias-rule, --ties, --low, --high, --neuron, the gradient methods' options
 void add_rule_options(po::options_description& options);
 lrp::Composite composite_from(const po::variables_map& vm);
 

@@ -12,42 +12,56 @@
 namespace mlens::tools {
 namespace {
 
-// The reference as values in the engine's C order over (D, H, W).
-std::vector<double> read_reference(const std::string& path, const models::Int3& shape) {
+// Without its axes of length 1: (1, D, H, W, 1) as Keras/iNNvestigate return a map is (D, H, W).
+std::vector<int64_t> squeezed(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> out;
+  for (int64_t d : shape)
+    if (d != 1) out.push_back(d);
+  return out;
+}
+
+// The reference's values in C order; its shape must be `shape` up to axes of length 1.
+std::vector<double> read_reference(const std::string& path, const std::vector<int64_t>& shape) {
   std::vector<int64_t> found;
   std::vector<double> values;
   if (io::nifti_extension(path).empty()) {
     io::NpyArray a = io::read_npy(path);
-    for (int64_t d : a.shape)
-      if (d != 1) found.push_back(d);  // (1, D, H, W, 1) as Keras/iNNvestigate return it
+    found = a.shape;
     values = std::move(a.values);
   } else {
     const io::Volume v = io::read_volume(path);
     found.assign(v.shape.begin(), v.shape.end());
     values.assign(v.voxels.begin(), v.voxels.end());
   }
-  if (found != std::vector<int64_t>{shape[0], shape[1], shape[2]}) {
-    std::string text;
-    for (int64_t d : found) text += (text.empty() ? "" : "x") + std::to_string(d);
-    throw std::invalid_argument("\"" + path + "\": reference of size " + text + " does not match the model input " +
-                                std::to_string(shape[0]) + "x" + std::to_string(shape[1]) + "x" + std::to_string(shape[2]));
-  }
+  if (squeezed(found) != squeezed(shape))
+    throw std::invalid_argument("\"" + path + "\": reference of shape " + models::shape_text(found) +
+                                " does not match the model input " + models::shape_text(shape));
   return values;
+}
+
+std::vector<double> values_of(const at::Tensor& t) {
+  const at::Tensor r = t.to(at::kCPU, at::kDouble).contiguous();
+  return {r.data_ptr<double>(), r.data_ptr<double>() + r.numel()};
 }
 
 int run(const po::variables_map& vm) {
   const engine::Runtime runtime = runtime_from(vm);
   const lrp::Composite composite = composite_from(vm);
-  const LoadedModel loaded = load_model(vm, runtime, composite);
   if (!vm.count("input")) throw UsageError("give --input VOL");
   const std::string input = vm["input"].as<std::string>(), reference = vm["reference"].as<std::string>();
   const double tolerance = vm["tolerance"].as<double>();
-  const std::vector<double> ref = read_reference(reference, loaded.model.input_shape());
-  // References from other tools are in the model's input grid: compare there.
-  const lrp::EnsembleExplanation e =
-      engine::explain(loaded.model, prepare_subject(vm, loaded).model_input, composite, runtime, input);
-  const at::Tensor r = e.relevance.to(at::kCPU, at::kDouble).contiguous();
-  const std::vector<double> mine(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
+  std::vector<double> mine, ref;
+  if (array_input(vm)) {  // a .npy input: compared in its own (Keras) layout
+    const ArraySubject a = load_array_subject(vm, runtime, &composite);
+    ref = read_reference(reference, a.net.keras_input_shape());
+    mine = engine::to_array(lrp::explain(a.net, a.x, composite).relevance, a.array.shape, true).values;
+  } else {
+    const LoadedModel loaded = load_model(vm, runtime, composite);
+    const models::Int3 grid = loaded.model.input_shape();
+    ref = read_reference(reference, {grid[0], grid[1], grid[2]});
+    // References from other tools are in the model's input grid: compare there.
+    mine = values_of(engine::explain(loaded.model, prepare_subject(vm, loaded).model_input, composite, runtime, input).relevance);
+  }
   stats::MapComparison c;
   try {
     c = stats::compare_maps(mine, ref);
@@ -84,7 +98,9 @@ Command validate_command() {
           "Computes the relevance map as `explain` does and compares it voxel by voxel with a map made by another tool "
           "(iNNvestigate, Zennit) for the same model, input and rule: max absolute error, relative L2 error "
           "||mlens - ref|| / ||ref||, Pearson r and both sums. A .npy reference (float32/float64, C order, the model's "
-          "input orientation; singleton batch/channel axes allowed) is read without Python. Exits 3 when the relative L2 "
+          "input orientation; singleton batch/channel axes allowed) is read without Python. With a .npy --input (any "
+          "model shape, e.g. a 2D or multi-channel model) the reference is in that array's shape. Every method and "
+          "--neuron of `explain` can be validated. Exits 3 when the relative L2 "
           "error exceeds --tolerance. Use --dtype float64 for the tightest comparison.",
           "mlens validate --model mrinet.h5 --input vol.nii.gz --reference innvestigate_preset_a.npy --dtype float64",
           [](po::options_description& o, po::positional_options_description&) {
