@@ -58,7 +58,8 @@ at::Tensor array_input(const io::NpyArray& a, const models::Sequential& net, con
   const models::Int3& s = net.input_shape;
   const at::Tensor last = at::from_blob(const_cast<double*>(a.values.data()), {1, s[0], s[1], s[2], net.input_channels},
                                         at::TensorOptions().dtype(at::kDouble));
-  return last.permute({0, 4, 1, 2, 3}).to(runtime.device, runtime.dtype, false, /*copy=*/true).contiguous();
+  // A contiguous copy (the array goes away), then to the device.
+  return last.permute({0, 4, 1, 2, 3}).clone(at::MemoryFormat::Contiguous).to(runtime.device, runtime.dtype);
 }
 
 io::NpyArray to_array(const at::Tensor& map, const std::vector<int64_t>& shape, bool float64) {

@@ -82,7 +82,7 @@ models::KerasLayer parse_layer(const json& layer, size_t index, const std::strin
   if (!c.is_object()) throw std::invalid_argument(at + " (" + l.class_name + "): \"config\" is not an object");
   l.name = FieldReader(c, at).text("name", l.class_name);
   const FieldReader f(c, "\"" + source + "\": layer \"" + l.name + "\"");
-  l.batch_input_shape = f.integers("batch_input_shape", {});
+  l.batch_input_shape = f.integers("batch_input_shape", f.integers("batch_shape", {}));  // Keras 3: batch_shape
   // Other classes' fields mean other things (ZeroPadding3D's "padding" is a list): the importer
   // refuses such a layer by its class, so nothing else of it is read.
   if (!known_class(l.class_name)) return l;

@@ -264,13 +264,13 @@ Explanation explain(const models::Sequential& net, const at::Tensor& x, const Co
   }
   const int64_t samples = x.size(0);
   Explanation e;
-  e.outputs = h.reshape({samples, -1}).clone();
-  e.neuron = chosen_neurons(e.outputs, composite.neuron);
-  const at::Tensor mask = neuron_mask(e.outputs, composite.neuron);
-  e.prediction = (e.outputs * mask).sum(1);
+  const Start start = start_from(h, composite.neuron);
+  e.outputs = start.outputs;
+  e.neuron = start.neuron;
+  e.prediction = start.prediction;
 
   // Backward: the chosen neuron's relevance is its value (DeepTaylor: iNNvestigate puts a ReLU on the output).
-  h = h * mask.view(h.sizes());  // not in place: the last layer may have saved its output
+  h = start.chosen(h);  // a copy: the last layer may have saved its output
   Flow r{deep_taylor ? h.clamp_min_(0) : h};
   h = at::Tensor();
   // The account's sums stay on the device until the pass is done: reading each at once would sync.

@@ -55,12 +55,9 @@ Backpropagated backprop(const models::Sequential& net, const at::Tensor& x, Back
       h = models::forward(l, h);
     }
   }
-  Backpropagated out;
-  out.outputs = h.reshape({x.size(0), -1}).clone();
-  const at::Tensor mask = neuron_mask(out.outputs, neuron);
-  out.prediction = (out.outputs * mask).sum(1);
-
-  at::Tensor g = (from_output ? h * mask.view(h.sizes()) : mask.view(h.sizes()));
+  const Start start = start_from(h, neuron);
+  Backpropagated out{start.outputs, start.neuron, start.prediction, {}};
+  at::Tensor g = from_output ? start.chosen(h) : start.mask.view(h.sizes());
   h = at::Tensor();
   for (size_t step = 0; step < n; ++step) {
     const size_t i = n - 1 - step;
@@ -148,7 +145,7 @@ Explanation attribute(const models::Sequential& net, const at::Tensor& x, const 
                                                                : Backprop::Gradient;
     Backpropagated b = backprop(net, x, mode, c.ties, /*from_output=*/mode != Backprop::Gradient, c.neuron);
     e.outputs = b.outputs;
-    e.neuron = chosen_neurons(b.outputs, c.neuron);
+    e.neuron = b.neuron;
     e.prediction = b.prediction;
     e.relevance = c.method == Method::InputTimesGradient ? b.gradient.mul_(x) : b.gradient;
     return e;
@@ -156,9 +153,10 @@ Explanation attribute(const models::Sequential& net, const at::Tensor& x, const 
   // Integrated gradients and SmoothGrad: the neuron is chosen once, from the sample's own outputs.
   check_explainable(net);
   check_neuron(net, c.neuron);
-  e.outputs = net.forward(x).reshape({x.size(0), -1});
-  e.neuron = chosen_neurons(e.outputs, c.neuron);
-  e.prediction = (e.outputs * neuron_mask(e.outputs, c.neuron)).sum(1);
+  const Start start = start_from(net.forward(x), c.neuron);
+  e.outputs = start.outputs;
+  e.neuron = start.neuron;
+  e.prediction = start.prediction;
   if (c.method == Method::IntegratedGradients) {
     if (o.steps < 1) throw std::invalid_argument("integrated gradients: steps must be at least 1");
     const at::Tensor difference = x - o.reference;

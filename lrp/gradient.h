@@ -25,6 +25,7 @@ enum class Backprop { Gradient, Deconvnet, Guided };
 
 struct Backpropagated {
   at::Tensor outputs;     // [N, K]
+  at::Tensor neuron;      // [N]: the chosen output, −1 for all (lrp/neuron.h)
   at::Tensor prediction;  // [N]: the chosen neuron's value (the outputs' sum for `all`)
   at::Tensor gradient;    // [N, C, D, H, W]: d output / d input, ReLUs reversed by the method
 };

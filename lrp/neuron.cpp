@@ -25,6 +25,10 @@ Neuron parse_neuron(const std::string& text) {
 }
 
 void check_neuron(const models::Sequential& net, const Neuron& neuron) {
+  const std::vector<int64_t> last = net.layers.empty() ? std::vector<int64_t>{} : net.layer_shapes().back();
+  if (last.size() == 5 && last[2] * last[3] * last[4] > 1 && neuron.mode != Neuron::Mode::All)
+    throw std::invalid_argument("model \"" + net.name + "\" outputs an image " + models::shape_text(last) +
+                                ", not a vector of outputs: explain it with --neuron all");
   const int64_t outputs = net.output_count();
   if (neuron.mode == Neuron::Mode::Index && neuron.index >= outputs)
     throw std::invalid_argument("neuron " + std::to_string(neuron.index) + ": model \"" + net.name + "\" has " +
@@ -32,19 +36,21 @@ void check_neuron(const models::Sequential& net, const Neuron& neuron) {
                                 std::to_string(outputs - 1) + ")"));
 }
 
-at::Tensor chosen_neurons(const at::Tensor& outputs, const Neuron& neuron) {
-  const auto index = outputs.options().dtype(at::kLong);
-  switch (neuron.mode) {
-    case Neuron::Mode::All: return at::full({outputs.size(0)}, -1, index);
-    case Neuron::Mode::Index: return at::full({outputs.size(0)}, neuron.index, index);
-    case Neuron::Mode::Max: return outputs.argmax(1);  // the first of equal maxima
-  }
-  throw std::logic_error("chosen_neurons: unknown mode");
-}
+at::Tensor Start::chosen(const at::Tensor& y) const { return y.masked_fill(mask.view(y.sizes()).eq(0), 0); }
 
-at::Tensor neuron_mask(const at::Tensor& outputs, const Neuron& neuron) {
-  if (neuron.mode == Neuron::Mode::All) return at::ones_like(outputs);
-  return at::zeros_like(outputs).scatter_(1, chosen_neurons(outputs, neuron).unsqueeze(1), 1.0);
+Start start_from(const at::Tensor& y, const Neuron& neuron) {
+  Start s;
+  s.outputs = y.reshape({y.size(0), -1}).clone();
+  const auto index = s.outputs.options().dtype(at::kLong);
+  switch (neuron.mode) {
+    case Neuron::Mode::All: s.neuron = at::full({s.outputs.size(0)}, -1, index); break;
+    case Neuron::Mode::Index: s.neuron = at::full({s.outputs.size(0)}, neuron.index, index); break;
+    case Neuron::Mode::Max: s.neuron = s.outputs.argmax(1); break;  // the first of equal maxima
+  }
+  s.mask = neuron.mode == Neuron::Mode::All ? at::ones_like(s.outputs)
+                                            : at::zeros_like(s.outputs).scatter_(1, s.neuron.unsqueeze(1), 1.0);
+  s.prediction = s.chosen(s.outputs).sum(1);
+  return s;
 }
 
 }  // namespace mlens::lrp

@@ -32,13 +32,19 @@ struct Neuron {
 // "max", "all" or an index ≥ 0; anything else is std::invalid_argument naming what was given.
 Neuron parse_neuron(const std::string& text);
 
-// Throws std::invalid_argument when `neuron` is an index the network's output does not have.
+// Throws std::invalid_argument when `neuron` is an index the network's output does not have, or when
+// the output is an image (a final convolution) and `neuron` is not `all`: its outputs have no order to
+// pick from.
 void check_neuron(const models::Sequential& net, const Neuron& neuron);
 
-// The start mask [N, K] (1 on the chosen outputs, 0 elsewhere) for outputs [N, K], in their dtype and device.
-at::Tensor neuron_mask(const at::Tensor& outputs, const Neuron& neuron);
-
-// Per sample the chosen output's index ([N] int64), −1 for `all`.
-at::Tensor chosen_neurons(const at::Tensor& outputs, const Neuron& neuron);
+// Where an explanation starts, from the network's output y [N, ...]: every output [N, K], the chosen
+// output per sample ([N] int64, −1 for `all`), the start mask [N, K] (1 on the chosen outputs) and the
+// chosen value (the outputs' sum for `all`).
+struct Start {
+  at::Tensor outputs, neuron, mask, prediction;
+  // y with every output but the chosen ones set to 0 (an unchosen infinite output included).
+  at::Tensor chosen(const at::Tensor& y) const;
+};
+Start start_from(const at::Tensor& y, const Neuron& neuron);
 
 }  // namespace mlens::lrp

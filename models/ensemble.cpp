@@ -27,6 +27,16 @@ void check_same_input(const Ensemble& e) {
                                   shape_text(first) + "; all members must share one input geometry");
 }
 
+void check_single_output(const Ensemble& e, const std::string& use) {
+  for (const auto& m : e.members) {
+    if (m.ensemble) check_single_output(*m.ensemble, use);
+    if (m.network && m.network->output_count() != 1)
+      throw std::invalid_argument("model \"" + m.name + "\" has " + std::to_string(m.network->output_count()) +
+                                  " outputs; " + use + " needs single-output (brain-age) models. Explain a model with "
+                                  "several outputs one input at a time with --model and --neuron");
+  }
+}
+
 namespace {
 
 at::Tensor predict_weighted(const Ensemble& e, const at::Tensor& x, double weight, const std::string& prefix,
@@ -37,9 +47,6 @@ at::Tensor predict_weighted(const Ensemble& e, const at::Tensor& x, double weigh
     const double w = weight * m.coefficient;
     at::Tensor ym;
     if (m.network) {
-      if (m.network->output_count() != 1)
-        throw std::invalid_argument("member \"" + name + "\" has " + std::to_string(m.network->output_count()) +
-                                    " outputs; an ensemble's head combines single predictions");
       ym = m.network->forward(x).reshape({x.size(0)});
       if (out) out->push_back({name, w, ym});
     } else {
@@ -53,6 +60,7 @@ at::Tensor predict_weighted(const Ensemble& e, const at::Tensor& x, double weigh
 }  // namespace
 
 at::Tensor Ensemble::predict(const at::Tensor& x, std::vector<MemberPrediction>* members) const {
+  check_single_output(*this, "a prediction of the ensemble \"" + name + "\"");
   return predict_weighted(*this, x, 1.0, "", members);
 }
 

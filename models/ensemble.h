@@ -45,4 +45,8 @@ struct Ensemble {
 // Throws std::invalid_argument naming two members whose input shapes differ.
 void check_same_input(const Ensemble& ensemble);
 
+// Throws std::invalid_argument naming the first network with more than one output: a head combines
+// single predictions, and cohorts score single-output (brain-age) models. `use` says what needs it.
+void check_single_output(const Ensemble& ensemble, const std::string& use);
+
 }  // namespace mlens::models

@@ -37,7 +37,8 @@ class Importer {
     for (const KerasLayer& l : architecture.layers)
       if (!l.batch_input_shape.empty() && shape_.empty()) set_input(l.batch_input_shape, input_shape);
     if (shape_.empty()) {
-      if (!input_shape) throw error("model_config", "no batch_input_shape recorded; give the input shape (D,H,W)");
+      if (!input_shape)
+        throw error("model_config", "no batch_input_shape recorded; give the input shape (D,H,W; 1,H,W for a 2D model)");
       for (int64_t d : *input_shape) positive(d, "", "the input shape's axis", kMaxSize);
       shape_ = {1, 1, (*input_shape)[0], (*input_shape)[1], (*input_shape)[2]};
       net_.input_shape = *input_shape;
@@ -102,7 +103,7 @@ class Importer {
       if (s[a] == -1) {
         if (!requested)
           throw error("", "batch_input_shape " + shape_text(bis) + " leaves axis " + std::to_string(a + rank_ - 2) +
-                              " open (None); give the input shape");
+                              " open (None); give the input shape (D,H,W; 1,H,W for a 2D model)");
         s[a] = (*requested)[a];
       }
     for (int a = 0; a < 3; ++a) positive(s[a], "", "batch_input_shape " + shape_text(bis) + ": a spatial axis");
@@ -130,6 +131,12 @@ class Importer {
   void check_channels_last(const KerasLayer& l) {
     if (l.data_format != "channels_last")
       throw error(l.name, "data_format \"" + l.data_format + "\" not supported (channels_last expected)");
+  }
+
+  // The rank of the current activation as Keras has it, batch axis included: (N, D, H, W, C), (N, H, W, C)
+  // in 2D, (N, F) when flat.
+  int64_t keras_rank() const {
+    return shape_.size() == 5 ? (rank_ ? rank_ : 3) + 2 : static_cast<int64_t>(shape_.size());
   }
 
   void check_volume(const KerasLayer& l) {
@@ -197,7 +204,7 @@ class Importer {
     }
     if (cls == "Activation") return activation(l, l.activation);
     if (cls == "Softmax") {
-      if (l.axis.size() != 1 || (l.axis[0] != -1 && l.axis[0] != static_cast<int64_t>(shape_.size()) - 1))
+      if (l.axis.size() != 1 || (l.axis[0] != -1 && l.axis[0] != keras_rank() - 1))
         throw error(l.name, "Softmax over axis " + shape_text(l.axis) + " (the last axis expected)");
       return activation(l, "softmax");
     }
@@ -274,8 +281,7 @@ class Importer {
   }
 
   void add_batch_norm(const KerasLayer& l) {
-    const int64_t rank = shape_.size() == 5 ? (rank_ ? rank_ : 3) + 2 : static_cast<int64_t>(shape_.size());  // Keras'
-    if (l.axis.size() != 1 || (l.axis[0] != -1 && l.axis[0] != rank - 1))
+    if (l.axis.size() != 1 || (l.axis[0] != -1 && l.axis[0] != keras_rank() - 1))
       throw error(l.name, "BatchNormalization over axis " + shape_text(l.axis) + " (channels axis -1 expected)");
     const int64_t n = shape_[1];
     std::vector<ExpectedWeight> expected;

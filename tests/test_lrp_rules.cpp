@@ -261,5 +261,16 @@ TEST_CASE("every output neuron can start the explanation: max, an index, or all"
   c.neuron = lrp::parse_neuron("4");
   CHECK_THROWS_WITH(lrp::explain(model.net, x, c), Catch::Contains("neuron 4") && Catch::Contains("4 outputs (0 to 3)"));
   CHECK_THROWS_WITH(lrp::parse_neuron("-1"), Catch::Contains("expected max, all or an output index"));
+  // A network that ends in a convolution outputs an image: only `all` starts from it.
+  models::KerasArchitecture image = test::global_3d();
+  image.layers.resize(3);  // conv3d_1, dense_1 (per voxel), batch_normalization_1
+  const auto fully_convolutional = models::random_keras_model(image, 5, 0.3);
+  const at::Tensor v = test::random_input(fully_convolutional.net, 3);
+  lrp::Composite all = lrp::parse_composite("preset-a");
+  CHECK_THROWS_WITH(lrp::explain(fully_convolutional.net, v, all), Catch::Contains("outputs an image") && Catch::Contains("--neuron all"));
+  all.neuron = lrp::parse_neuron("all");
+  const auto ref = lrp::reference::explain(fully_convolutional.net, lrp::reference::to_vector(v[0]), all);
+  CHECK(stats::relative_l2(lrp::reference::to_vector(lrp::explain(fully_convolutional.net, v, all).relevance), ref.relevance) <
+        kFloat64Tolerance);
   CHECK_THROWS_WITH(lrp::parse_neuron("first"), Catch::Contains("neuron \"first\""));
 }

@@ -74,7 +74,6 @@ int explain_array(const po::variables_map& vm, const engine::Runtime& runtime, c
   const std::string sidecar = vm.count("sidecar") ? vm["sidecar"].as<std::string>() : out.substr(0, out.size() - 4) + ".json";
   for (const std::string& target : {out, sidecar}) io::require_writable_file(target);
   const ArraySubject s = load_array_subject(vm, runtime, &composite);
-  lrp::check_explainable(s.net);
   const double load_seconds = seconds_since(t0);
   if (s.net.softmax_removed) log("model \"" + s.net.name + "\" ends in a softmax: explaining its input (the logits), as iNNvestigate does");
   log("explaining " + s.source + " with " + composite.name + " on " + runtime.device_name() + " (" + runtime.dtype_name() + ")");
@@ -112,7 +111,7 @@ int run(const po::variables_map& vm) {
   const auto t0 = Clock::now();
   const engine::Runtime runtime = runtime_from(vm);
   const lrp::Composite composite = composite_from(vm);
-  if (array_input(vm) && !vm.count("cohort")) return explain_array(vm, runtime, composite);
+  if (is_npy_input(vm) && !vm.count("cohort")) return explain_array(vm, runtime, composite);
   const std::string out = vm["out"].as<std::string>();
   const LoadedModel loaded = load_model(vm, runtime, composite);
   const models::Ensemble& model = loaded.model;
@@ -181,9 +180,9 @@ int run(const po::variables_map& vm) {
       {"timings_seconds", {{"load", load_seconds}, {"explain", explain_seconds}, {"write", write_seconds}}},
       {"versions", versions_json()},
       {"created", now_utc()}};
-  // A single network's output neuron (an ensemble combines its members' single outputs).
+  // --model's output neuron (an ensemble's members have one output each).
   std::string neuron;
-  if (e.members.size() == 1 && model.members.size() == 1 && model.members[0].network) {
+  if (!vm.count("manifest")) {
     const lrp::MemberExplanation& m = e.members[0];
     meta["neuron"] = neuron_json(composite, m.neuron[0], m.prediction[0]);
     meta.update(outputs_json(m.outputs[0], *model.members[0].network));

@@ -81,6 +81,7 @@ LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runti
     const std::string path = vm["manifest"].as<std::string>();
     const io::EnsembleSpec spec = io::read_manifest(path);
     LoadedModel loaded{engine::load_ensemble(spec, runtime), engine::preprocess_spec(spec), path, spec.training_age_range, {}};
+    models::check_single_output(loaded.model, "an ensemble manifest");
     add_files(spec, loaded.files);
     return loaded;
   }
@@ -95,6 +96,8 @@ LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runti
   LoadedModel loaded = load_model(vm, runtime);
   try {
     lrp::check_layer_rules(loaded.model, composite);
+    for (const auto& m : loaded.model.members)
+      if (m.network) lrp::check_neuron(*m.network, composite.neuron);
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
@@ -116,10 +119,12 @@ engine::Prepared prepare_subject(const po::variables_map& vm, const LoadedModel&
   return engine::prepare(io::read_volume(input), loaded.preprocess, mask ? &*mask : nullptr, input);
 }
 
-bool array_input(const po::variables_map& vm) {
+bool is_npy_input(const po::variables_map& vm) {
   if (!vm.count("input")) return false;
   const std::string input = vm["input"].as<std::string>();
-  return input.size() > 4 && input.compare(input.size() - 4, 4, ".npy") == 0;
+  std::string tail = input.size() > 4 ? input.substr(input.size() - 4) : "";
+  for (char& c : tail) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return tail == ".npy";
 }
 
 ArraySubject load_array_subject(const po::variables_map& vm, const engine::Runtime& runtime, const lrp::Composite* composite) {
@@ -129,6 +134,7 @@ ArraySubject load_array_subject(const po::variables_map& vm, const engine::Runti
   ArraySubject s{load_network(vm, runtime), {}, {}, vm["input"].as<std::string>()};
   if (composite) {
     try {
+      lrp::check_explainable(s.net);
       lrp::check_layer_rules(s.net, *composite);
       lrp::check_neuron(s.net, composite->neuron);
     } catch (const std::invalid_argument& e) {

@@ -47,7 +47,7 @@ engine::Prepared prepare_subject(const po::variables_map& vm, const LoadedModel&
 // An --input given as .npy (any model shape: 2D, several channels; docs/cli.md): the single network of
 // --model (never a manifest, whose preprocessing is for volumes), the array as read, and the network's
 // input [1, C, D, H, W] made from it. With `composite`, its table must fit the network (usage error).
-bool array_input(const po::variables_map& vm);
+bool is_npy_input(const po::variables_map& vm);
 struct ArraySubject {
   models::Sequential net;
   io::NpyArray array;

@@ -51,7 +51,7 @@ int run(const po::variables_map& vm) {
   const std::string input = vm["input"].as<std::string>(), reference = vm["reference"].as<std::string>();
   const double tolerance = vm["tolerance"].as<double>();
   std::vector<double> mine, ref;
-  if (array_input(vm)) {  // a .npy input: compared in its own (Keras) layout
+  if (is_npy_input(vm)) {  // a .npy input: compared in its own (Keras) layout
     const ArraySubject a = load_array_subject(vm, runtime, &composite);
     ref = read_reference(reference, a.net.keras_input_shape());
     mine = engine::to_array(lrp::explain(a.net, a.x, composite).relevance, a.array.shape, true).values;
