@@ -27,8 +27,7 @@ constexpr int kConvolutions = 5;
 
 at::Tensor pool_same(const at::Tensor& h) {
   const models::Pads p = models::window_pads(models::Padding::Same, {h.size(2), h.size(3), h.size(4)}, {3, 3, 3}, {2, 2, 2});
-  const at::Tensor padded = at::constant_pad_nd(
-      h, {p.before[2], p.after[2], p.before[1], p.after[1], p.before[0], p.after[0]}, -std::numeric_limits<double>::infinity());
+  const at::Tensor padded = at::constant_pad_nd(h, models::pad_spec(p), -std::numeric_limits<double>::infinity());
   return at::max_pool3d(padded, {3, 3, 3}, {2, 2, 2});
 }
 

@@ -68,9 +68,6 @@ bool known_class(const std::string& cls) {
   return std::find(std::begin(known), std::end(known), cls) != std::end(known);
 }
 
-// 2 for a "...2D" class, else 3: how many values its kernel_size, pool_size and strides hold.
-size_t spatial_axes(const std::string& cls) { return cls.size() > 2 && cls.compare(cls.size() - 2, 2, "2D") == 0 ? 2 : 3; }
-
 models::KerasLayer parse_layer(const json& layer, size_t index, const std::string& source) {
   const std::string at = "\"" + source + "\": model_config layer " + std::to_string(index + 1);
   if (!layer.is_object() || !layer.contains("class_name") || !layer.at("class_name").is_string())
@@ -120,7 +117,7 @@ json layer_json(const models::KerasLayer& l) {
   json c = {{"name", l.name}};
   if (!l.batch_input_shape.empty()) c["batch_input_shape"] = shape_json(l.batch_input_shape);
   const std::string& cls = l.class_name;
-  const size_t axes = spatial_axes(cls);
+  const size_t axes = models::keras_class_rank(cls) == 2 ? 2 : 3;  // values in kernel_size, pool_size, strides
   const auto per_axis = [axes](const std::vector<int64_t>& v, int64_t fallback) {
     if (v.empty()) return std::vector<int64_t>(axes, fallback);
     return v.size() == 1 ? std::vector<int64_t>(axes, v[0]) : v;

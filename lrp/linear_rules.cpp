@@ -25,9 +25,7 @@ class LinearMap {
       size_ = {x.size(2), x.size(3), x.size(4)};
       const models::Int3 k{layer.weight.size(2), layer.weight.size(3), layer.weight.size(4)};
       pads_ = models::window_pads(layer.padding, size_, k, layer.stride);
-      output_shape_ = {x.size(0), layer.weight.size(0)};
-      for (int a = 0; a < 3; ++a)
-        output_shape_.push_back((size_[a] + pads_.before[a] + pads_.after[a] - k[a]) / layer.stride[a] + 1);
+      output_shape_ = models::output_shape(layer, x.sizes().vec());
       direct_ = positions.defined() && layer.stride == models::Int3{1, 1, 1} &&
                 models::sparse_maps_pay(layer.weight, positions.numel(), c10::multiply_integers(output_shape_));
     } else if (positions.defined()) {

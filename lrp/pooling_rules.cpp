@@ -99,9 +99,7 @@ at::Tensor max_pool_relevance_tf(const models::Layer& layer, const at::Tensor& i
   const models::Int3 n{input.size(2), input.size(3), input.size(4)};
   const models::Pads p = models::window_pads(layer.padding, n, layer.kernel, layer.stride);
   // Padded cells hold −inf: never within the tolerance of a maximum.
-  const at::Tensor padded = at::constant_pad_nd(
-      input, {p.before[2], p.after[2], p.before[1], p.after[1], p.before[0], p.after[0]},
-      -std::numeric_limits<double>::infinity());
+  const at::Tensor padded = at::constant_pad_nd(input, models::pad_spec(p), -std::numeric_limits<double>::infinity());
   at::Tensor r = at::zeros_like(padded);
   const models::Int3 out{output.size(2), output.size(3), output.size(4)};
   const models::Int3& s = layer.stride;
@@ -117,10 +115,7 @@ at::Tensor max_pool_relevance_tf(const models::Layer& layer, const at::Tensor& i
         const at::Tensor ties = (view(padded) - output).abs().lt(kTfTieTolerance);
         view(r).add_(relevance * ties);
       }
-  return r.slice(2, p.before[0], p.before[0] + n[0])
-      .slice(3, p.before[1], p.before[1] + n[1])
-      .slice(4, p.before[2], p.before[2] + n[2])
-      .contiguous();
+  return models::crop(r, p, n).contiguous();
 }
 
 at::Tensor avg_pool_relevance(const models::Layer& layer, const at::Tensor& input, const at::Tensor& relevance) {

@@ -3,7 +3,6 @@
 #include "models/sparse_conv.h"
 
 #include <stdexcept>
-#include <vector>
 
 namespace mlens::models {
 namespace {
@@ -21,30 +20,21 @@ at::Tensor conv_primitive_call(const at::Tensor& x, const at::Tensor& w, const a
   return at::conv3d(x, w, b, stride, pad);
 }
 
-// constant_pad_nd takes (last axis first) before/after pairs.
-std::vector<int64_t> pad_spec(const Int3& before, const Int3& after) {
-  return {before[2], after[2], before[1], after[1], before[0], after[0]};
-}
-
 // The adjoint of a strided convolution: ATen's transposed convolution over the padded input (whose
 // last cells, when no window reaches them, it leaves out), then cropped to the input.
 at::Tensor strided_transpose(const at::Tensor& s, const at::Tensor& w, const Pads& pads, const Int3& input_size,
                              const Int3& stride) {
   at::Tensor r = at::conv_transpose3d(s, w, {}, stride);
-  Int3 missing;
-  for (int a = 0; a < 3; ++a) missing[a] = input_size[a] + pads.before[a] + pads.after[a] - r.size(2 + a);
-  r = at::constant_pad_nd(r, pad_spec({0, 0, 0}, missing), 0.0);
-  return r.slice(2, pads.before[0], pads.before[0] + input_size[0])
-      .slice(3, pads.before[1], pads.before[1] + input_size[1])
-      .slice(4, pads.before[2], pads.before[2] + input_size[2])
-      .contiguous();
+  Pads missing;  // after the cells no window reaches
+  for (int a = 0; a < 3; ++a) missing.after[a] = input_size[a] + pads.before[a] + pads.after[a] - r.size(2 + a);
+  return crop(at::constant_pad_nd(r, pad_spec(missing), 0.0), pads, input_size).contiguous();
 }
 
 }  // namespace
 
 at::Tensor conv3d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const Pads& pads, const Int3& stride) {
   if (pads.symmetric()) return conv_primitive_call(x, w, b, pads.before, stride);
-  return conv_primitive_call(at::constant_pad_nd(x, pad_spec(pads.before, pads.after), 0.0), w, b, {0, 0, 0}, stride);
+  return conv_primitive_call(at::constant_pad_nd(x, pad_spec(pads), 0.0), w, b, {0, 0, 0}, stride);
 }
 
 at::Tensor conv3d_transpose(const at::Tensor& s, const at::Tensor& w, const Pads& pads, const Int3& input_size,

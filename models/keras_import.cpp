@@ -16,15 +16,8 @@ at::Tensor to_tensor(const WeightArray& w) {
   return at::tensor(at::ArrayRef<double>(w.values), at::TensorOptions().dtype(at::kDouble)).reshape(w.shape);
 }
 
-// The number of spatial axes a Keras layer class works on: 2 for "...2D", 3 for "...3D", else 0.
-int class_rank(const std::string& cls) {
-  if (cls.size() < 2 || cls.back() != 'D') return 0;
-  const char r = cls[cls.size() - 2];
-  return r == '2' ? 2 : r == '3' ? 3 : 0;
-}
-
 // A class name without its rank: "MaxPooling2D" -> "MaxPooling".
-std::string class_stem(const std::string& cls) { return class_rank(cls) ? cls.substr(0, cls.size() - 2) : cls; }
+std::string class_stem(const std::string& cls) { return keras_class_rank(cls) ? cls.substr(0, cls.size() - 2) : cls; }
 
 // Walks the Keras layer list once, appending engine layers. A 2D network is a 3D one whose volumes
 // have one plane (D = 1): its kernels, windows and strides get 1 on the first axis.
@@ -59,7 +52,7 @@ class Importer {
   // The network's spatial rank follows its input (batch_input_shape) or else its first 2D/3D layer;
   // a layer of the other rank is refused.
   void check_rank(const KerasLayer& l) {
-    const int r = class_rank(l.class_name);
+    const int r = keras_class_rank(l.class_name);
     if (!r) return;
     if (!rank_) {
       if (r == 2 && net_.input_shape[0] != 1)
@@ -178,9 +171,9 @@ class Importer {
     const std::string& cls = l.class_name;
     const std::string stem = class_stem(cls);
     if (cls == "InputLayer") return;
-    if (stem == "Conv" && class_rank(cls)) return add_conv(l);
+    if (stem == "Conv" && keras_class_rank(cls)) return add_conv(l);
     if (cls == "Dense") return add_dense(l);
-    if ((stem == "MaxPooling" || stem == "MaxPool" || stem == "AveragePooling" || stem == "AvgPool") && class_rank(cls)) {
+    if ((stem == "MaxPooling" || stem == "MaxPool" || stem == "AveragePooling" || stem == "AvgPool") && keras_class_rank(cls)) {
       check_channels_last(l);
       check_volume(l);
       Layer pool{(cls[0] == 'M') ? LayerKind::MaxPool3d : LayerKind::AvgPool3d, l.name};
@@ -190,7 +183,7 @@ class Importer {
       return push(std::move(pool));
     }
     if ((stem == "GlobalAveragePooling" || stem == "GlobalAvgPool" || stem == "GlobalMaxPooling" || stem == "GlobalMaxPool") &&
-        class_rank(cls))
+        keras_class_rank(cls))
       return add_global_pool(l);
     if (cls == "Flatten") {
       check_channels_last(l);

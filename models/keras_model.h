@@ -55,6 +55,14 @@ struct KerasLayer {
   double epsilon = 1e-3;
 };
 
+// The number of spatial axes a Keras layer class works on: 2 for "...2D" (Conv2D, GlobalMaxPooling2D),
+// 3 for "...3D", else 0.
+inline int keras_class_rank(const std::string& cls) {
+  if (cls.size() < 2 || cls.back() != 'D') return 0;
+  const char r = cls[cls.size() - 2];
+  return r == '2' ? 2 : r == '3' ? 3 : 0;
+}
+
 struct KerasArchitecture {
   std::string name;  // the model's name in Keras
   std::vector<KerasLayer> layers;

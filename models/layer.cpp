@@ -1,5 +1,6 @@
 #include "models/layer.h"
 
+#include <optional>
 #include <stdexcept>
 
 #include "models/conv.h"
@@ -34,7 +35,29 @@ Pads window_pads(Padding padding, const Int3& size, const Int3& kernel, const In
   return p;
 }
 
+std::vector<int64_t> pad_spec(const Pads& p) {
+  return {p.before[2], p.after[2], p.before[1], p.after[1], p.before[0], p.after[0]};
+}
+
+at::Tensor crop(const at::Tensor& padded, const Pads& p, const Int3& size) {
+  return padded.slice(2, p.before[0], p.before[0] + size[0])
+      .slice(3, p.before[1], p.before[1] + size[1])
+      .slice(4, p.before[2], p.before[2] + size[2]);
+}
+
 namespace {
+
+// Windows per axis over `size` cells padded as TensorFlow pads; none where a padded axis is shorter than the window.
+std::optional<Int3> window_counts(Padding padding, const Int3& size, const Int3& kernel, const Int3& stride) {
+  const Pads p = window_pads(padding, size, kernel, stride);
+  Int3 cells;
+  for (int a = 0; a < 3; ++a) {
+    const int64_t span = size[a] + p.before[a] + p.after[a] - kernel[a];
+    if (span < 0) return std::nullopt;
+    cells[a] = span / stride[a] + 1;
+  }
+  return cells;
+}
 
 Int3 conv_kernel(const Layer& l) { return {l.weight.size(2), l.weight.size(3), l.weight.size(4)}; }
 
@@ -80,15 +103,10 @@ std::vector<int64_t> output_shape(const Layer& l, const std::vector<int64_t>& in
     case LayerKind::Conv3d: {
       if (in.size() != 5 || in[1] != l.weight.size(1))
         throw fail("[N, " + std::to_string(l.weight.size(1)) + ", D, H, W]");
-      const Int3 k = conv_kernel(l), n{in[2], in[3], in[4]};
-      const Pads p = window_pads(l.padding, n, k, l.stride);
-      std::vector<int64_t> out{in[0], l.weight.size(0), 0, 0, 0};
-      for (int a = 0; a < 3; ++a) {
-        const int64_t span = n[a] + p.before[a] + p.after[a] - k[a];
-        if (span < 0) throw fail("each spatial size ≥ the kernel " + shape_text({k[0], k[1], k[2]}));
-        out[2 + a] = span / l.stride[a] + 1;
-      }
-      return out;
+      const Int3 k = conv_kernel(l);
+      const auto cells = window_counts(l.padding, {in[2], in[3], in[4]}, k, l.stride);
+      if (!cells) throw fail("each spatial size ≥ the kernel " + shape_text({k[0], k[1], k[2]}));
+      return {in[0], l.weight.size(0), (*cells)[0], (*cells)[1], (*cells)[2]};
     }
     case LayerKind::Dense:
       if (in.size() != 2 || in[1] != l.weight.size(1)) throw fail("[N, " + std::to_string(l.weight.size(1)) + "]");
@@ -96,15 +114,9 @@ std::vector<int64_t> output_shape(const Layer& l, const std::vector<int64_t>& in
     case LayerKind::MaxPool3d:
     case LayerKind::AvgPool3d: {
       if (in.size() != 5) throw fail("[N, C, D, H, W]");
-      const Int3 n{in[2], in[3], in[4]};
-      const Pads p = window_pads(l.padding, n, l.kernel, l.stride);
-      std::vector<int64_t> out = in;
-      for (int a = 0; a < 3; ++a) {
-        const int64_t span = n[a] + p.before[a] + p.after[a] - l.kernel[a];
-        if (span < 0) throw fail("each spatial size ≥ the pool size");
-        out[2 + a] = span / l.stride[a] + 1;
-      }
-      return out;
+      const auto cells = window_counts(l.padding, {in[2], in[3], in[4]}, l.kernel, l.stride);
+      if (!cells) throw fail("each spatial size ≥ the pool size");
+      return {in[0], in[1], (*cells)[0], (*cells)[1], (*cells)[2]};
     }
     case LayerKind::Flatten: {
       int64_t f = 1;

@@ -55,6 +55,11 @@ struct Pads {
 // pad_total = max((out − 1)·stride + kernel − size, 0), before = floor(pad_total / 2), after = the rest.
 Pads window_pads(Padding padding, const Int3& size, const Int3& kernel, const Int3& stride);
 
+// The padding as at::constant_pad_nd takes it (last axis first, before/after pairs), and the input's
+// cells cut back out of a padded [N, C, D, H, W] tensor (a view).
+std::vector<int64_t> pad_spec(const Pads& pads);
+at::Tensor crop(const at::Tensor& padded, const Pads& pads, const Int3& size);
+
 // The forward pass of one layer (inference; Dropout is the identity). `x` is not modified.
 at::Tensor forward(const Layer& layer, const at::Tensor& x);
 

@@ -275,10 +275,6 @@ void with_kernel_shape(const Geometry& g, F&& f) {
     f(std::integral_constant<int64_t, 0>{}, std::integral_constant<int64_t, 0>{});
 }
 
-std::vector<int64_t> pad_spec(const Pads& p) {
-  return {p.before[2], p.after[2], p.before[1], p.after[1], p.before[0], p.after[0]};
-}
-
 // Device-agnostic versions: one gather (or index_add) per kernel tap over a zero-padded grid, where
 // output cell o's window starts at padded cell o and no tap needs a bounds check.
 struct PaddedTaps {
