@@ -63,6 +63,13 @@ std::vector<int64_t> parse_shape(const std::string& text, const std::string& pat
 
 }  // namespace
 
+bool has_npy_extension(const std::string& path) {
+  if (path.size() < 4) return false;
+  std::string tail = path.substr(path.size() - 4);
+  for (char& c : tail) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return tail == ".npy";
+}
+
 NpyArray read_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::error_code ec;

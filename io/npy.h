@@ -15,6 +15,9 @@ struct NpyArray {
   bool float64 = false;        // the file's dtype: '<f8' (else '<f4')
 };
 
+// Whether `path` ends in ".npy" (any case).
+bool has_npy_extension(const std::string& path);
+
 // Reads little-endian float32 ('<f4') or float64 ('<f8') arrays in C order. Fortran order, other dtypes,
 // big-endian data and truncated files are errors naming the file and the header field.
 NpyArray read_npy(const std::string& path);

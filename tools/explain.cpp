@@ -7,6 +7,7 @@
 
 #include "engine/subject.h"
 #include "io/atomic_file.h"
+#include "io/npy.h"
 #include "io/paths.h"
 #include "io/volume.h"
 #include "tools/options.h"
@@ -51,60 +52,72 @@ std::string neuron_text(const nlohmann::json& neuron, int64_t outputs) {
 
 bool is_lrp(const lrp::Composite& c) { return c.method == lrp::Method::Lrp || c.method == lrp::Method::DeepTaylor; }
 
-void print_summary(const lrp::Composite& composite, double prediction, const std::string& neuron, double relevance_sum,
-                   const std::string& out, const std::string& sidecar, double explain_seconds, double load_seconds,
-                   double write_seconds) {
-  std::cout << std::setprecision(8) << "prediction:     " << prediction << neuron << "\n"
+struct Timings {
+  double load = 0, explain = 0, write = 0;
+};
+
+// What every sidecar records; each input kind adds its model, members and neuron.
+nlohmann::json sidecar_json(double prediction, double relevance_sum, const std::string& out, const std::string& input,
+                            const lrp::Composite& composite, const engine::Runtime& runtime, const Timings& t) {
+  return {{"prediction", prediction},
+          {"relevance_sum", relevance_sum},
+          {"relevance_map", out},
+          {"input", input},
+          {"rule", to_json(composite)},
+          {"options", {{"device", runtime.device_name()}, {"dtype", runtime.dtype_name()}, {"threads", runtime.thread_count()}}},
+          {"timings_seconds", {{"load", t.load}, {"explain", t.explain}, {"write", t.write}}},
+          {"versions", versions_json()},
+          {"created", now_utc()}};
+}
+
+// Writes the sidecar, then prints it (--json) or a summary; `neuron` is neuron_text's note.
+int finish(const po::variables_map& vm, const nlohmann::json& meta, const lrp::Composite& composite,
+           const std::string& neuron, const std::string& sidecar, const Timings& t) {
+  io::write_text_atomically(sidecar, meta.dump(2) + "\n");
+  if (vm.count("json")) {
+    std::cout << meta.dump(2) << "\n";
+    return kExitOk;
+  }
+  const double relevance_sum = meta["relevance_sum"];
+  std::cout << std::setprecision(8) << "prediction:     " << meta["prediction"].get<double>() << neuron << "\n"
             << (is_lrp(composite)
                     ? "relevance sum:  " + number_text(relevance_sum) + "  (the rest was absorbed by biases/epsilon; see the sidecar)\n"
                     : "attribution sum: " + number_text(relevance_sum) + "\n")
-            << "relevance map:  " << out << "\n"
+            << "relevance map:  " << meta["relevance_map"].get<std::string>() << "\n"
             << "sidecar:        " << sidecar << "\n"
-            << std::setprecision(3) << "time:           " << explain_seconds << " s explain, " << load_seconds
-            << " s load, " << write_seconds << " s write\n";
+            << std::setprecision(3) << "time:           " << t.explain << " s explain, " << t.load << " s load, "
+            << t.write << " s write\n";
+  return kExitOk;
 }
 
 // A .npy input: any model shape, the attribution written as .npy in the input's shape.
 int explain_array(const po::variables_map& vm, const engine::Runtime& runtime, const lrp::Composite& composite) {
   const auto t0 = Clock::now();
   const std::string out = vm["out"].as<std::string>();
-  if (out.size() < 5 || out.compare(out.size() - 4, 4, ".npy") != 0)
+  if (!io::has_npy_extension(out))
     throw UsageError("--out \"" + out + "\": a .npy input's attribution is written as .npy (REL.npy)");
   if (vm.count("members") || vm.count("model-space")) throw UsageError("--members and --model-space are for NIfTI volumes");
   const std::string sidecar = vm.count("sidecar") ? vm["sidecar"].as<std::string>() : out.substr(0, out.size() - 4) + ".json";
   for (const std::string& target : {out, sidecar}) io::require_writable_file(target);
   const ArraySubject s = load_array_subject(vm, runtime, &composite);
-  const double load_seconds = seconds_since(t0);
+  Timings t;
+  t.load = seconds_since(t0);
   if (s.net.softmax_removed) log("model \"" + s.net.name + "\" ends in a softmax: explaining its input (the logits), as iNNvestigate does");
   log("explaining " + s.source + " with " + composite.name + " on " + runtime.device_name() + " (" + runtime.dtype_name() + ")");
   const auto t1 = Clock::now();
   const lrp::Explanation e = lrp::explain(s.net, s.x, composite);
-  const double explain_seconds = seconds_since(t1);
+  t.explain = seconds_since(t1);
   const auto t2 = Clock::now();
   // The input's own shape and dtype; a float64 run writes float64.
   io::write_npy(out, engine::to_array(e.relevance, s.array.shape, s.array.float64 || runtime.dtype == at::kDouble));
-  const double write_seconds = seconds_since(t2);
-  const double prediction = e.prediction.item<double>(), relevance_sum = e.relevance.sum().item<double>();
-  nlohmann::json meta{{"prediction", prediction},
-                      {"neuron", neuron_json(composite, e.neuron[0], e.prediction[0])},
-                      {"relevance_sum", relevance_sum},
-                      {"relevance_map", out},
-                      {"input", s.source},
-                      {"model", {{"file", vm["model"].as<std::string>()}, {"name", s.net.name}}},
-                      {"rule", to_json(composite)},
-                      {"options", {{"device", runtime.device_name()}, {"dtype", runtime.dtype_name()}, {"threads", runtime.thread_count()}}},
-                      {"conservation", is_lrp(composite) ? to_json(e.accounts.at(0)) : nlohmann::json(nullptr)},
-                      {"timings_seconds", {{"load", load_seconds}, {"explain", explain_seconds}, {"write", write_seconds}}},
-                      {"versions", versions_json()},
-                      {"created", now_utc()}};
+  t.write = seconds_since(t2);
+  nlohmann::json meta = sidecar_json(e.prediction.item<double>(), e.relevance.sum().item<double>(), out, s.source, composite,
+                                     runtime, t);
+  meta["neuron"] = neuron_json(composite, e.neuron[0], e.prediction[0]);
+  meta["model"] = {{"file", vm["model"].as<std::string>()}, {"name", s.net.name}};
+  meta["conservation"] = is_lrp(composite) ? to_json(e.accounts.at(0)) : nlohmann::json(nullptr);
   meta.update(outputs_json(e.outputs[0], s.net));
-  io::write_text_atomically(sidecar, meta.dump(2) + "\n");
-  if (vm.count("json"))
-    std::cout << meta.dump(2) << "\n";
-  else
-    print_summary(composite, prediction, neuron_text(meta["neuron"], e.outputs.size(1)), relevance_sum, out, sidecar,
-                  explain_seconds, load_seconds, write_seconds);
-  return kExitOk;
+  return finish(vm, meta, composite, neuron_text(meta["neuron"], e.outputs.size(1)), sidecar, t);
 }
 
 int run(const po::variables_map& vm) {
@@ -126,14 +139,15 @@ int run(const po::variables_map& vm) {
   const std::string input = vm["input"].as<std::string>();
   const engine::Prepared prepared = prepare_subject(vm, loaded);
   const io::Volume& volume = prepared.model_input;
-  const double load_seconds = seconds_since(t0);
+  Timings t;
+  t.load = seconds_since(t0);
 
   log("explaining " + input + " with " + composite.name + " on " + runtime.device_name() + " (" + runtime.dtype_name() +
       ", " + std::to_string(runtime.thread_count()) + " threads)");
   const auto t1 = Clock::now();
   const bool member_maps = vm.count("members") > 0;
   const lrp::EnsembleExplanation e = engine::explain(model, volume, composite, runtime, input, member_maps);
-  const double explain_seconds = seconds_since(t1);
+  t.explain = seconds_since(t1);
 
   const auto t2 = Clock::now();
   // Maps are made in the model's grid and written in the subject's (the same grid for --model); a
@@ -161,25 +175,13 @@ int run(const po::variables_map& vm) {
     }
     members.push_back(entry);
   }
-  const double write_seconds = seconds_since(t2);
+  t.write = seconds_since(t2);
 
-  const double prediction = e.prediction.item<double>();
-  const double relevance_sum = e.relevance.sum().item<double>();
-  nlohmann::json meta{
-      {"prediction", prediction},
-      {"relevance_sum", relevance_sum},
-      {"relevance_map", out},
-      {"input", input},
-      {"model", {{"file", loaded.source},
-                 {"name", model.name},
-                 {"ensemble", vm.count("manifest") > 0}}},
-      {"members", members},
-      {"rule", to_json(composite)},
-      {"options", {{"device", runtime.device_name()}, {"dtype", runtime.dtype_name()}, {"threads", runtime.thread_count()}}},
-      {"conservation", e.members.size() == 1 ? members[0]["conservation"] : nlohmann::json(nullptr)},
-      {"timings_seconds", {{"load", load_seconds}, {"explain", explain_seconds}, {"write", write_seconds}}},
-      {"versions", versions_json()},
-      {"created", now_utc()}};
+  nlohmann::json meta =
+      sidecar_json(e.prediction.item<double>(), e.relevance.sum().item<double>(), out, input, composite, runtime, t);
+  meta["model"] = {{"file", loaded.source}, {"name", model.name}, {"ensemble", vm.count("manifest") > 0}};
+  meta["members"] = members;
+  meta["conservation"] = e.members.size() == 1 ? members[0]["conservation"] : nlohmann::json(nullptr);
   // --model's output neuron (an ensemble's members have one output each).
   std::string neuron;
   if (!vm.count("manifest")) {
@@ -188,13 +190,7 @@ int run(const po::variables_map& vm) {
     meta.update(outputs_json(m.outputs[0], *model.members[0].network));
     neuron = neuron_text(meta["neuron"], m.outputs.size(1));
   }
-  io::write_text_atomically(sidecar, meta.dump(2) + "\n");
-
-  if (vm.count("json"))
-    std::cout << meta.dump(2) << "\n";
-  else
-    print_summary(composite, prediction, neuron, relevance_sum, out, sidecar, explain_seconds, load_seconds, write_seconds);
-  return kExitOk;
+  return finish(vm, meta, composite, neuron, sidecar, t);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "engine/model_loader.h"
 #include "engine/subject.h"
 #include "io/manifest.h"
+#include "io/npy.h"
 #include "io/output_dir.h"
 
 namespace mlens::tools {
@@ -120,11 +121,7 @@ engine::Prepared prepare_subject(const po::variables_map& vm, const LoadedModel&
 }
 
 bool is_npy_input(const po::variables_map& vm) {
-  if (!vm.count("input")) return false;
-  const std::string input = vm["input"].as<std::string>();
-  std::string tail = input.size() > 4 ? input.substr(input.size() - 4) : "";
-  for (char& c : tail) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return tail == ".npy";
+  return vm.count("input") && io::has_npy_extension(vm["input"].as<std::string>());
 }
 
 ArraySubject load_array_subject(const po::variables_map& vm, const engine::Runtime& runtime, const lrp::Composite* composite) {
