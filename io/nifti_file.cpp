@@ -19,6 +19,7 @@ namespace {
 constexpr std::size_t kSizeofHdr = 0, kDim = 40, kIntentCode = 68, kDatatype = 70, kBitpix = 72, kPixdim = 76, kVoxOffset = 108,
                       kSclSlope = 112, kSclInter = 116, kQformCode = 252, kSformCode = 254, kQuatern = 256, kSrow = 280,
                       kMagic = 344, kHeaderBytes = 348;
+constexpr double kMaxMillimetres = 1e6;  // a kilometre: no voxel size or position in a scan comes near it
 
 std::vector<unsigned char> file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -162,10 +163,19 @@ std::size_t check_header(const unsigned char* h, std::size_t available, std::siz
     throw bad("ends after " + std::to_string(available < f.vox_offset ? 0 : (available - f.vox_offset) / value_bytes) + " of " +
               std::to_string(count) + " voxels (dim " + size_text + ", " + std::to_string(value_bytes) + " bytes each)");
 
+  // Voxel sizes and positions are millimetres: a metre-sized voxel or a position a kilometre away is a
+  // corrupt header, and ITK's float SVD of the affine loops for ever on some such values (an srow of
+  // 1e12 beside a 1e-38, bench/fuzz), so no header reaches ITK with them.
+  const auto check_millimetres = [&](const std::string& name, float v) {
+    if (!std::isfinite(v)) throw bad(name + " is " + number(v) + ", expected a finite number");
+    if (std::abs(v) > kMaxMillimetres)
+      throw bad(name + " is " + exact(v) + ", expected millimetres, at most " + number(kMaxMillimetres) + " in magnitude");
+  };
   for (int a = 1; a <= 3; ++a) {
     const float p = field<float>(h, kPixdim + 4 * a, f.swapped);
-    if (!(std::isfinite(p) && p > 0))
-      throw bad("pixdim[" + std::to_string(a) + "] is " + number(p) + ", expected a positive voxel size");
+    const std::string name = "pixdim[" + std::to_string(a) + "]";
+    if (!(p > 0)) throw bad(name + " is " + number(p) + ", expected a positive voxel size");
+    check_millimetres(name, p);
   }
   const int16_t qform_code = field<int16_t>(h, kQformCode, f.swapped), sform_code = field<int16_t>(h, kSformCode, f.swapped);
   if (qform_code <= 0 && sform_code <= 0)
@@ -175,16 +185,17 @@ std::size_t check_header(const unsigned char* h, std::size_t available, std::siz
   if (qform_code > 0)
     for (int q = 0; q < 6; ++q) {
       const float v = field<float>(h, kQuatern + 4 * q, f.swapped);
-      if (!std::isfinite(v))
-        throw bad(std::string(q < 3 ? "quatern_" : "qoffset_") + "bcdxyz"[q] + " is " + number(v) + ", expected a finite number");
+      const std::string name = std::string(q < 3 ? "quatern_" : "qoffset_") + "bcdxyz"[q];
+      if (q < 3 && !std::isfinite(v)) throw bad(name + " is " + number(v) + ", expected a finite number");
+      if (q >= 3) check_millimetres(name, v);
     }
   if (sform_code > 0) {
     std::array<std::array<double, 4>, 3> m;
     for (int r = 0; r < 3; ++r)
       for (int c = 0; c < 4; ++c) {
-        m[r][c] = field<float>(h, kSrow + 16 * r + 4 * c, f.swapped);
-        if (!std::isfinite(m[r][c]))
-          throw bad(std::string("srow_") + "xyz"[r] + "[" + std::to_string(c) + "] is " + number(m[r][c]) + ", expected a finite number");
+        const float v = field<float>(h, kSrow + 16 * r + 4 * c, f.swapped);
+        check_millimetres(std::string("srow_") + "xyz"[r] + "[" + std::to_string(c) + "]", v);
+        m[r][c] = v;
       }
     const auto column = [&](int c) { return std::sqrt(m[0][c] * m[0][c] + m[1][c] * m[1][c] + m[2][c] * m[2][c]); };
     const double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +

@@ -178,6 +178,11 @@ TEST_CASE("bad input catalogue: NIfTI volumes", "[catalogue][cli]") {
        {"sform.nii", "srow_x[0] is nan", "finite"}},
       {"infinite sform offset", c.predict(c.file("sinf.nii", patched<float>(patched<int16_t>(nii, kSform, 1), kSrow + 16 + 12, inf))), 1,
        {"srow_y[3] is inf"}},
+      // ITK's float SVD of this affine never ends (bench/fuzz, volume target).
+      {"kilometre sform", c.predict(c.file("skm.nii", patched<float>(patched<float>(patched<int16_t>(nii, kSform, 1), kSrow + 16 + 4, 1e12f),
+                                                          kSrow + 16 + 12, 9.4e-38f))), 1,
+       {"skm.nii", "srow_y[1] is 9.99999996e+11", "millimetres"}},
+      {"kilometre voxels", c.predict(c.file("pxkm.nii", patched<float>(nii, kPixdim + 4, 2e6f))), 1, {"pixdim[1] is 2000000", "millimetres"}},
       {"singular sform", [&] {
          std::string b = patched<int16_t>(nii, kSform, 1);
          for (int k = 0; k < 12; ++k) b = patched<float>(b, kSrow + 4 * k, 0);
