@@ -10,14 +10,15 @@
 namespace mlens::engine {
 
 models::Sequential load_network(const std::string& path, const std::string& arch,
-                                const std::optional<models::Int3>& input_shape, const Runtime& runtime) {
+                                const std::optional<models::Int3>& input_shape, const Runtime& runtime,
+                                const std::optional<models::Int3>& open_axes) {
   const models::KerasModel file = io::keras_model(io::read_keras_h5(path));
   models::Sequential net;
   if (file.architecture) {
     if (!arch.empty())
       throw std::invalid_argument("\"" + path + "\" holds a full model (architecture included); an architecture name "
                                   "is only for weights-only files");
-    net = models::load_keras_model(file, input_shape);
+    net = models::load_keras_model(file, input_shape, open_axes);
   } else {
     if (arch.empty())
       throw MissingArchitecture("\"" + path + "\" holds weights only; name the architecture: --arch mrinet "

@@ -19,9 +19,11 @@ struct MissingArchitecture : std::invalid_argument {
 };
 
 // A full Keras model, or a weights-only file with `arch` ("mrinet") and `input_shape`. Errors name the
-// file and say which option is missing. The network is on the runtime's device and dtype.
+// file and say which option is missing. `open_axes` fills the axes a full model leaves open (None) when
+// `input_shape` is not given (models::import_keras). The network is on the runtime's device and dtype.
 models::Sequential load_network(const std::string& path, const std::string& arch,
-                                const std::optional<models::Int3>& input_shape, const Runtime& runtime);
+                                const std::optional<models::Int3>& input_shape, const Runtime& runtime,
+                                const std::optional<models::Int3>& open_axes = std::nullopt);
 
 // Every member of a manifest (recursively), checked to share one input geometry, which must also be
 // the manifest's `input.shape` when that is given.

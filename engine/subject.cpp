@@ -62,6 +62,17 @@ at::Tensor array_input(const io::NpyArray& a, const models::Sequential& net, con
   return last.permute({0, 4, 1, 2, 3}).clone(at::MemoryFormat::Contiguous).to(runtime.device, runtime.dtype);
 }
 
+io::NpyArray channels_last(const std::vector<io::Volume>& channels) {
+  const io::Volume& first = channels.at(0);
+  const std::size_t n = first.voxels.size(), c = channels.size();
+  io::NpyArray a;
+  a.shape = {first.shape[0], first.shape[1], first.shape[2], static_cast<int64_t>(c)};
+  a.values.resize(n * c);
+  for (std::size_t k = 0; k < c; ++k)
+    for (std::size_t i = 0; i < n; ++i) a.values[i * c + k] = channels[k].voxels[i];
+  return a;
+}
+
 io::NpyArray to_array(const at::Tensor& map, const std::vector<int64_t>& shape, bool float64) {
   const at::Tensor last = map.detach().to(at::kCPU, at::kDouble).permute({0, 2, 3, 4, 1}).contiguous().reshape({-1});
   io::NpyArray a;
@@ -91,12 +102,22 @@ io::BasicVolume<T> map_volume(const at::Tensor& map, const io::Volume& like) {
 io::Volume to_volume(const at::Tensor& map, const io::Volume& like) { return map_volume<float>(map, like); }
 io::Volume64 to_volume64(const at::Tensor& map, const io::Volume& like) { return map_volume<double>(map, like); }
 
+template <typename T>
+std::vector<io::BasicVolume<T>> to_volumes(const at::Tensor& map, const io::Volume& like) {
+  std::vector<io::BasicVolume<T>> out;
+  for (int64_t c = 0; c < map.size(1); ++c) out.push_back(map_volume<T>(map[0][c], like));
+  return out;
+}
+template std::vector<io::Volume> to_volumes(const at::Tensor&, const io::Volume&);
+template std::vector<io::Volume64> to_volumes(const at::Tensor&, const io::Volume&);
+
 models::Ensemble as_ensemble(models::Sequential net) {
   models::Ensemble e;
   e.name = net.name;
   if (net.input_channels != 1)
     throw std::invalid_argument("model \"" + net.name + "\" takes " + std::to_string(net.input_channels) +
-                                " channels per voxel; a NIfTI volume gives one (give the input as .npy, shape " +
+                                " channels per voxel; a 3D NIfTI volume gives one (give a 4D NIfTI of " +
+                                std::to_string(net.input_channels) + " volumes, one per channel, or a .npy array of shape " +
                                 models::shape_text(net.keras_input_shape()) + ")");
   e.members.push_back({net.name, 1.0, std::make_shared<const models::Sequential>(std::move(net)), nullptr});
   return e;

@@ -30,17 +30,23 @@ at::Tensor to_input(const io::Volume& volume, const models::Int3& input_shape, c
 at::Tensor array_input(const io::NpyArray& array, const models::Sequential& net, const Runtime& runtime,
                        const std::string& source);
 
+// Volumes of one grid (a 4D NIfTI's, one per channel) as the sample Keras takes: (D, H, W, C), float32.
+io::NpyArray channels_last(const std::vector<io::Volume>& channels);
+
 // A map [1, C, D, H, W] as the array the input was: `shape` (channels-last, as array_input read it),
 // float64 when `float64`.
 io::NpyArray to_array(const at::Tensor& map, const std::vector<int64_t>& shape, bool float64);
 
 // A single network as an ensemble of one (coefficient 1, intercept 0): same prediction, same map.
-models::Ensemble as_ensemble(models::Sequential net);
+models::Ensemble as_ensemble(models::Sequential net);  // one channel: a multi-channel model takes arrays
 
 // A [1, 1, D, H, W] (or [D, H, W]) tensor as a float32 volume with `like`'s geometry.
 io::Volume to_volume(const at::Tensor& map, const io::Volume& like);
 // The same in float64 (what a float64 run writes).
 io::Volume64 to_volume64(const at::Tensor& map, const io::Volume& like);
+// A map [1, C, D, H, W] as C volumes with `like`'s grid (a 4D NIfTI's channels), float32 or float64.
+template <typename T>
+std::vector<io::BasicVolume<T>> to_volumes(const at::Tensor& map, const io::Volume& like);
 
 double predict(const models::Ensemble& model, const io::Volume& volume, const Runtime& runtime,
                const std::string& source);

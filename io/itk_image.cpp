@@ -90,7 +90,7 @@ namespace {
 // ITK writes a one-voxel image of the same pixel type and geometry to `scratch`, and dim[1..3] are
 // then set to the image's size. Nothing else in the header depends on the size.
 template <typename Image>
-std::string nifti_header(const Image& image, const std::string& scratch) {
+std::string nifti_header(const Image& image, const std::string& scratch, int16_t volumes = 1) {
   auto one = Image::New();
   one->CopyInformation(&image);
   typename Image::RegionType region = image.GetLargestPossibleRegion();
@@ -121,6 +121,13 @@ std::string nifti_header(const Image& image, const std::string& scratch) {
     if (size[a] > 32767) throw std::runtime_error("a NIfTI-1 file holds at most 32767 voxels per axis");
     const int16_t dim = static_cast<int16_t>(size[a]);
     std::memcpy(bytes.data() + 42 + 2 * a, &dim, sizeof dim);  // dim[1 + a]
+  }
+  if (volumes > 1) {  // a 4D image: dim[0] = 4, dim[4] = the count, pixdim[4] = 1 (no time step)
+    const int16_t rank = 4;
+    const float step = 1;
+    std::memcpy(bytes.data() + 40, &rank, sizeof rank);
+    std::memcpy(bytes.data() + 48, &volumes, sizeof volumes);
+    std::memcpy(bytes.data() + 92, &step, sizeof step);
   }
   return bytes;
 }
@@ -169,24 +176,32 @@ void write_nifti(const std::string& path, const Image& image) {
 }
 
 template <typename Pixel, typename T>
-void write_nifti(const std::string& path, const BasicVolume<T>& volume) {
+void write_nifti(const std::string& path, const std::vector<const BasicVolume<T>*>& volumes) {
+  if (volumes.empty() || volumes.size() > 32767) throw std::invalid_argument("write_nifti: 1 to 32767 volumes");
   using Image = itk::Image<Pixel, 3>;
   auto grid = Image::New();  // size and geometry only: ITK writes just the header
-  grid->CopyInformation(to_itk_grid(volume));
-  write_nifti_file(path, [&](const std::string& scratch) { return nifti_header(*grid, scratch); }, [&](const auto& emit) {
+  grid->CopyInformation(to_itk_grid(*volumes[0]));
+  const auto count = static_cast<int16_t>(volumes.size());
+  write_nifti_file(path, [&](const std::string& scratch) { return nifti_header(*grid, scratch, count); }, [&](const auto& emit) {
     // ~1 MB of whole k-slabs at a time, from the engine's order (k fastest) into the file's (i fastest).
-    const auto& n = volume.shape;
+    const auto& n = volumes[0]->shape;
     const int64_t slab = n[0] * n[1], slabs = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, slab));
     std::vector<Pixel> chunk(static_cast<std::size_t>(slab * std::min(slabs, n[2])));
-    for (int64_t k0 = 0; k0 < n[2]; k0 += slabs) {
-      const int64_t k1 = std::min(n[2], k0 + slabs);
-      const int64_t first = slab * k0;
-      for_each_voxel_in_slabs(n, k0, k1, [&](int64_t file, int64_t engine) {
-        chunk[static_cast<std::size_t>(file - first)] = stored<Pixel, T>(volume.voxels[static_cast<std::size_t>(engine)]);
-      });
-      emit(chunk.data(), static_cast<std::size_t>(slab * (k1 - k0)) * sizeof(Pixel));
-    }
+    for (const BasicVolume<T>* volume : volumes)
+      for (int64_t k0 = 0; k0 < n[2]; k0 += slabs) {
+        const int64_t k1 = std::min(n[2], k0 + slabs);
+        const int64_t first = slab * k0;
+        for_each_voxel_in_slabs(n, k0, k1, [&](int64_t file, int64_t engine) {
+          chunk[static_cast<std::size_t>(file - first)] = stored<Pixel, T>(volume->voxels[static_cast<std::size_t>(engine)]);
+        });
+        emit(chunk.data(), static_cast<std::size_t>(slab * (k1 - k0)) * sizeof(Pixel));
+      }
   });
+}
+
+template <typename Pixel, typename T>
+void write_nifti(const std::string& path, const BasicVolume<T>& volume) {
+  write_nifti<Pixel, T>(path, std::vector<const BasicVolume<T>*>{&volume});
 }
 
 template void write_nifti(const std::string&, const itk::Image<itk::Vector<float, 3>, 3>&);
@@ -194,5 +209,7 @@ template void write_nifti<float>(const std::string&, const Volume&);
 template void write_nifti<int16_t>(const std::string&, const Volume&);
 template void write_nifti<uint8_t>(const std::string&, const Volume&);
 template void write_nifti<double>(const std::string&, const Volume64&);
+template void write_nifti<float>(const std::string&, const std::vector<const Volume*>&);
+template void write_nifti<double>(const std::string&, const std::vector<const Volume64*>&);
 
 }  // namespace mlens::io

@@ -28,6 +28,9 @@ void write_nifti(const std::string& path, const Image& image);
 // the type's range): the bytes write_nifti would write for the converted ITK image, without making it.
 template <typename Pixel, typename T>
 void write_nifti(const std::string& path, const BasicVolume<T>& volume);
+// Volumes of one grid (the first's geometry) as a 4D image, dim[4] = their count (3D for one).
+template <typename Pixel, typename T>
+void write_nifti(const std::string& path, const std::vector<const BasicVolume<T>*>& volumes);
 
 Volume from_itk(const ItkImage* image);
 

@@ -90,7 +90,8 @@ std::string exact(float v) {
 
 // The header's fields, checked; `available` is how many bytes the voxels could come from: the file's
 // size, or for a gzip file of `compressed` bytes what they can inflate to. Returns where the voxels end.
-std::size_t check_header(const unsigned char* h, std::size_t available, std::size_t compressed, int components, NiftiFile& f) {
+std::size_t check_header(const unsigned char* h, std::size_t available, std::size_t compressed, NiftiLayout layout,
+                         NiftiFile& f) {
   const auto bad = [&](const std::string& what) { return std::runtime_error("\"" + f.path + "\": " + what); };
   const int32_t sizeof_hdr = field<int32_t>(h, kSizeofHdr, false);
   f.swapped = sizeof_hdr != 348;
@@ -114,9 +115,14 @@ std::size_t check_header(const unsigned char* h, std::size_t available, std::siz
     if (d <= 3) f.shape[d - 1] = n;
   }
   const int16_t dim4 = field<int16_t>(h, kDim + 8, f.swapped), dim5 = field<int16_t>(h, kDim + 10, f.swapped);
-  if (components == 1 && !(rank == 3 || (rank == 4 && dim4 == 1)))
+  const int components = layout == NiftiLayout::DisplacementField ? 3 : 1;
+  if (layout == NiftiLayout::Volume && !(rank == 3 || (rank == 4 && dim4 == 1)))
     throw bad("expected a 3D volume, found " + std::to_string(rank) + "D image of size " + size_text);
-  if (components > 1 && !(rank == 5 && dim4 == 1 && dim5 == components))
+  if (layout == NiftiLayout::Volumes && !(rank == 3 || rank == 4))
+    throw bad("expected a 3D volume or a 4D image of volumes (one per channel), found " + std::to_string(rank) +
+              "D image of size " + size_text);
+  if (layout == NiftiLayout::Volumes && rank == 4) f.volumes = dim4;
+  if (layout == NiftiLayout::DisplacementField && !(rank == 5 && dim4 == 1 && dim5 == components))
     throw bad("expected a displacement field (dim x, y, z, 1, " + std::to_string(components) + ": " + std::to_string(components) +
               " components per voxel, as ANTs' *Warp.nii.gz), found an image of size " + size_text);
 
@@ -153,8 +159,8 @@ std::size_t check_header(const unsigned char* h, std::size_t available, std::siz
   const float vox_offset = field<float>(h, kVoxOffset, f.swapped);
   if (!(vox_offset >= 352 && vox_offset <= 1e9f)) throw bad("vox_offset is " + number(vox_offset) + ", expected at least 352");
   f.vox_offset = static_cast<std::size_t>(vox_offset);
-  const std::size_t count = static_cast<std::size_t>(f.shape[0] * f.shape[1] * f.shape[2] * components);
-  const std::size_t end = f.vox_offset + count * value_bytes;  // < 2^50: each dim is below 2^15
+  const std::size_t count = static_cast<std::size_t>(f.shape[0] * f.shape[1] * f.shape[2] * components * f.volumes);
+  const std::size_t end = f.vox_offset + count * value_bytes;  // < 2^64: four dims below 2^15, at most 8 bytes a value
   if (end > available && compressed > 0)
     throw bad("dim (" + size_text + ") and datatype " + std::to_string(f.datatype) + " need " + std::to_string(end) +
               " bytes, more than a gzip file of " + std::to_string(compressed) + " bytes can inflate to (the file is "
@@ -219,7 +225,7 @@ void decode(const unsigned char* data, bool swap, bool scaled, double slope, dou
 
 }  // namespace
 
-NiftiFile read_nifti_file(const std::string& path, int components) {
+NiftiFile read_nifti_file(const std::string& path, NiftiLayout layout) {
   namespace fs = std::filesystem;
   std::error_code error;
   const fs::file_status status = fs::status(path, error);
@@ -237,24 +243,49 @@ NiftiFile read_nifti_file(const std::string& path, int components) {
     // The header first (348 bytes inflated), so that its sizes are checked before the voxels are inflated.
     const std::vector<unsigned char> header = gunzip(bytes, path, kHeaderBytes);
     if (header.size() < kHeaderBytes) throw too_short(header.size());
-    const std::size_t end = check_header(header.data(), max_inflated_size(bytes.size()), bytes.size(), components, f);
+    const std::size_t end = check_header(header.data(), max_inflated_size(bytes.size()), bytes.size(), layout, f);
     bytes = gunzip(bytes, path, end + 1);  // one byte more: a stream that ends there is read to its checksum
   }
   if (bytes.size() < kHeaderBytes) throw too_short(bytes.size());
-  check_header(bytes.data(), bytes.size(), 0, components, f);
+  check_header(bytes.data(), bytes.size(), 0, layout, f);
   f.bytes = std::move(bytes);
   return f;
 }
 
-std::vector<float> decode_voxels(const NiftiFile& f) {
+std::vector<float> decode_voxels(const NiftiFile& f, int64_t volume) {
+  if (volume < 0 || volume >= f.volumes) throw std::out_of_range("decode_voxels: no volume " + std::to_string(volume));
   const unsigned char* h = f.bytes.data();
   const double slope = field<float>(h, kSclSlope, f.swapped), inter = field<float>(h, kSclInter, f.swapped);
   const bool scaled = slope != 0 && std::isfinite(slope) && std::isfinite(inter) && (slope != 1 || inter != 0);
-  std::vector<float> voxels(static_cast<std::size_t>(f.shape[0] * f.shape[1] * f.shape[2]));
+  const std::size_t n = static_cast<std::size_t>(f.shape[0] * f.shape[1] * f.shape[2]);
+  std::vector<float> voxels(n);
   with_type(f.datatype, [&](auto zero) {
-    decode<decltype(zero)>(h + f.vox_offset, f.swapped, scaled, slope, inter, f.shape, voxels.data());
+    const unsigned char* first = h + f.vox_offset + static_cast<std::size_t>(volume) * n * sizeof zero;
+    decode<decltype(zero)>(first, f.swapped, scaled, slope, inter, f.shape, voxels.data());
   });
   return voxels;
+}
+
+std::vector<int64_t> nifti_dims(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return {};  // a FIFO would block the open
+  std::vector<unsigned char> h;
+  try {
+    std::ifstream in(path, std::ios::binary);
+    h.resize(std::size_t{1} << 16);  // a gzip file's header inflates from far fewer bytes
+    in.read(reinterpret_cast<char*>(h.data()), static_cast<std::streamsize>(h.size()));
+    h.resize(static_cast<std::size_t>(in.gcount()));
+    if (nifti_extension(path) == ".nii.gz") h = gunzip(h, path, kHeaderBytes);
+  } catch (const std::exception&) {
+    return {};  // read_nifti_file says what is wrong
+  }
+  if (h.size() < kHeaderBytes) return {};
+  const bool swapped = field<int32_t>(h.data(), kSizeofHdr, false) != 348;
+  if (field<int32_t>(h.data(), kSizeofHdr, swapped) != 348) return {};
+  std::vector<int64_t> dims;
+  const int16_t rank = field<int16_t>(h.data(), kDim, swapped);
+  for (int d = 1; d <= rank && d <= 7; ++d) dims.push_back(field<int16_t>(h.data(), kDim + 2 * d, swapped));
+  return dims;
 }
 
 }  // namespace mlens::io

@@ -29,6 +29,7 @@ struct NiftiFile {
   std::vector<unsigned char> bytes;  // the whole file (inflated), header first
   bool swapped = false;              // the file's byte order differs from this machine's
   std::array<int64_t, 3> shape{0, 0, 0};
+  int64_t volumes = 1;  // dim[4] of a 4D file read as NiftiLayout::Volumes
   int16_t datatype = 0;
   std::size_t vox_offset = 0;
   // The affine from the sform (RAS mm = M · (i, j, k, 1)) when sform_code is set: it places the voxels
@@ -36,17 +37,26 @@ struct NiftiFile {
   std::optional<std::array<std::array<double, 4>, 3>> sform;
 };
 
-// Reads and checks the file. Errors name `path`, the header field, what was found and what was
-// expected: a directory or device, NIfTI-2 or a .hdr/.img pair, dimensions other than 3D (or 4D with
-// one volume), a datatype that is not a real number, a file shorter than its voxels, no or a degenerate
-// geometry.
-// `components` 3 reads a displacement field as ANTs and ITK write it: dim (x, y, z, 1, 3), the vector
-// components on NIfTI's 5th axis, intent_code 1007 (NIFTI_INTENT_VECTOR), unscaled (scl_slope 0 or 1,
-// scl_inter 0: ITK's reader scales vector images wrongly, integer ones past the end of its buffer);
-// `shape` is then the spatial size.
-NiftiFile read_nifti_file(const std::string& path, int components = 1);
+// What a file must hold.
+enum class NiftiLayout {
+  Volume,             // one 3D volume (a 4D file whose dim[4] is 1 too)
+  Volumes,            // a 3D volume, or a 4D file's dim[4] volumes on one grid (the channels of a model)
+  DisplacementField,  // as ANTs and ITK write one: dim (x, y, z, 1, 3), the vector components on NIfTI's 5th
+                      // axis, intent_code 1007 (NIFTI_INTENT_VECTOR), unscaled (scl_slope 0 or 1, scl_inter 0:
+                      // ITK's reader scales vector images wrongly, integer ones past the end of its buffer)
+};
 
-// The voxels as float in the engine's order (C order over (i, j, k)); scalar images only.
-std::vector<float> decode_voxels(const NiftiFile& file);
+// Reads and checks the file. Errors name `path`, the header field, what was found and what was
+// expected: a directory or device, NIfTI-2 or a .hdr/.img pair, dimensions other than `layout`'s, a
+// datatype that is not a real number, a file shorter than its voxels, no or a degenerate geometry.
+// `shape` is the spatial size.
+NiftiFile read_nifti_file(const std::string& path, NiftiLayout layout = NiftiLayout::Volume);
+
+// dim[1..dim[0]] of a NIfTI-1 file, from its header alone; empty for a file that is not NIfTI-1
+// (read_nifti_file names what is wrong with it). For choosing how to read a file, not a check.
+std::vector<int64_t> nifti_dims(const std::string& path);
+
+// Volume `volume` (< file.volumes) as float in the engine's order (C order over (i, j, k)); scalar images only.
+std::vector<float> decode_voxels(const NiftiFile& file, int64_t volume = 0);
 
 }  // namespace mlens::io

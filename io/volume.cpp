@@ -38,13 +38,8 @@ void use_sform(const std::array<std::array<double, 4>, 3>& m, Geometry& g) {  //
   g.origin = {-m[0][3], -m[1][3], m[2][3]};
 }
 
-}  // namespace
-
-Volume read_volume(const std::string& path) {
-  require_nifti_name(path);
-  NiftiFile file = read_nifti_file(path);  // every field checked before ITK reads the header
-
-  // ITK's qform geometry (without reading the voxels); mlens decodes the voxels.
+// The grid of a checked file: ITK's qform geometry (without reading the voxels), or the sform's.
+Volume read_grid(const std::string& path, const NiftiFile& file) {
   auto nifti = itk::NiftiImageIO::New();
   nifti->SetFileName(path);
   auto reader = itk::ImageFileReader<ItkImage>::New();
@@ -59,8 +54,26 @@ Volume read_volume(const std::string& path) {
   copy_grid(*reader->GetOutput(), v);
   if (v.shape != file.shape) throw std::runtime_error("\"" + path + "\": ITK read another size than the header's dim");
   if (file.sform) use_sform(*file.sform, v.geometry);
-  v.voxels = decode_voxels(file);
   return v;
+}
+
+}  // namespace
+
+Volume read_volume(const std::string& path) {
+  require_nifti_name(path);
+  const NiftiFile file = read_nifti_file(path);  // every field checked before ITK reads the header
+  Volume v = read_grid(path, file);
+  v.voxels = decode_voxels(file);  // mlens decodes the voxels
+  return v;
+}
+
+std::vector<Volume> read_volumes(const std::string& path) {
+  require_nifti_name(path);
+  const NiftiFile file = read_nifti_file(path, NiftiLayout::Volumes);
+  const Volume grid = read_grid(path, file);
+  std::vector<Volume> volumes(static_cast<std::size_t>(file.volumes), grid);
+  for (int64_t c = 0; c < file.volumes; ++c) volumes[static_cast<std::size_t>(c)].voxels = decode_voxels(file, c);
+  return volumes;
 }
 
 void write_volume(const std::string& path, const Volume& volume, StoredAs stored_as) {
@@ -80,6 +93,21 @@ void write_volume(const std::string& path, const Volume64& volume) {
     throw std::invalid_argument("write_volume(\"" + path + "\"): voxel count does not match the shape");
   write_nifti<double>(path, volume);
 }
+
+template <typename T>
+void write_volumes(const std::string& path, const std::vector<BasicVolume<T>>& volumes) {
+  require_nifti_name(path);
+  if (volumes.empty()) throw std::invalid_argument("write_volumes(\"" + path + "\"): no volumes");
+  std::vector<const BasicVolume<T>*> series;
+  for (const BasicVolume<T>& v : volumes) {
+    if (static_cast<int64_t>(v.voxels.size()) != v.size() || v.shape != volumes[0].shape)
+      throw std::invalid_argument("write_volumes(\"" + path + "\"): the volumes differ in size or their voxel counts do not match");
+    series.push_back(&v);
+  }
+  write_nifti<T>(path, series);
+}
+template void write_volumes(const std::string&, const std::vector<Volume>&);
+template void write_volumes(const std::string&, const std::vector<Volume64>&);
 
 void require_values(const Volume& v, const std::string& name, double lo, double hi, const std::string& expected) {
   std::size_t not_finite = 0, outside = 0, first = v.voxels.size();

@@ -48,6 +48,10 @@ using Volume64 = BasicVolume<double>;
 // any other dimensionality is an error naming the file and the dimensions found.
 Volume read_volume(const std::string& path);
 
+// Reads a 3D or 4D NIfTI as volumes on one grid: a 4D file's dim[4] volumes (the channels of a
+// multi-channel model, in its channel order), or a 3D file's one volume.
+std::vector<Volume> read_volumes(const std::string& path);
+
 // How voxels are stored on disk: float32 for maps, int16 for scanner-like images, uint8 for masks
 // (values are rounded and clipped to the type's range).
 enum class StoredAs { Float32, Int16, UInt8 };
@@ -57,6 +61,10 @@ enum class StoredAs { Float32, Int16, UInt8 };
 void write_volume(const std::string& path, const Volume& volume, StoredAs stored_as = StoredAs::Float32);
 // The same as float64 NIfTI (datatype 64): the digits of a float64 run reach the file.
 void write_volume(const std::string& path, const Volume64& volume);
+// Volumes on one grid (the first one's geometry) as a 4D NIfTI, dim[4] = their count (3D for one), as
+// float32 (Volume) or float64 (Volume64), atomically.
+template <typename T>
+void write_volumes(const std::string& path, const std::vector<BasicVolume<T>>& volumes);
 
 // Throws std::invalid_argument unless both volumes have the same shape and geometry (spacing and
 // origin within 1e-3 mm, direction cosines within 1e-5). The message prints both grids, as ITK does:

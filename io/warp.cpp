@@ -294,7 +294,7 @@ Transform::Pointer read_one(const std::string& path) {
     // intent) into vectors by copying each value into all three components, a displacement that is
     // silently wrong, and it scales vectors (scl_slope, scl_inter) wrongly, integer ones past its buffer.
     try {
-      read_nifti_file(path, 3);
+      read_nifti_file(path, NiftiLayout::DisplacementField);
     } catch (const std::exception& e) {
       throw std::runtime_error("transform " + std::string(e.what()));
     }

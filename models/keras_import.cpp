@@ -25,16 +25,17 @@ class Importer {
  public:
   Importer(WeightSource& weights, const std::string& source) : weights_(weights), source_(source) {}
 
-  Sequential run(const KerasArchitecture& architecture, const std::optional<Int3>& input_shape) {
+  Sequential run(const KerasArchitecture& architecture, const std::optional<Int3>& input_shape,
+                 const std::optional<Int3>& open_axes) {
     net_.name = architecture.name;
     for (const KerasLayer& l : architecture.layers)
-      if (!l.batch_input_shape.empty() && shape_.empty()) set_input(l.batch_input_shape, input_shape);
+      if (!l.batch_input_shape.empty() && shape_.empty()) set_input(l.batch_input_shape, input_shape, open_axes);
     if (shape_.empty()) {
-      if (!input_shape)
-        throw error("model_config", "no batch_input_shape recorded; give the input shape (D,H,W; 1,H,W for a 2D model)");
-      for (int64_t d : *input_shape) positive(d, "", "the input shape's axis", kMaxSize);
-      shape_ = {1, 1, (*input_shape)[0], (*input_shape)[1], (*input_shape)[2]};
-      net_.input_shape = *input_shape;
+      const std::optional<Int3> size = input_shape ? input_shape : open_axes;
+      if (!size) throw error("model_config", "no batch_input_shape recorded; give the input shape (D,H,W; 1,H,W for a 2D model)");
+      for (int64_t d : *size) positive(d, "", "the input shape's axis", kMaxSize);
+      shape_ = {1, 1, (*size)[0], (*size)[1], (*size)[2]};
+      net_.input_shape = *size;
     }
     for (size_t i = 0; i < architecture.layers.size(); ++i) {
       last_ = i + 1 == architecture.layers.size();
@@ -85,19 +86,20 @@ class Importer {
   }
 
   // (batch, D, H, W, channels), or (batch, H, W, channels) for a 2D network.
-  void set_input(const std::vector<int64_t>& bis, const std::optional<Int3>& requested) {
+  void set_input(const std::vector<int64_t>& bis, const std::optional<Int3>& requested, const std::optional<Int3>& open_axes) {
     if (bis.size() != 5 && bis.size() != 4)
       throw error("", "batch_input_shape " + shape_text(bis) + " is neither (batch, D, H, W, channels) nor (batch, H, W, channels)");
     rank_ = static_cast<int>(bis.size()) - 2;
     net_.spatial_rank = rank_;
     // Axes recorded as None (-1) take the requested input shape, as Keras models built for any size do.
     Int3 s = rank_ == 3 ? Int3{bis[1], bis[2], bis[3]} : Int3{1, bis[1], bis[2]};
+    const std::optional<Int3> fill = requested ? requested : open_axes;
     for (int a = 0; a < 3; ++a)
       if (s[a] == -1) {
-        if (!requested)
+        if (!fill)
           throw error("", "batch_input_shape " + shape_text(bis) + " leaves axis " + std::to_string(a + rank_ - 2) +
                               " open (None); give the input shape (D,H,W; 1,H,W for a 2D model)");
-        s[a] = (*requested)[a];
+        s[a] = (*fill)[a];
       }
     for (int a = 0; a < 3; ++a) positive(s[a], "", "batch_input_shape " + shape_text(bis) + ": a spatial axis");
     const int64_t channels = bis.back();
@@ -395,16 +397,17 @@ std::vector<WeightArray> RandomWeights::take(const std::string& layer, const std
 }
 
 Sequential import_keras(const KerasArchitecture& architecture, WeightSource& weights, const std::optional<Int3>& input_shape,
-                        const std::string& source) {
-  return Importer(weights, source).run(architecture, input_shape);
+                        const std::string& source, const std::optional<Int3>& open_axes) {
+  return Importer(weights, source).run(architecture, input_shape, open_axes);
 }
 
-Sequential load_keras_model(const KerasModel& model, const std::optional<Int3>& input_shape) {
+Sequential load_keras_model(const KerasModel& model, const std::optional<Int3>& input_shape,
+                            const std::optional<Int3>& open_axes) {
   if (!model.architecture)
     throw std::invalid_argument("\"" + model.source + "\" holds weights only (no model_config); name the architecture, "
                                 "e.g. --arch mrinet --input-shape 198,198,198");
   FileWeights weights(model);
-  Sequential net = import_keras(*model.architecture, weights, input_shape, model.source);
+  Sequential net = import_keras(*model.architecture, weights, input_shape, model.source, open_axes);
   net.keras_version = model.keras_version;
   return net;
 }

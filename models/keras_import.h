@@ -69,14 +69,18 @@ class RandomWeights : public WeightSource {
   std::vector<WeightGroup> recorded_;
 };
 
-// Builds the network `architecture` describes. `input_shape` (D, H, W) is needed only when no layer
-// records `batch_input_shape`. `source` names the file in error messages. Layers mlens does not
-// support are refused with their name and class.
+// Builds the network `architecture` describes. `input_shape` (D, H, W; 1, H, W for 2D) is the size asked
+// for: it fills axes the model leaves open (None) or records nowhere, and must equal the recorded ones.
+// `open_axes`, when `input_shape` is not given, fills open axes only (the size of the input at hand: a
+// wrong input then meets the input check with the model's own size). `source` names the file in error
+// messages. Layers mlens does not support are refused with their name and class.
 Sequential import_keras(const KerasArchitecture& architecture, WeightSource& weights,
-                        const std::optional<Int3>& input_shape = std::nullopt, const std::string& source = "model");
+                        const std::optional<Int3>& input_shape = std::nullopt, const std::string& source = "model",
+                        const std::optional<Int3>& open_axes = std::nullopt);
 
 // A full Keras model (architecture + weights); a weights-only one is refused with a hint at --arch.
-Sequential load_keras_model(const KerasModel& model, const std::optional<Int3>& input_shape = std::nullopt);
+Sequential load_keras_model(const KerasModel& model, const std::optional<Int3>& input_shape = std::nullopt,
+                            const std::optional<Int3>& open_axes = std::nullopt);
 
 // A network with random weights and the Keras model that holds exactly those weights (every layer
 // with a group, weighted or not, as Keras' model.save writes them).

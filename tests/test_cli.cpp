@@ -208,6 +208,17 @@ TEST_CASE("any Keras CNN from .npy: a 2D three-channel classifier, each neuron, 
     return kMlens + " " + sub + " --model " + dir.path("c2d.h5") + " --input " + dir.path("x.npy") + " " + rest;
   };
   std::string out;
+  // inspect shows the Keras input, the outputs and each window and stride on the network's own axes.
+  REQUIRE(test::run(kMlens + " inspect " + dir.path("c2d.h5"), &out) == 0);
+  CHECK_THAT(out, Catch::Contains("(12,10,3) as Keras takes it (2D") && Catch::Contains("outputs:       4 (the final softmax") &&
+                      Catch::Contains("1x2 valid"));
+  REQUIRE(test::run(kMlens + " inspect --json " + dir.path("c2d.h5") + " 2>/dev/null", &out) == 0);
+  const nlohmann::json info = nlohmann::json::parse(out);
+  CHECK(info["keras_input_shape"] == std::vector<int64_t>{12, 10, 3});
+  CHECK(info["spatial_rank"] == 2);
+  CHECK(info["outputs"] == 4);
+  CHECK(info["layers"][0]["window"].get<std::string>().find("/2") != std::string::npos);
+
   REQUIRE(test::run(command("predict", "--json"), &out) == 0);
   const nlohmann::json p = nlohmann::json::parse(out);
   const at::Tensor y = net.forward(x).reshape({-1});
@@ -252,4 +263,74 @@ TEST_CASE("any Keras CNN from .npy: a 2D three-channel classifier, each neuron, 
   io::write_npy(dir.path("t.npy"), a);
   CHECK(test::run(kMlens + " predict --model " + dir.path("c2d.h5") + " --input " + dir.path("t.npy"), &out) == 1);
   CHECK_THAT(out, Catch::Contains("(10,12,3)") && Catch::Contains("takes (12,10,3)"));
+}
+
+TEST_CASE("a multi-channel model from a 4D NIfTI: one volume per channel in, one map per channel out", "[cli]") {
+  test::TempDir dir;
+  // 7×9×8×3 (Conv3D stride 2, Dense per voxel, global average pooling), saved with its spatial axes open
+  // (None): the input's size fills them.
+  models::RandomModel rm = models::random_keras_model(test::global_3d(), 8, 0.2);
+  const models::Sequential net = models::load_keras_model(rm.keras);
+  for (int a = 1; a <= 3; ++a) rm.keras.architecture->layers.at(0).batch_input_shape.at(a) = -1;
+  io::write_keras_model(dir.path("m.h5"), rm.keras);
+  const at::Tensor x = test::random_input(net, 3).to(at::kFloat).to(at::kDouble);  // [1, 3, 7, 9, 8]
+  std::vector<io::Volume> channels(3);
+  for (int c = 0; c < 3; ++c) {
+    channels[c].shape = {7, 9, 8};
+    channels[c].geometry.spacing = {1.5, 1, 2};
+    channels[c].geometry.origin = {10, -20, 5};
+    const at::Tensor v = x[0][c].contiguous().to(at::kFloat);
+    channels[c].voxels.assign(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
+  }
+  io::write_volumes(dir.path("x.nii.gz"), channels);
+  const auto command = [&](const std::string& sub, const std::string& input, const std::string& rest) {
+    return kMlens + " " + sub + " --model " + dir.path("m.h5") + " --input " + dir.path(input) + " " + rest;
+  };
+  std::string out;
+  REQUIRE(test::run(command("predict", "x.nii.gz", "--json"), &out) == 0);
+  const at::Tensor y = net.forward(x).reshape({-1});
+  const nlohmann::json p = nlohmann::json::parse(out);
+  REQUIRE(p["outputs"].size() == 3);
+  for (int k = 0; k < 3; ++k) CHECK(p["outputs"][k].get<double>() == Approx(y[k].item<double>()).epsilon(1e-5));
+
+  // The map of output 1 in float64: a 4D NIfTI of three maps on the input's grid, equal to the reference's.
+  REQUIRE(test::run(command("explain", "x.nii.gz", "--rule epsilon --neuron 1 --dtype float64 --out " + dir.path("r.nii.gz")),
+                    &out) == 0);
+  const std::vector<io::Volume> maps = io::read_volumes(dir.path("r.nii.gz"));
+  REQUIRE(maps.size() == 3);
+  CHECK(maps[0].geometry.spacing[2] == Approx(2));
+  CHECK(maps[2].geometry.origin[1] == Approx(-20));
+  CHECK(io::read_nifti_file(dir.path("r.nii.gz"), io::NiftiLayout::Volumes).datatype == 64);  // float64
+  lrp::Composite c = lrp::parse_composite("epsilon");
+  c.neuron = lrp::parse_neuron("1");
+  const auto ref = lrp::reference::explain(net, lrp::reference::to_vector(x[0]), c);  // channels first, as the volumes
+  std::vector<double> mine;
+  for (const io::Volume& m : maps) mine.insert(mine.end(), m.voxels.begin(), m.voxels.end());
+  CHECK(stats::relative_l2(mine, ref.relevance) < 1e-6);  // the float32 storage of the reader
+
+  // The same map as .npy (channels last) and validate against the 4D NIfTI.
+  REQUIRE(test::run(command("explain", "x.nii.gz", "--rule epsilon --neuron 1 --dtype float64 --out " + dir.path("r.npy")), &out) == 0);
+  CHECK(io::read_npy(dir.path("r.npy")).shape == std::vector<int64_t>{7, 9, 8, 3});
+  CHECK(test::run(command("validate", "x.nii.gz", "--rule epsilon --neuron 1 --dtype float64 --reference " + dir.path("r.nii.gz")),
+                  &out) == 0);
+  CHECK_THAT(out, Catch::Contains("PASS"));
+  CHECK(test::run(command("validate", "x.nii.gz", "--rule epsilon --neuron 1 --dtype float64 --reference " + dir.path("r.npy")),
+                  &out) == 0);
+
+  // A .npy of another size runs too: its size fills the open axes.
+  io::NpyArray big;
+  big.shape = {9, 11, 10, 3};
+  big.values.assign(9 * 11 * 10 * 3, 0.5);
+  io::write_npy(dir.path("big.npy"), big);
+  REQUIRE(test::run(command("predict", "big.npy", "--json"), &out) == 0);
+  CHECK(nlohmann::json::parse(out)["outputs"].size() == 3);
+
+  // A 3D volume, or a 4D file of two volumes, names what the model takes.
+  io::write_volume(dir.path("one.nii.gz"), channels[0]);
+  CHECK(test::run(command("predict", "one.nii.gz", ""), &out) == 1);
+  CHECK_THAT(out, Catch::Contains("3 channels") && Catch::Contains("4D NIfTI of 3 volumes"));
+  io::write_volumes(dir.path("two.nii.gz"), std::vector<io::Volume>(channels.begin(), channels.begin() + 2));
+  CHECK(test::run(command("predict", "two.nii.gz", ""), &out) == 1);
+  CHECK_THAT(out, Catch::Contains("2 volumes of 7x9x8") && Catch::Contains("takes (7,9,8,3)"));
+  CHECK(test::run(command("explain", "two.nii.gz", "--mask " + dir.path("one.nii.gz") + " --out " + dir.path("m.nii.gz")), &out) == 2);
 }

@@ -90,14 +90,19 @@ int finish(const po::variables_map& vm, const nlohmann::json& meta, const lrp::C
   return kExitOk;
 }
 
-// A .npy input: any model shape, the attribution written as .npy in the input's shape.
+// A .npy or 4D NIfTI input (any model shape): the attribution written in the input's shape, as .npy
+// or, for a NIfTI input, as a 4D NIfTI of one map per channel on the input's grid.
 int explain_array(const po::variables_map& vm, const engine::Runtime& runtime, const lrp::Composite& composite) {
   const auto t0 = Clock::now();
   const std::string out = vm["out"].as<std::string>();
-  if (!io::has_npy_extension(out))
-    throw UsageError("--out \"" + out + "\": a .npy input's attribution is written as .npy (REL.npy)");
-  if (vm.count("members") || vm.count("model-space")) throw UsageError("--members and --model-space are for NIfTI volumes");
-  const std::string sidecar = vm.count("sidecar") ? vm["sidecar"].as<std::string>() : out.substr(0, out.size() - 4) + ".json";
+  const bool npy_out = io::has_npy_extension(out), nifti_in = !io::has_npy_extension(vm["input"].as<std::string>());
+  if (!npy_out && (io::nifti_extension(out).empty() || !nifti_in))
+    throw UsageError("--out \"" + out + "\": " +
+                     (nifti_in ? "a 4D NIfTI input's attribution is written as NIfTI (REL.nii.gz) or .npy (REL.npy)"
+                               : "a .npy input's attribution is written as .npy (REL.npy)"));
+  if (vm.count("members") || vm.count("model-space")) throw UsageError("--members and --model-space are for single volumes");
+  const std::string stem = npy_out ? out.substr(0, out.size() - 4) : stem_of(out);
+  const std::string sidecar = vm.count("sidecar") ? vm["sidecar"].as<std::string>() : stem + ".json";
   for (const std::string& target : {out, sidecar}) io::require_writable_file(target);
   const ArraySubject s = load_array_subject(vm, runtime, &composite);
   Timings t;
@@ -109,7 +114,10 @@ int explain_array(const po::variables_map& vm, const engine::Runtime& runtime, c
   t.explain = seconds_since(t1);
   const auto t2 = Clock::now();
   // The input's own shape and dtype; a float64 run writes float64.
-  io::write_npy(out, engine::to_array(e.relevance, s.array.shape, s.array.float64 || runtime.dtype == at::kDouble));
+  const bool float64 = s.array.float64 || runtime.dtype == at::kDouble;
+  if (npy_out) io::write_npy(out, engine::to_array(e.relevance, s.array.shape, float64));
+  else if (float64) io::write_volumes(out, engine::to_volumes<double>(e.relevance, *s.grid));
+  else io::write_volumes(out, engine::to_volumes<float>(e.relevance, *s.grid));
   t.write = seconds_since(t2);
   nlohmann::json meta = sidecar_json(e.prediction.item<double>(), e.relevance.sum().item<double>(), out, s.source, composite,
                                      runtime, t);
@@ -124,7 +132,7 @@ int run(const po::variables_map& vm) {
   const auto t0 = Clock::now();
   const engine::Runtime runtime = runtime_from(vm);
   const lrp::Composite composite = composite_from(vm);
-  if (is_npy_input(vm) && !vm.count("cohort")) return explain_array(vm, runtime, composite);
+  if (is_array_input(vm) && !vm.count("cohort")) return explain_array(vm, runtime, composite);
   const std::string out = vm["out"].as<std::string>();
   const LoadedModel loaded = load_model(vm, runtime, composite);
   const models::Ensemble& model = loaded.model;
@@ -213,8 +221,9 @@ Command explain_command() {
             add_model_options(o);
             add_subject_options(o);
             o.add_options()("out,o", po::value<std::string>()->required()->value_name("REL"),
-                            "relevance map to write (.nii.gz), in the input volume's grid; REL.npy for a .npy input (its shape, "
-                            "float64 for float64 inputs or runs); with --cohort a directory")(
+                            "relevance map to write (.nii.gz), in the input volume's grid (a 4D NIfTI input: one map per "
+                            "channel); REL.npy for a .npy or 4D NIfTI input (its shape, channels last; float64 for float64 "
+                            "inputs or runs); with --cohort a directory")(
                 "model-space", po::value<std::string>()->value_name("FILE"), "also write the map in the model's grid")(
                 "sidecar", po::value<std::string>()->value_name("JSON"), "sidecar path (default: REL with .json)")(
                 "members", "also write each ensemble member's map (REL_member-K.nii.gz)")(

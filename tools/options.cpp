@@ -12,8 +12,10 @@
 #include "engine/model_loader.h"
 #include "engine/subject.h"
 #include "io/manifest.h"
+#include "io/nifti_file.h"
 #include "io/npy.h"
 #include "io/output_dir.h"
+#include "io/paths.h"
 
 namespace mlens::tools {
 
@@ -23,7 +25,8 @@ void add_model_options(po::options_description& o, bool ensembles) {
       "arch", po::value<std::string>()->value_name("NAME"),
       "architecture for a weights-only file: mrinet (xai4mri's MRInet)")(
       "input-shape", po::value<std::string>()->value_name("D,H,W"),
-      "model input size, needed with --arch (e.g. 198,198,198)");
+      "model input size, needed with --arch (e.g. 198,198,198); a model saved with open axes (None) otherwise "
+      "takes the input's size");
   if (ensembles)
     o.add_options()("manifest", po::value<std::string>()->value_name("JSON"),
                     "ensemble manifest (*.mlens.json) instead of --model: members, linear head, input geometry");
@@ -46,14 +49,15 @@ models::Int3 parse_shape(const std::string& text) {
   return s;
 }
 
-models::Sequential load_network(const po::variables_map& vm, const engine::Runtime& runtime) {
+models::Sequential load_network(const po::variables_map& vm, const engine::Runtime& runtime,
+                                const std::optional<models::Int3>& open_axes) {
   if (!vm.count("model")) throw UsageError("give the model: --model FILE");
   std::optional<models::Int3> shape;
   if (vm.count("input-shape")) shape = parse_shape(vm["input-shape"].as<std::string>());
   const std::string arch = vm.count("arch") ? vm["arch"].as<std::string>() : "";
   if (!arch.empty() && arch != "mrinet") throw UsageError("--arch " + arch + ": unknown architecture (known: mrinet)");
   try {
-    return engine::load_network(vm["model"].as<std::string>(), arch, shape, runtime);
+    return engine::load_network(vm["model"].as<std::string>(), arch, shape, runtime, open_axes);
   } catch (const engine::MissingArchitecture& e) {
     throw UsageError(e.what());  // the file is fine; the command line lacks --arch
   }
@@ -88,7 +92,13 @@ LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runti
   }
   if (!vm.count("model")) throw UsageError("give the model: --model FILE (or an ensemble: --manifest FILE)");
   const std::string path = vm["model"].as<std::string>();
-  LoadedModel loaded{engine::as_ensemble(load_network(vm, runtime)), engine::PreprocessSpec{}, path, {1, 0}, {}};
+  // A NIfTI input's size fills the axes a model leaves open (None).
+  std::optional<models::Int3> open_axes;
+  if (vm.count("input") && !io::nifti_extension(vm["input"].as<std::string>()).empty()) {
+    const std::vector<int64_t> dims = io::nifti_dims(vm["input"].as<std::string>());
+    if (dims.size() >= 3 && dims[0] > 0 && dims[1] > 0 && dims[2] > 0) open_axes = models::Int3{dims[0], dims[1], dims[2]};
+  }
+  LoadedModel loaded{engine::as_ensemble(load_network(vm, runtime, open_axes)), engine::PreprocessSpec{}, path, {1, 0}, {}};
   loaded.files.push_back(fingerprint(path) + (vm.count("arch") ? ", arch " + vm["arch"].as<std::string>() : ""));
   return loaded;
 }
@@ -108,8 +118,9 @@ LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runti
 void add_subject_options(po::options_description& o) {
   o.add_options()("input,i", po::value<std::string>()->value_name("VOL"),
                   "NIfTI volume: in the model's input grid for --model; for --manifest, the subject's volume, which the "
-                  "manifest's preprocessing brings into the grid. Or, with --model, a .npy array of one sample as Keras "
-                  "takes it (channels last: (D,H,W,C), (H,W,C) for 2D models; float32 or float64), for any model")(
+                  "manifest's preprocessing brings into the grid. With --model, a 4D NIfTI gives a multi-channel model one "
+                  "volume per channel, and a .npy array of one sample as Keras takes it (channels last: (D,H,W,C), "
+                  "(H,W,C) for 2D models; float32 or float64) fits any model")(
       "mask", po::value<std::string>()->value_name("MASK"), "brain mask in the volume's grid (voxels with 0 are zeroed)");
 }
 
@@ -120,15 +131,47 @@ engine::Prepared prepare_subject(const po::variables_map& vm, const LoadedModel&
   return engine::prepare(io::read_volume(input), loaded.preprocess, mask ? &*mask : nullptr, input);
 }
 
-bool is_npy_input(const po::variables_map& vm) {
-  return vm.count("input") && io::has_npy_extension(vm["input"].as<std::string>());
+bool is_array_input(const po::variables_map& vm) {
+  if (!vm.count("input")) return false;
+  const std::string input = vm["input"].as<std::string>();
+  if (io::has_npy_extension(input)) return true;
+  const std::vector<int64_t> dims = io::nifti_extension(input).empty() ? std::vector<int64_t>{} : io::nifti_dims(input);
+  return dims.size() == 4 && dims[3] > 1;
 }
 
+namespace {
+
+// The spatial size of a sample as Keras takes it, (D, H, W, C) or (H, W, C), with or without a batch
+// axis of 1: what fills a model's open axes. (1, H, W, C) reads as D = 1 either way.
+std::optional<models::Int3> spatial_size(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> s(shape.begin(), shape.end() - (shape.empty() ? 0 : 1));
+  if (s.size() == 4 && s[0] == 1) s.erase(s.begin());
+  if (s.size() == 3) return models::Int3{s[0], s[1], s[2]};
+  if (s.size() == 2) return models::Int3{1, s[0], s[1]};
+  return std::nullopt;
+}
+
+}  // namespace
+
 ArraySubject load_array_subject(const po::variables_map& vm, const engine::Runtime& runtime, const lrp::Composite* composite) {
+  ArraySubject s;
+  s.source = vm["input"].as<std::string>();
+  const bool nifti = !io::has_npy_extension(s.source);
   if (vm.count("manifest"))
-    throw UsageError("a .npy --input goes with --model: an ensemble's manifest preprocesses NIfTI volumes");
-  if (vm.count("mask")) throw UsageError("--mask is for NIfTI volumes; zero the array's voxels before saving it");
-  ArraySubject s{load_network(vm, runtime), {}, {}, vm["input"].as<std::string>()};
+    throw UsageError("a " + std::string(nifti ? "4D NIfTI" : ".npy") +
+                     " --input goes with --model: an ensemble's manifest preprocesses single NIfTI volumes");
+  if (vm.count("mask"))
+    throw UsageError(nifti ? "--mask is for single volumes; zero the masked voxels in every volume of the 4D file"
+                           : "--mask is for NIfTI volumes; zero the array's voxels before saving it");
+  if (nifti) {
+    const std::vector<io::Volume> channels = io::read_volumes(s.source);
+    s.array = engine::channels_last(channels);
+    s.grid = channels[0];
+    s.grid->voxels.clear();
+  } else {
+    s.array = io::read_npy(s.source);
+  }
+  s.net = load_network(vm, runtime, spatial_size(s.array.shape));
   if (composite) {
     try {
       lrp::check_explainable(s.net);
@@ -138,7 +181,11 @@ ArraySubject load_array_subject(const po::variables_map& vm, const engine::Runti
       throw UsageError(e.what());
     }
   }
-  s.array = io::read_npy(s.source);
+  if (nifti && s.array.shape != s.net.keras_input_shape())
+    throw std::invalid_argument("\"" + s.source + "\": " + std::to_string(s.array.shape[3]) + " volumes of " +
+                                std::to_string(s.array.shape[0]) + "x" + std::to_string(s.array.shape[1]) + "x" +
+                                std::to_string(s.array.shape[2]) + " do not fit model \"" + s.net.name + "\", which takes " +
+                                models::shape_text(s.net.keras_input_shape()) + " (channels last: one volume per channel)");
   s.x = engine::array_input(s.array, s.net, runtime, s.source);
   return s;
 }

@@ -21,8 +21,10 @@ namespace mlens::tools {
 
 // --model FILE, --arch NAME, --input-shape D,H,W; with `ensembles` also --manifest FILE
 void add_model_options(po::options_description& options, bool ensembles = true);
-// A full Keras model, or a weights-only file with --arch; on the runtime's device and dtype.
-models::Sequential load_network(const po::variables_map& vm, const engine::Runtime& runtime);
+// A full Keras model, or a weights-only file with --arch; on the runtime's device and dtype. `open_axes`
+// fills the axes a model leaves open (None) when --input-shape is not given.
+models::Sequential load_network(const po::variables_map& vm, const engine::Runtime& runtime,
+                                const std::optional<models::Int3>& open_axes = std::nullopt);
 // What predict/explain/validate run: an ensemble (a single --model is an ensemble of one) and the
 // manifest's preprocessing (none for --model: the volume must already be in the model's grid).
 struct LoadedModel {
@@ -44,15 +46,18 @@ void add_subject_options(po::options_description& options);
 // The subject's volume through the model's preprocessing (reorient, prune, normalise).
 engine::Prepared prepare_subject(const po::variables_map& vm, const LoadedModel& loaded);
 
-// An --input given as .npy (any model shape: 2D, several channels; docs/cli.md): the single network of
-// --model (never a manifest, whose preprocessing is for volumes), the array as read, and the network's
-// input [1, C, D, H, W] made from it. With `composite`, its table must fit the network (usage error).
-bool is_npy_input(const po::variables_map& vm);
+// An --input a single network takes whole (docs/cli.md): a .npy array (any model shape: 2D, several
+// channels), or a 4D NIfTI whose volumes are a multi-channel model's channels. Loaded: the network of
+// --model (never a manifest, whose preprocessing is for one volume), sizes it leaves open (None) taken
+// from the input, the input as the array Keras takes (channels last), and the network's input
+// [1, C, D, H, W] made from it. With `composite`, its table must fit the network (usage error).
+bool is_array_input(const po::variables_map& vm);
 struct ArraySubject {
   models::Sequential net;
   io::NpyArray array;
   at::Tensor x;
-  std::string source;  // the --input path
+  std::string source;             // the --input path
+  std::optional<io::Volume> grid;  // a NIfTI input's grid (no voxels): where its maps are placed
 };
 ArraySubject load_array_subject(const po::variables_map& vm, const engine::Runtime& runtime,
                                 const lrp::Composite* composite = nullptr);

@@ -36,7 +36,7 @@ int print_outputs(const po::variables_map& vm, const std::string& input, const s
 
 int run(const po::variables_map& vm) {
   const engine::Runtime runtime = runtime_from(vm);
-  if (is_npy_input(vm) && !vm.count("cohort")) {
+  if (is_array_input(vm) && !vm.count("cohort")) {
     const ArraySubject s = load_array_subject(vm, runtime);
     return print_outputs(vm, s.source, vm["model"].as<std::string>(), s.net.forward(s.x), s.net);
   }

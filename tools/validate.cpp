@@ -28,10 +28,10 @@ std::vector<double> read_reference(const std::string& path, const std::vector<in
     io::NpyArray a = io::read_npy(path);
     found = a.shape;
     values = std::move(a.values);
-  } else {
-    const io::Volume v = io::read_volume(path);
-    found.assign(v.shape.begin(), v.shape.end());
-    values.assign(v.voxels.begin(), v.voxels.end());
+  } else {  // one volume, or one per channel (a 4D NIfTI) in the channels-last order of the model's input
+    io::NpyArray a = engine::channels_last(io::read_volumes(path));
+    found = a.shape;
+    values = std::move(a.values);
   }
   if (squeezed(found) != squeezed(shape))
     throw std::invalid_argument("\"" + path + "\": reference of shape " + models::shape_text(found) +
@@ -51,7 +51,7 @@ int run(const po::variables_map& vm) {
   const std::string input = vm["input"].as<std::string>(), reference = vm["reference"].as<std::string>();
   const double tolerance = vm["tolerance"].as<double>();
   std::vector<double> mine, ref;
-  if (is_npy_input(vm)) {  // a .npy input: compared in its own (Keras) layout
+  if (is_array_input(vm)) {  // a .npy or 4D NIfTI input: compared in its own (Keras) layout
     const ArraySubject a = load_array_subject(vm, runtime, &composite);
     ref = read_reference(reference, a.net.keras_input_shape());
     mine = engine::to_array(lrp::explain(a.net, a.x, composite).relevance, a.array.shape, true).values;
