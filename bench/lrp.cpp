@@ -63,7 +63,7 @@ struct Config {
   int threads = 0, repeats = 3, rounds = 3, batch = 1;
   int steps = 0;  // > 0: also the gradient methods, integrated gradients with this many steps (--methods STEPS)
   std::string device = "cpu";
-  bool tf32 = false;
+  std::string fast_math = "none";  // none, tf32 or bf16 (engine::FastMath)
 };
 
 // Waits for the device's queued work, so that a timer measures it.
@@ -127,13 +127,12 @@ struct Phase {
 };
 
 void run_phase(const std::string& phase, const Config& cfg) {
-  const engine::Runtime runtime = engine::Runtime::parse(cfg.device, "float32", cfg.threads);  // cuda means cuda:0
+  // cuda means cuda:0; TF32 is off unless asked for (LibTorch allows it in cuDNN by default).
+  const engine::Runtime runtime = engine::Runtime::parse(cfg.device, "float32", cfg.threads, cfg.fast_math);
   runtime.activate();
   const at::Device device = runtime.device;
-  at::globalContext().setAllowTF32CuDNN(cfg.tf32);  // LibTorch allows TF32 in cuDNN by default
-  at::globalContext().setAllowTF32CuBLAS(cfg.tf32);
-  const models::Sequential net = models::mrinet({cfg.size, cfg.size, cfg.size}, 7).net.to(device, at::kFloat);
-  const at::Tensor x = engine::phantom_batch({cfg.size, cfg.size, cfg.size}, 1, cfg.batch).to(device);
+  const models::Sequential net = models::mrinet({cfg.size, cfg.size, cfg.size}, 7).net.to(device, runtime.dtype);
+  const at::Tensor x = engine::phantom_batch({cfg.size, cfg.size, cfg.size}, 1, cfg.batch).to(device, runtime.dtype);
   synchronize(device);
   const double baseline_rss = peak_rss_mib();
   const double baseline_gpu = peak_gpu_mib(device);
@@ -154,6 +153,14 @@ void run_phase(const std::string& phase, const Config& cfg) {
     out["relevance_sum"] = e.relevance[0].sum().item<double>();
     out["estimate_mib"] = static_cast<double>(cfg.batch) *
                           static_cast<double>(lrp::explanation_bytes(net, c, x.options())) / (1024.0 * 1024.0);
+    if (runtime.fast_math != engine::FastMath::None) {  // what the speed costs: the map against exact float32
+      engine::Runtime exact = runtime;
+      exact.fast_math = engine::FastMath::None;
+      exact.activate();
+      const at::Tensor fast = e.relevance.to(at::kDouble), ref = lrp::explain(net.to(device, at::kFloat), x.to(at::kFloat), c).relevance.to(at::kDouble);
+      out["fast_math_relative_l2"] = (fast - ref).norm().item<double>() / ref.norm().item<double>();
+      runtime.activate();
+    }
     for (const auto& a : e.accounts.at(0)) {
       char row[512];
       std::snprintf(row, sizeof row, "layer\t%s\t%s\t%s\t%.3f\t%.3f", a.layer.c_str(), a.kind.c_str(), a.primitive.c_str(),
@@ -221,7 +228,7 @@ Phase run_child(const std::string& self, const std::string& phase, const Config&
   const std::string cmd = self + " --phase " + phase + " --size " + std::to_string(cfg.size) + " --threads " +
                           std::to_string(cfg.threads) + " --repeats " + std::to_string(cfg.repeats) + " --batch " +
                           std::to_string(cfg.batch) + " --device " + cfg.device + " --methods " + std::to_string(cfg.steps) +
-                          (cfg.tf32 ? " --tf32 on" : "");
+                          " --fast-math " + cfg.fast_math;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) throw std::runtime_error("cannot run " + cmd);
   std::string text;
@@ -324,7 +331,7 @@ int main(int argc, char** argv) {
   Config cfg;
   const auto usage = [] {
     std::cerr << "usage: lrp [--size N (198)] [--threads N (0 = all cores)] [--device cpu|cuda[:N] (cpu)] [--batch N (1)]\n"
-                 "           [--repeats N per child (3)] [--rounds N (3)] [--tf32 on] [--json FILE]\n"
+                 "           [--repeats N per child (3)] [--rounds N (3)] [--fast-math none|tf32|bf16] [--tf32 on] [--json FILE]\n"
                  "           [--methods STEPS]   (also gradient and integrated gradients with STEPS steps, and autograd's)\n"
                  "       lrp --export DIR [--size N]   (the model, a phantom and its map for bench/peers.py)\n";
     return 2;
@@ -339,7 +346,8 @@ int main(int argc, char** argv) {
     else if (a == "--rounds") cfg.rounds = std::max(1, std::stoi(argv[i + 1]));
     else if (a == "--batch") cfg.batch = std::max(1, std::stoi(argv[i + 1]));
     else if (a == "--device") cfg.device = argv[i + 1];
-    else if (a == "--tf32") cfg.tf32 = std::string(argv[i + 1]) == "on";
+    else if (a == "--tf32") cfg.fast_math = std::string(argv[i + 1]) == "on" ? "tf32" : "none";
+    else if (a == "--fast-math") cfg.fast_math = argv[i + 1];
     else if (a == "--json") json_path = argv[i + 1];
     else if (a == "--export") export_dir = argv[i + 1];
     else if (a == "--methods") cfg.steps = std::max(0, std::stoi(argv[i + 1]));
@@ -362,9 +370,10 @@ int main(int argc, char** argv) {
   }
 
   const bool gpu = rt.device.is_cuda();
-  std::printf("bench/lrp: MRInet %lld³, float32, %s%s, batch %d, %d CPU threads, LibTorch %s, %d rounds of the three "
+  std::printf("bench/lrp: MRInet %lld³, %s, %s%s, batch %d, %d CPU threads, LibTorch %s, %d rounds of the three "
               "phases, best of %d runs per phase and round\n\n",
-              static_cast<long long>(cfg.size), cfg.device.c_str(), gpu ? (cfg.tf32 ? " (TF32 on)" : " (TF32 off)") : "",
+              static_cast<long long>(cfg.size), cfg.fast_math == "bf16" ? "bfloat16" : "float32", cfg.device.c_str(),
+              gpu ? (cfg.fast_math == "tf32" ? " (TF32 on)" : " (TF32 off)") : "",
               cfg.batch, rt.thread_count(), TORCH_VERSION, cfg.rounds, cfg.repeats);
   Phase fwd, lrp, base, grad, ig, autograd_ig;
   std::vector<double> speedups, explain_ratios;
@@ -443,11 +452,16 @@ int main(int argc, char** argv) {
   for (const auto& l : lrp.layers)
     std::printf("%-22s %-10s %-38s %11s %13s\n", l[0].c_str(), l[1].c_str(), l[2].c_str(), l[3].c_str(), l[4].c_str());
 
+  if (cfg.fast_math != "none")
+    std::printf("\nfast math (%s): the preset-A map against exact float32, relative L2 %.3g\n", cfg.fast_math.c_str(),
+                lrp["fast_math_relative_l2"]);
+
   if (!json_path.empty()) {
     // Flat keys, so that scripts/gpu-check can read them without a JSON library.
     std::ofstream j(json_path);
     j << "{\"size\": " << cfg.size << ", \"device\": \"" << cfg.device << "\", \"batch\": " << cfg.batch
-      << ", \"threads\": " << rt.thread_count() << ", \"tf32\": " << (cfg.tf32 ? "true" : "false") << ", \"libtorch\": \""
+      << ", \"threads\": " << rt.thread_count() << ", \"tf32\": " << (cfg.fast_math == "tf32" ? "true" : "false") << ", \"fast_math\": \"" << cfg.fast_math
+      << "\", \"fast_math_relative_l2\": " << lrp["fast_math_relative_l2"] << ", \"libtorch\": \""
       << TORCH_VERSION << "\"";
     for (const auto& [name, p] : rows) {
       const std::string key = p == &fwd ? "forward" : p == &lrp ? "preset_a" : "gradxinput";

@@ -22,7 +22,7 @@
 
 namespace mlens::engine {
 
-Runtime Runtime::parse(const std::string& device, const std::string& dtype, int threads) {
+Runtime Runtime::parse(const std::string& device, const std::string& dtype, int threads, const std::string& fast_math) {
   Runtime r;
   if (device == "cpu") {
     r.device = at::Device(at::kCPU);
@@ -49,6 +49,15 @@ Runtime Runtime::parse(const std::string& device, const std::string& dtype, int 
     r.dtype = at::kDouble;
   else
     throw std::invalid_argument("--dtype " + dtype + ": expected float32 or float64");
+  if (fast_math == "tf32")
+    r.fast_math = FastMath::TF32;
+  else if (fast_math == "bf16")
+    r.fast_math = FastMath::BF16;
+  else if (fast_math != "none")
+    throw std::invalid_argument("--fast-math " + fast_math + ": expected none, tf32 or bf16");
+  if (r.fast_math != FastMath::None && r.dtype != at::kFloat)
+    throw std::invalid_argument("--fast-math " + fast_math + " trades float32's exactness for speed; it does not go with --dtype " + dtype);
+  if (r.fast_math == FastMath::BF16) r.dtype = at::kBFloat16;
   if (threads < 0) throw std::invalid_argument("--threads must be >= 0 (0 = all cores)");
   r.threads = threads;
   return r;
@@ -83,6 +92,8 @@ int64_t Runtime::available_memory() const {
 
 void Runtime::activate() const {
   at::set_num_threads(thread_count());
+  at::globalContext().setAllowTF32CuDNN(fast_math == FastMath::TF32);
+  at::globalContext().setAllowTF32CuBLAS(fast_math == FastMath::TF32);
   keep_freed_memory();
   use_caching_cpu_allocator();
 }
@@ -104,6 +115,10 @@ void keep_freed_memory() {
 
 std::string Runtime::device_name() const { return device.str(); }
 
-std::string Runtime::dtype_name() const { return dtype == at::kDouble ? "float64" : "float32"; }
+std::string Runtime::dtype_name() const {
+  if (fast_math == FastMath::TF32) return "tf32";
+  if (dtype == at::kBFloat16) return "bfloat16";
+  return dtype == at::kDouble ? "float64" : "float32";
+}
 
 }  // namespace mlens::engine

@@ -271,11 +271,14 @@ std::vector<int64_t> nifti_dims(const std::string& path) {
   if (!std::filesystem::is_regular_file(path, error)) return {};  // a FIFO would block the open
   std::vector<unsigned char> h;
   try {
-    std::ifstream in(path, std::ios::binary);
-    h.resize(std::size_t{1} << 16);  // a gzip file's header inflates from far fewer bytes
-    in.read(reinterpret_cast<char*>(h.data()), static_cast<std::streamsize>(h.size()));
-    h.resize(static_cast<std::size_t>(in.gcount()));
-    if (nifti_extension(path) == ".nii.gz") h = gunzip(h, path, kHeaderBytes);
+    if (nifti_extension(path) == ".nii.gz") {
+      h = gunzip(file_bytes(path), path, kHeaderBytes);  // the header only is inflated
+    } else {
+      std::ifstream in(path, std::ios::binary);
+      h.resize(kHeaderBytes);
+      in.read(reinterpret_cast<char*>(h.data()), static_cast<std::streamsize>(h.size()));
+      h.resize(static_cast<std::size_t>(in.gcount()));
+    }
   } catch (const std::exception&) {
     return {};  // read_nifti_file says what is wrong
   }

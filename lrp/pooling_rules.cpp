@@ -81,10 +81,10 @@ MaxPoolWinners max_pool_winners(const at::Tensor& indices, const std::vector<int
   // Each pooled cell's index counts within its (n, c) channel; the channel's offset comes from its row.
   const int64_t cells = input_shape[2] * input_shape[3] * input_shape[4];
   if (kernel == models::SparseKernel::Auto && relevance.device().is_cpu() &&
-      (relevance.scalar_type() == at::kFloat || relevance.scalar_type() == at::kDouble)) {
+      (relevance.scalar_type() == at::kFloat || relevance.scalar_type() == at::kDouble || relevance.scalar_type() == at::kBFloat16)) {
     const at::Tensor r = relevance.contiguous(), idx = indices.contiguous();
     MaxPoolWinners w;
-    AT_DISPATCH_FLOATING_TYPES(r.scalar_type(), "max_pool_winners", [&] { w = winners_cpu<scalar_t>(idx, r, cells); });
+    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, r.scalar_type(), "max_pool_winners", [&] { w = winners_cpu<scalar_t>(idx, r, cells); });
     return w;
   }
   const int64_t pooled_cells = relevance[0][0].numel();

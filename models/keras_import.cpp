@@ -31,11 +31,11 @@ class Importer {
     for (const KerasLayer& l : architecture.layers)
       if (!l.batch_input_shape.empty() && shape_.empty()) set_input(l.batch_input_shape, input_shape, open_axes);
     if (shape_.empty()) {
-      const std::optional<Int3> size = input_shape ? input_shape : open_axes;
-      if (!size) throw error("model_config", "no batch_input_shape recorded; give the input shape (D,H,W; 1,H,W for a 2D model)");
-      for (int64_t d : *size) positive(d, "", "the input shape's axis", kMaxSize);
-      shape_ = {1, 1, (*size)[0], (*size)[1], (*size)[2]};
-      net_.input_shape = *size;
+      if (!input_shape)
+        throw error("model_config", "no batch_input_shape recorded; give the input shape (D,H,W; 1,H,W for a 2D model)");
+      for (int64_t d : *input_shape) positive(d, "", "the input shape's axis", kMaxSize);
+      shape_ = {1, 1, (*input_shape)[0], (*input_shape)[1], (*input_shape)[2]};
+      net_.input_shape = *input_shape;
     }
     for (size_t i = 0; i < architecture.layers.size(); ++i) {
       last_ = i + 1 == architecture.layers.size();

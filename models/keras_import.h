@@ -70,9 +70,9 @@ class RandomWeights : public WeightSource {
 };
 
 // Builds the network `architecture` describes. `input_shape` (D, H, W; 1, H, W for 2D) is the size asked
-// for: it fills axes the model leaves open (None) or records nowhere, and must equal the recorded ones.
-// `open_axes`, when `input_shape` is not given, fills open axes only (the size of the input at hand: a
-// wrong input then meets the input check with the model's own size). `source` names the file in error
+// for: it fills axes the model leaves open (None) or a model that records no batch_input_shape, and must
+// equal the recorded ones. `open_axes`, when `input_shape` is not given, fills open (None) axes only (the
+// size of the input at hand: a wrong input then meets the input check with the model's own size). `source` names the file in error
 // messages. Layers mlens does not support are refused with their name and class.
 Sequential import_keras(const KerasArchitecture& architecture, WeightSource& weights,
                         const std::optional<Int3>& input_shape = std::nullopt, const std::string& source = "model",

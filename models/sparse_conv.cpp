@@ -304,7 +304,7 @@ struct PaddedTaps {
 };
 
 bool cpu_kernel(const at::Tensor& t) {
-  return t.device().is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble);
+  return t.device().is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble || t.scalar_type() == at::kBFloat16);
 }
 
 void check(const at::Tensor& positions, const at::Tensor& w) {
@@ -322,7 +322,7 @@ at::Tensor scatter_dense(const at::Tensor& values, const at::Tensor& positions, 
   // cell several overlapping windows share got its sum in an order that depended on thread timing, and
   // identical runs differed in the last bit where a busy core delayed one thread.
   const at::Tensor v = values.contiguous(), p = positions.contiguous();
-  AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "scatter_dense", [&] {
+  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, v.scalar_type(), "scatter_dense", [&] {
     scalar_t* o = out.data_ptr<scalar_t>();
     const scalar_t* x = v.data_ptr<scalar_t>();
     const int64_t* at = p.data_ptr<int64_t>();
@@ -343,7 +343,7 @@ at::Tensor conv3d_at(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
   const Geometry g(w, pads, out_shape, {x.size(2), x.size(3), x.size(4)});
   if (kernel == SparseKernel::Auto && cpu_kernel(x)) {
     at::Tensor z;
-    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "conv3d_at", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "conv3d_at", [&] {
       with_kernel_shape(g, [&](auto rows, auto length) {
         z = conv_at_cpu<decltype(rows)::value, decltype(length)::value, scalar_t>(g, x, w, b, positions);
       });
@@ -367,7 +367,7 @@ at::Tensor conv3d_transpose_at(const at::Tensor& s, const at::Tensor& positions,
   const Geometry g(w, pads, output_shape, input_size);
   if (kernel == SparseKernel::Auto && cpu_kernel(s)) {
     at::Tensor out;
-    AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "conv3d_transpose_at", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, s.scalar_type(), "conv3d_transpose_at", [&] {
       with_kernel_shape(g, [&](auto rows, auto length) {
         out = conv_transpose_at_cpu<decltype(rows)::value, decltype(length)::value, scalar_t>(g, s, positions, w);
       });

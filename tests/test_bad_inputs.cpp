@@ -148,7 +148,7 @@ TEST_CASE("bad input catalogue: NIfTI volumes", "[catalogue][cli]") {
       {"zero size", c.predict(c.file("zero.nii", dim({3, 21, 0, 17}))), 1, {"zero.nii", "dim[2] is 0", "at least 1"}},
       {"negative size", c.predict(c.file("neg.nii", dim({3, -21, 19, 17}))), 1, {"dim[1] is -21"}},
       {"2D", c.predict(c.file("flat.nii", dim({2, 21, 19}))), 1, {"flat.nii", "expected a 3D volume", "2D"}},
-      {"4D, 3 volumes", c.predict(c.file("four.nii", dim({4, 7, 19, 17, 3}))), 1, {"four.nii", "3 volumes of 7x19x17", "takes (21,19,17,1)"}},
+      {"4D, 3 volumes", c.predict(c.file("four.nii", dim({4, 7, 19, 17, 3}))), 1, {"four.nii", "4D NIfTI of (7,19,17,3)", "takes (21,19,17,1)"}},
       {"5D", c.predict(c.file("five.nii", dim({5, 21, 19, 17, 1, 3}))), 1, {"5D", "21x19x17x1x3"}},
       {"huge dims in a small file", c.predict(c.file("huge.nii", dim({3, 30000, 30000, 30000}))), 1, {"huge.nii", "ends after"}},
       {"700³ header alone", c.predict(c.file("header.nii", dim({3, 700, 700, 700}).substr(0, 352))), 1, {"header.nii", "ends after 0 of 343000000 voxels"}},

@@ -227,6 +227,16 @@ TEST_CASE("any Keras CNN from .npy: a 2D three-channel classifier, each neuron, 
   CHECK(p["softmax_removed"] == true);
   CHECK(p["probabilities"][0].get<double>() + p["probabilities"][1].get<double>() + p["probabilities"][2].get<double>() +
             p["probabilities"][3].get<double>() == Approx(1.0));
+  // The same sample as a 4D NIfTI of one plane (1×12×10) per channel.
+  std::vector<io::Volume> planes(3);
+  for (int c = 0; c < 3; ++c) {
+    planes[c].shape = {1, 12, 10};
+    const at::Tensor v = x[0][c].contiguous().to(at::kFloat);
+    planes[c].voxels.assign(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
+  }
+  io::write_volumes(dir.path("x.nii.gz"), planes);
+  REQUIRE(test::run(kMlens + " predict --json --model " + dir.path("c2d.h5") + " --input " + dir.path("x.nii.gz"), &out) == 0);
+  CHECK(nlohmann::json::parse(out)["outputs"] == p["outputs"]);
 
   // Output 2 with epsilon in float64: the map in the input's shape, float64, equal to the reference's.
   lrp::Composite c = lrp::parse_composite("epsilon");
@@ -331,6 +341,38 @@ TEST_CASE("a multi-channel model from a 4D NIfTI: one volume per channel in, one
   CHECK_THAT(out, Catch::Contains("3 channels") && Catch::Contains("4D NIfTI of 3 volumes"));
   io::write_volumes(dir.path("two.nii.gz"), std::vector<io::Volume>(channels.begin(), channels.begin() + 2));
   CHECK(test::run(command("predict", "two.nii.gz", ""), &out) == 1);
-  CHECK_THAT(out, Catch::Contains("2 volumes of 7x9x8") && Catch::Contains("takes (7,9,8,3)"));
+  CHECK_THAT(out, Catch::Contains("4D NIfTI of (7,9,8,2) (2 volumes)") && Catch::Contains("takes (7,9,8,3)"));
   CHECK(test::run(command("explain", "two.nii.gz", "--mask " + dir.path("one.nii.gz") + " --out " + dir.path("m.nii.gz")), &out) == 2);
+}
+
+TEST_CASE("fast math is opt-in and validate prints what it costs against exact float32", "[cli]") {
+  Setup s;
+  std::string out;
+  const std::string base = kMlens + " validate --model " + s.model + " --input " + s.volume + " --reference " + s.dir.path("ref.nii.gz");
+  REQUIRE(test::run(kMlens + " explain --model " + s.model + " --input " + s.volume + " --out " + s.dir.path("ref.nii.gz"), &out) == 0);
+  // Exact float32 by default: no fast-math line, and the map equals itself.
+  REQUIRE(test::run(base, &out) == 0);
+  CHECK_THAT(out, !Catch::Contains("fast math"));
+  // TF32 is a CUDA tensor-core format: on the CPU nothing changes.
+  REQUIRE(test::run(base + " --fast-math tf32 --json", &out) == 0);
+  const nlohmann::json tf32 = nlohmann::json::parse(out.substr(out.find('{')));
+  CHECK(tf32["fast_math"]["mode"] == "tf32");
+  CHECK(tf32["fast_math"]["relative_l2_vs_float32"] == 0);
+  // bfloat16 throughout: an error of a few percent, printed, and beyond validate's default tolerance.
+  CHECK(test::run(base + " --fast-math bf16 --json", &out) == 3);
+  const nlohmann::json bf16 = nlohmann::json::parse(out.substr(out.find('{')));
+  CHECK(bf16["fast_math"]["mode"] == "bfloat16");
+  const double error = bf16["fast_math"]["relative_l2_vs_float32"];
+  CHECK(error > 1e-4);
+  CHECK(error < 0.2);
+  CHECK(bf16["relative_l2"].get<double>() == Approx(error).epsilon(1e-9));  // the reference is the float32 map
+  // explain records it; float64 and an unknown mode are usage errors.
+  REQUIRE(test::run(kMlens + " explain --fast-math bf16 --model " + s.model + " --input " + s.volume + " --out " +
+                        s.dir.path("bf.nii.gz") + " --json 2>/dev/null", &out) == 0);
+  CHECK(nlohmann::json::parse(out.substr(out.find('{')))["options"]["dtype"] == "bfloat16");
+  CHECK(io::read_nifti_file(s.dir.path("bf.nii.gz")).datatype == 16);  // written as float32
+  CHECK(test::run(base + " --fast-math bf16 --dtype float64", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("does not go with --dtype float64"));
+  CHECK(test::run(base + " --fast-math fp8", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("expected none, tf32 or bf16"));
 }

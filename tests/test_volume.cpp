@@ -20,6 +20,7 @@
 #include "fixtures.h"
 #include "io/gzip.h"
 #include "io/itk_image.h"
+#include "io/nifti_file.h"
 #include "io/volume.h"
 
 using namespace mlens;
@@ -408,4 +409,47 @@ TEST_CASE("gzip through igzip is what zlib reads and writes", "[io]") {
   plain.write(content.data(), content.size());
   plain.close();
   CHECK(file_bytes(dir.path("plain.bin")) == content);
+}
+
+TEST_CASE("a 4D file's volumes read as ITK wrote them, in either byte order, and write back as ITK reads 4D", "[io]") {
+  test::TempDir dir;
+  // ITK's 4D image, voxel (i, j, k) of volume c holding i + 10 j + 100 k + 1000 c.
+  write_4d(dir.path("ch.nii"), {4, 3, 2, 3});
+  const std::string nii = file_bytes(dir.path("ch.nii"));
+  std::ofstream(dir.path("ch-big-endian.nii"), std::ios::binary) << big_endian(nii, 4);
+  write_gzip(dir.path("ch.nii.gz"), {nii});
+  const auto value = [](int64_t i, int64_t j, int64_t k, int64_t c) { return static_cast<float>(i + 4 * (j + 3 * (k + 2 * c))); };
+  for (const std::string name : {"ch.nii", "ch-big-endian.nii", "ch.nii.gz"}) {
+    INFO(name);
+    CHECK(io::nifti_dims(dir.path(name)) == std::vector<int64_t>{4, 3, 2, 3});
+    const std::vector<io::Volume> v = io::read_volumes(dir.path(name));
+    REQUIRE(v.size() == 3);
+    bool all = true;
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t i = 0; i < 4; ++i)
+        for (int64_t j = 0; j < 3; ++j)
+          for (int64_t k = 0; k < 2; ++k) all = all && v[c].at(i, j, k) == value(i, j, k, c);
+    CHECK(all);
+  }
+
+  // Written back: dim[0] = 4 and dim[4] = 3 in the header, and ITK's 4D reader finds the same voxels.
+  io::write_volumes(dir.path("out.nii"), io::read_volumes(dir.path("ch.nii")));
+  const std::string out = file_bytes(dir.path("out.nii"));
+  int16_t rank = 0, volumes = 0;
+  std::memcpy(&rank, out.data() + 40, 2);
+  std::memcpy(&volumes, out.data() + 48, 2);
+  CHECK(rank == 4);
+  CHECK(volumes == 3);
+  auto reader = itk::ImageFileReader<itk::Image<float, 4>>::New();
+  reader->SetImageIO(itk::NiftiImageIO::New());
+  reader->SetFileName(dir.path("out.nii"));
+  reader->Update();
+  const auto* image = reader->GetOutput();
+  CHECK(image->GetLargestPossibleRegion().GetSize()[3] == 3);
+  const float* buffer = image->GetBufferPointer();
+  bool same = true;
+  for (std::size_t n = 0; n < 4 * 3 * 2 * 3; ++n) same = same && buffer[n] == static_cast<float>(n);
+  CHECK(same);
+  // A volume-per-file reader refuses the 4D file by name, as before.
+  CHECK_THROWS_WITH(io::read_volume(dir.path("out.nii")), Catch::Contains("expected a 3D volume") && Catch::Contains("4x3x2x3"));
 }

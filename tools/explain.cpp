@@ -223,7 +223,7 @@ Command explain_command() {
             o.add_options()("out,o", po::value<std::string>()->required()->value_name("REL"),
                             "relevance map to write (.nii.gz), in the input volume's grid (a 4D NIfTI input: one map per "
                             "channel); REL.npy for a .npy or 4D NIfTI input (its shape, channels last; float64 for float64 "
-                            "inputs or runs); with --cohort a directory")(
+                            ".npy inputs or float64 runs); with --cohort a directory")(
                 "model-space", po::value<std::string>()->value_name("FILE"), "also write the map in the model's grid")(
                 "sidecar", po::value<std::string>()->value_name("JSON"), "sidecar path (default: REL with .json)")(
                 "members", "also write each ensemble member's map (REL_member-K.nii.gz)")(

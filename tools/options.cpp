@@ -1,5 +1,6 @@
 #include "tools/options.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <ATen/Parallel.h>
@@ -25,8 +26,8 @@ void add_model_options(po::options_description& o, bool ensembles) {
       "arch", po::value<std::string>()->value_name("NAME"),
       "architecture for a weights-only file: mrinet (xai4mri's MRInet)")(
       "input-shape", po::value<std::string>()->value_name("D,H,W"),
-      "model input size, needed with --arch (e.g. 198,198,198); a model saved with open axes (None) otherwise "
-      "takes the input's size");
+      "model input size, needed with --arch (e.g. 198,198,198); where a model saved with open axes (None) is "
+      "given an input, the input's size fills them");
   if (ensembles)
     o.add_options()("manifest", po::value<std::string>()->value_name("JSON"),
                     "ensemble manifest (*.mlens.json) instead of --model: members, linear head, input geometry");
@@ -163,15 +164,26 @@ ArraySubject load_array_subject(const po::variables_map& vm, const engine::Runti
   if (vm.count("mask"))
     throw UsageError(nifti ? "--mask is for single volumes; zero the masked voxels in every volume of the 4D file"
                            : "--mask is for NIfTI volumes; zero the array's voxels before saving it");
+  // A 4D NIfTI's size from its header, so that the model is loaded, and the file's volumes counted, before
+  // any of them is decoded.
+  const std::vector<int64_t> dims = nifti ? io::nifti_dims(s.source) : std::vector<int64_t>{};
+  if (std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 1; })) io::read_volumes(s.source);  // names the bad dim[i]
+  if (!nifti) s.array = io::read_npy(s.source);
+  s.net = load_network(vm, runtime, spatial_size(nifti ? dims : s.array.shape));
   if (nifti) {
-    const std::vector<io::Volume> channels = io::read_volumes(s.source);
+    // (D, H, W, C); a 2D model's (H, W, C) from a file of one plane (D = 1).
+    std::vector<int64_t> shape = dims;
+    if (s.net.spatial_rank == 2 && shape.size() == 4 && shape[0] == 1) shape.erase(shape.begin());
+    if (shape != s.net.keras_input_shape())
+      throw std::invalid_argument("\"" + s.source + "\": 4D NIfTI of " + models::shape_text(dims) + " (" +
+                                  std::to_string(dims.back()) + " volumes) does not fit model \"" + s.net.name +
+                                  "\", which takes " + models::shape_text(s.net.keras_input_shape()) +
+                                  " (channels last: one volume per channel)");
+    std::vector<io::Volume> channels = io::read_volumes(s.source);
+    s.grid = io::Volume{channels[0].shape, {}, channels[0].geometry};
     s.array = engine::channels_last(channels);
-    s.grid = channels[0];
-    s.grid->voxels.clear();
-  } else {
-    s.array = io::read_npy(s.source);
+    s.array.shape = shape;
   }
-  s.net = load_network(vm, runtime, spatial_size(s.array.shape));
   if (composite) {
     try {
       lrp::check_explainable(s.net);
@@ -181,11 +193,6 @@ ArraySubject load_array_subject(const po::variables_map& vm, const engine::Runti
       throw UsageError(e.what());
     }
   }
-  if (nifti && s.array.shape != s.net.keras_input_shape())
-    throw std::invalid_argument("\"" + s.source + "\": " + std::to_string(s.array.shape[3]) + " volumes of " +
-                                std::to_string(s.array.shape[0]) + "x" + std::to_string(s.array.shape[1]) + "x" +
-                                std::to_string(s.array.shape[2]) + " do not fit model \"" + s.net.name + "\", which takes " +
-                                models::shape_text(s.net.keras_input_shape()) + " (channels last: one volume per channel)");
   s.x = engine::array_input(s.array, s.net, runtime, s.source);
   return s;
 }
@@ -206,13 +213,18 @@ void add_runtime_options(po::options_description& o) {
                   "cpu, cuda or cuda:N (needs a CUDA LibTorch)")(
       "threads", po::value<int>()->default_value(0)->value_name("N"), "CPU threads; 0 = all cores")(
       "dtype", po::value<std::string>()->default_value("float32")->value_name("TYPE"),
-      "float32, or float64 for validation against references");
+      "float32, or float64 for validation against references")(
+      "fast-math", po::value<std::string>()->default_value("none")->value_name("MODE"),
+      "trade float32's exactness for speed: tf32 (CUDA tensor cores round matrix operands to a 10-bit mantissa; "
+      "no effect on the CPU) or bf16 (bfloat16 throughout); `mlens validate --fast-math` prints the error "
+      "against exact float32");
 }
 
 engine::Runtime runtime_from(const po::variables_map& vm) {
   engine::Runtime r;
   try {
-    r = engine::Runtime::parse(vm["device"].as<std::string>(), vm["dtype"].as<std::string>(), vm["threads"].as<int>());
+    r = engine::Runtime::parse(vm["device"].as<std::string>(), vm["dtype"].as<std::string>(), vm["threads"].as<int>(),
+                               vm["fast-math"].as<std::string>());
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }

@@ -1,6 +1,7 @@
 // mlens validate: the engine's relevance map against a reference map from another tool.
 #include <iomanip>
 #include <iostream>
+#include <optional>
 
 #include "engine/subject.h"
 #include "io/npy.h"
@@ -50,17 +51,30 @@ int run(const po::variables_map& vm) {
   if (!vm.count("input")) throw UsageError("give --input VOL");
   const std::string input = vm["input"].as<std::string>(), reference = vm["reference"].as<std::string>();
   const double tolerance = vm["tolerance"].as<double>();
-  std::vector<double> mine, ref;
-  if (is_array_input(vm)) {  // a .npy or 4D NIfTI input: compared in its own (Keras) layout
-    const ArraySubject a = load_array_subject(vm, runtime, &composite);
-    ref = read_reference(reference, a.net.keras_input_shape());
-    mine = engine::to_array(lrp::explain(a.net, a.x, composite).relevance, a.array.shape, true).values;
-  } else {
-    const LoadedModel loaded = load_model(vm, runtime, composite);
+  // The map on `r`'s device and precision, with the reference's shape.
+  std::vector<int64_t> shape;
+  const auto map = [&](const engine::Runtime& r) {
+    r.activate();
+    if (is_array_input(vm)) {  // a .npy or 4D NIfTI input: compared in its own (Keras) layout
+      const ArraySubject a = load_array_subject(vm, r, &composite);
+      shape = a.net.keras_input_shape();
+      return engine::to_array(lrp::explain(a.net, a.x, composite).relevance, a.array.shape, true).values;
+    }
+    const LoadedModel loaded = load_model(vm, r, composite);
     const models::Int3 grid = loaded.model.input_shape();
-    ref = read_reference(reference, {grid[0], grid[1], grid[2]});
+    shape = {grid[0], grid[1], grid[2]};
     // References from other tools are in the model's input grid: compare there.
-    mine = values_of(engine::explain(loaded.model, prepare_subject(vm, loaded).model_input, composite, runtime, input).relevance);
+    return values_of(engine::explain(loaded.model, prepare_subject(vm, loaded).model_input, composite, r, input).relevance);
+  };
+  const std::vector<double> mine = map(runtime);
+  const std::vector<double> ref = read_reference(reference, shape);
+  // Fast math's own error: the same map in exact float32.
+  std::optional<stats::MapComparison> fast;
+  if (runtime.fast_math != engine::FastMath::None) {
+    engine::Runtime exact = runtime;
+    exact.fast_math = engine::FastMath::None;
+    exact.dtype = at::kFloat;
+    fast = stats::compare_maps(mine, map(exact));
   }
   stats::MapComparison c;
   try {
@@ -70,14 +84,19 @@ int run(const po::variables_map& vm) {
   }
   const bool pass = c.rel_l2 <= tolerance;
   if (vm.count("json")) {
-    std::cout << nlohmann::json{{"reference", reference},  {"rule", to_json(composite)},
-                                {"voxels", c.voxels},      {"max_abs_error", c.max_abs_error},
-                                {"relative_l2", c.rel_l2}, {"pearson_r", c.pearson_r},
-                                {"sum_mlens", c.sum_test}, {"sum_reference", c.sum_reference},
-                                {"tolerance", tolerance},  {"pass", pass}}
-                     .dump(2)
-              << "\n";
+    nlohmann::json j{{"reference", reference},  {"rule", to_json(composite)},
+                     {"voxels", c.voxels},      {"max_abs_error", c.max_abs_error},
+                     {"relative_l2", c.rel_l2}, {"pearson_r", c.pearson_r},
+                     {"sum_mlens", c.sum_test}, {"sum_reference", c.sum_reference},
+                     {"tolerance", tolerance},  {"pass", pass}};
+    if (fast)
+      j["fast_math"] = {{"mode", runtime.dtype_name()}, {"relative_l2_vs_float32", fast->rel_l2},
+                        {"max_abs_error_vs_float32", fast->max_abs_error}, {"pearson_r_vs_float32", fast->pearson_r}};
+    std::cout << j.dump(2) << "\n";
   } else {
+    if (fast)
+      std::cout << std::setprecision(6) << "fast math (" << runtime.dtype_name() << ") against exact float32: relative L2 "
+                << fast->rel_l2 << ", max abs error " << fast->max_abs_error << ", Pearson r " << fast->pearson_r << "\n";
     std::cout << std::setprecision(6) << "voxels:            " << c.voxels << "\n"
               << "max abs error:     " << c.max_abs_error << "\n"
               << "relative L2:       " << c.rel_l2 << "  (tolerance " << tolerance << ")\n"
@@ -101,13 +120,14 @@ Command validate_command() {
           "input orientation; singleton batch/channel axes allowed) is read without Python. With a .npy --input (any "
           "model shape, e.g. a 2D or multi-channel model) the reference is in that array's shape. Every method and "
           "--neuron of `explain` can be validated. Exits 3 when the relative L2 "
-          "error exceeds --tolerance. Use --dtype float64 for the tightest comparison.",
+          "error exceeds --tolerance. Use --dtype float64 for the tightest comparison. With --fast-math tf32|bf16 the "
+          "map is also computed in exact float32 and the fast map's error against it is printed: what the speed costs.",
           "mlens validate --model mrinet.h5 --input vol.nii.gz --reference innvestigate_preset_a.npy --dtype float64",
           [](po::options_description& o, po::positional_options_description&) {
             add_model_options(o);
             add_subject_options(o);
             o.add_options()(
-                "reference,r", po::value<std::string>()->required()->value_name("REF"), "reference map (.npy, .nii, .nii.gz)")(
+                "reference,r", po::value<std::string>()->required()->value_name("REF"), "reference map (.npy, .nii, .nii.gz; a 4D NIfTI of one map per channel for a multi-channel model)")(
                 "tolerance", po::value<double>()->default_value(1e-4)->value_name("T"), "largest accepted relative L2 error")(
                 "json", "print JSON");
             add_rule_options(o);
