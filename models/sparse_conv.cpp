@@ -1,5 +1,7 @@
 #include "models/sparse_conv.h"
 
+#include <ATen/OpMathType.h>
+
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
@@ -150,25 +152,26 @@ struct Spans {
 // with its own running sum across rows: elementwise, so it vectorises, and no single chain of
 // dependent additions.
 template <int64_t Rows, int64_t Length, typename T>
-inline T window_dot(const T* x, const T* w, const Spans& spans) {
+inline at::opmath_type<T> window_dot(const T* x, const T* w, const Spans& spans) {
   int64_t rows = spans.rows, length = spans.length;
   if constexpr (Rows > 0) {
     rows = Rows;
     length = Length;
   }
   constexpr int64_t kBlock = Length > 0 && Length < 16 ? Length : 16;
-  T total = 0;
+  using Acc = at::opmath_type<T>;  // bfloat16 (--fast-math) sums in float; float and double in themselves
+  Acc total = 0;
   for (int64_t q0 = 0; q0 < length; q0 += kBlock) {
-    T acc[kBlock] = {};
+    Acc acc[kBlock] = {};
     if (q0 + kBlock <= length) {
       for (int64_t r = 0; r < rows; ++r) {
         const T* xr = x + spans.x_offsets[r] + q0;
         const T* wr = w + r * length + q0;
-        for (int64_t q = 0; q < kBlock; ++q) acc[q] += xr[q] * wr[q];
+        for (int64_t q = 0; q < kBlock; ++q) acc[q] += static_cast<Acc>(xr[q]) * static_cast<Acc>(wr[q]);
       }
     } else {
       for (int64_t r = 0; r < rows; ++r)
-        for (int64_t q = q0; q < length; ++q) acc[q - q0] += x[spans.x_offsets[r] + q] * w[r * length + q];
+        for (int64_t q = q0; q < length; ++q) acc[q - q0] += static_cast<Acc>(x[spans.x_offsets[r] + q]) * static_cast<Acc>(w[r * length + q]);
     }
     for (int64_t q = 0; q < kBlock; ++q) total += acc[q];
   }
@@ -183,7 +186,7 @@ MLENS_SIMD_CLONES void conv_at_range(const Geometry& g, const Spans& spans, cons
   for (int64_t j = begin; j < end; ++j) {
     const Windows::Window win = windows.at(pos[j]);
     const T* wc = w + win.c * spans.taps;
-    T acc = b ? b[win.c] : T(0);
+    at::opmath_type<T> acc = b ? b[win.c] : T(0);
     if (win.corner >= 0) {
       acc += window_dot<Rows, Length>(x + (win.n * in_volume + win.corner) * g.Cin, wc, spans);
     } else {
@@ -191,10 +194,10 @@ MLENS_SIMD_CLONES void conv_at_range(const Geometry& g, const Spans& spans, cons
       g.for_each_tap(cell, [&](int64_t xi, int64_t tap) {
         const T* xs = x + (cell.n * in_volume + xi) * g.Cin;
         const T* ws = wc + tap * g.Cin;
-        for (int64_t ci = 0; ci < g.Cin; ++ci) acc += xs[ci] * ws[ci];
+        for (int64_t ci = 0; ci < g.Cin; ++ci) acc += static_cast<at::opmath_type<T>>(xs[ci]) * ws[ci];
       });
     }
-    z[j] = acc;
+    z[j] = static_cast<T>(acc);
   }
 }
 
