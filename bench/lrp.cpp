@@ -157,7 +157,10 @@ void run_phase(const std::string& phase, const Config& cfg) {
       engine::Runtime exact = runtime;
       exact.fast_math = engine::FastMath::None;
       exact.activate();
-      const at::Tensor fast = e.relevance.to(at::kDouble), ref = lrp::explain(net.to(device, at::kFloat), x.to(at::kFloat), c).relevance.to(at::kDouble);
+      // A float32 model and input of their own: the fast ones' parameters and voxels are already rounded.
+      const models::Sequential net32 = models::mrinet({cfg.size, cfg.size, cfg.size}, 7).net.to(device, at::kFloat);
+      const at::Tensor x32 = engine::phantom_batch({cfg.size, cfg.size, cfg.size}, 1, cfg.batch).to(device);
+      const at::Tensor fast = e.relevance.to(at::kDouble), ref = lrp::explain(net32, x32, c).relevance.to(at::kDouble);
       out["fast_math_relative_l2"] = (fast - ref).norm().item<double>() / ref.norm().item<double>();
       runtime.activate();
     }
@@ -346,7 +349,8 @@ int main(int argc, char** argv) {
     else if (a == "--rounds") cfg.rounds = std::max(1, std::stoi(argv[i + 1]));
     else if (a == "--batch") cfg.batch = std::max(1, std::stoi(argv[i + 1]));
     else if (a == "--device") cfg.device = argv[i + 1];
-    else if (a == "--tf32") cfg.fast_math = std::string(argv[i + 1]) == "on" ? "tf32" : "none";
+    else if (a == "--tf32" && std::string(argv[i + 1]) == "on") cfg.fast_math = "tf32";
+    else if (a == "--tf32") continue;  // off: the default
     else if (a == "--fast-math") cfg.fast_math = argv[i + 1];
     else if (a == "--json") json_path = argv[i + 1];
     else if (a == "--export") export_dir = argv[i + 1];
@@ -355,7 +359,7 @@ int main(int argc, char** argv) {
   }
   engine::Runtime rt;
   try {
-    rt = engine::Runtime::parse(cfg.device, "float32", cfg.threads);
+    rt = engine::Runtime::parse(cfg.device, "float32", cfg.threads, cfg.fast_math);
   } catch (const std::exception& e) {
     std::cerr << "bench/lrp: " << e.what() << "\n";
     return 1;

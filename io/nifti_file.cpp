@@ -272,7 +272,17 @@ std::vector<int64_t> nifti_dims(const std::string& path) {
   std::vector<unsigned char> h;
   try {
     if (nifti_extension(path) == ".nii.gz") {
-      h = gunzip(file_bytes(path), path, kHeaderBytes);  // the header only is inflated
+      // The header from the file's first 64 KiB (gzip's own header is far shorter), else from all of it.
+      std::ifstream in(path, std::ios::binary);
+      std::vector<unsigned char> head(std::size_t{1} << 16);
+      in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+      head.resize(static_cast<std::size_t>(in.gcount()));
+      try {
+        h = gunzip(head, path, kHeaderBytes);
+      } catch (const std::exception&) {
+        h.clear();
+      }
+      if (h.size() < kHeaderBytes && head.size() == std::size_t{1} << 16) h = gunzip(file_bytes(path), path, kHeaderBytes);
     } else {
       std::ifstream in(path, std::ios::binary);
       h.resize(kHeaderBytes);

@@ -1,5 +1,6 @@
 #include "lrp/ensemble.h"
 
+#include <ATen/OpMathType.h>
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
@@ -50,7 +51,7 @@ EnsembleExplanation explain(const models::Ensemble& ensemble, const at::Tensor& 
                             bool keep_member_maps) {
   c10::InferenceMode no_graph;
   EnsembleExplanation out;
-  out.prediction = at::zeros({x.size(0)}, x.options());
+  out.prediction = at::zeros({x.size(0)}, x.options().dtype(at::toOpMathType(x.scalar_type())));  // bfloat16: the head in float32
   accumulate(ensemble, x, composite, 1.0, "", keep_member_maps, out);
   return out;
 }

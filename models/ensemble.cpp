@@ -1,5 +1,6 @@
 #include "models/ensemble.h"
 
+#include <ATen/OpMathType.h>
 #include <stdexcept>
 
 namespace mlens::models {
@@ -41,7 +42,8 @@ namespace {
 
 at::Tensor predict_weighted(const Ensemble& e, const at::Tensor& x, double weight, const std::string& prefix,
                             std::vector<MemberPrediction>* out) {
-  at::Tensor y = at::full({x.size(0)}, e.intercept, x.options());
+  // bfloat16 (--fast-math) keeps 8 bits of an age: the head sums in float32 (ages to 1/128 year, not 1/2).
+  at::Tensor y = at::full({x.size(0)}, e.intercept, x.options().dtype(at::toOpMathType(x.scalar_type())));
   for (const auto& m : e.members) {
     const std::string name = prefix.empty() ? m.name : prefix + "/" + m.name;
     const double w = weight * m.coefficient;

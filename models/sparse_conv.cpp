@@ -1,7 +1,5 @@
 #include "models/sparse_conv.h"
 
-#include <ATen/OpMathType.h>
-
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
@@ -152,26 +150,25 @@ struct Spans {
 // with its own running sum across rows: elementwise, so it vectorises, and no single chain of
 // dependent additions.
 template <int64_t Rows, int64_t Length, typename T>
-inline at::opmath_type<T> window_dot(const T* x, const T* w, const Spans& spans) {
+inline T window_dot(const T* x, const T* w, const Spans& spans) {
   int64_t rows = spans.rows, length = spans.length;
   if constexpr (Rows > 0) {
     rows = Rows;
     length = Length;
   }
   constexpr int64_t kBlock = Length > 0 && Length < 16 ? Length : 16;
-  using Acc = at::opmath_type<T>;  // bfloat16 (--fast-math) sums in float; float and double in themselves
-  Acc total = 0;
+  T total = 0;
   for (int64_t q0 = 0; q0 < length; q0 += kBlock) {
-    Acc acc[kBlock] = {};
+    T acc[kBlock] = {};
     if (q0 + kBlock <= length) {
       for (int64_t r = 0; r < rows; ++r) {
         const T* xr = x + spans.x_offsets[r] + q0;
         const T* wr = w + r * length + q0;
-        for (int64_t q = 0; q < kBlock; ++q) acc[q] += static_cast<Acc>(xr[q]) * static_cast<Acc>(wr[q]);
+        for (int64_t q = 0; q < kBlock; ++q) acc[q] += xr[q] * wr[q];
       }
     } else {
       for (int64_t r = 0; r < rows; ++r)
-        for (int64_t q = q0; q < length; ++q) acc[q - q0] += static_cast<Acc>(x[spans.x_offsets[r] + q]) * static_cast<Acc>(w[r * length + q]);
+        for (int64_t q = q0; q < length; ++q) acc[q - q0] += x[spans.x_offsets[r] + q] * w[r * length + q];
     }
     for (int64_t q = 0; q < kBlock; ++q) total += acc[q];
   }
@@ -186,7 +183,7 @@ MLENS_SIMD_CLONES void conv_at_range(const Geometry& g, const Spans& spans, cons
   for (int64_t j = begin; j < end; ++j) {
     const Windows::Window win = windows.at(pos[j]);
     const T* wc = w + win.c * spans.taps;
-    at::opmath_type<T> acc = b ? b[win.c] : T(0);
+    T acc = b ? b[win.c] : T(0);
     if (win.corner >= 0) {
       acc += window_dot<Rows, Length>(x + (win.n * in_volume + win.corner) * g.Cin, wc, spans);
     } else {
@@ -194,10 +191,10 @@ MLENS_SIMD_CLONES void conv_at_range(const Geometry& g, const Spans& spans, cons
       g.for_each_tap(cell, [&](int64_t xi, int64_t tap) {
         const T* xs = x + (cell.n * in_volume + xi) * g.Cin;
         const T* ws = wc + tap * g.Cin;
-        for (int64_t ci = 0; ci < g.Cin; ++ci) acc += static_cast<at::opmath_type<T>>(xs[ci]) * ws[ci];
+        for (int64_t ci = 0; ci < g.Cin; ++ci) acc += xs[ci] * ws[ci];
       });
     }
-    z[j] = static_cast<T>(acc);
+    z[j] = acc;
   }
 }
 
@@ -307,7 +304,7 @@ struct PaddedTaps {
 };
 
 bool cpu_kernel(const at::Tensor& t) {
-  return t.device().is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble || t.scalar_type() == at::kBFloat16);
+  return t.device().is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble);
 }
 
 void check(const at::Tensor& positions, const at::Tensor& w) {
@@ -316,16 +313,22 @@ void check(const at::Tensor& positions, const at::Tensor& w) {
   if (w.dim() != 5) throw std::invalid_argument("sparse convolution: the kernel must be 5-D");
 }
 
+// bfloat16 (--fast-math bf16): the sums over windows and winners run in float32 and are rounded once,
+// as tensor cores and oneDNN accumulate; summed in bfloat16 they lost the map (relative L2 > 100).
+bool bfloat16(const at::Tensor& t) { return t.scalar_type() == at::kBFloat16; }
+at::Tensor to_float(const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t; }
+
 }  // namespace
 
 at::Tensor scatter_dense(const at::Tensor& values, const at::Tensor& positions, const std::vector<int64_t>& shape) {
+  if (bfloat16(values)) return scatter_dense(values.to(at::kFloat), positions, shape).to(at::kBFloat16);
   at::Tensor out = at::zeros({c10::multiply_integers(shape)}, values.options());
   if (!values.device().is_cpu()) return out.index_put_({positions}, values, /*accumulate=*/true).view(shape);
   // One thread, in the winners' order: ATen's CPU index_put_ adds from two threads with atomics, so a
   // cell several overlapping windows share got its sum in an order that depended on thread timing, and
   // identical runs differed in the last bit where a busy core delayed one thread.
   const at::Tensor v = values.contiguous(), p = positions.contiguous();
-  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, v.scalar_type(), "scatter_dense", [&] {
+  AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "scatter_dense", [&] {
     scalar_t* o = out.data_ptr<scalar_t>();
     const scalar_t* x = v.data_ptr<scalar_t>();
     const int64_t* at = p.data_ptr<int64_t>();
@@ -340,13 +343,14 @@ bool sparse_maps_pay(const at::Tensor& w, int64_t entries, int64_t outputs) {
 
 at::Tensor conv3d_at(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const Pads& pads,
                      const at::Tensor& positions, SparseKernel kernel) {
+  if (bfloat16(x)) return conv3d_at(x.to(at::kFloat), to_float(w), to_float(b), pads, positions, kernel).to(at::kBFloat16);
   check(positions, w);
   std::vector<int64_t> out_shape{x.size(0), w.size(0)};
   for (int a = 0; a < 3; ++a) out_shape.push_back(x.size(2 + a) + pads.before[a] + pads.after[a] - w.size(2 + a) + 1);
   const Geometry g(w, pads, out_shape, {x.size(2), x.size(3), x.size(4)});
   if (kernel == SparseKernel::Auto && cpu_kernel(x)) {
     at::Tensor z;
-    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "conv3d_at", [&] {
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "conv3d_at", [&] {
       with_kernel_shape(g, [&](auto rows, auto length) {
         z = conv_at_cpu<decltype(rows)::value, decltype(length)::value, scalar_t>(g, x, w, b, positions);
       });
@@ -366,11 +370,13 @@ at::Tensor conv3d_at(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
 at::Tensor conv3d_transpose_at(const at::Tensor& s, const at::Tensor& positions, const at::Tensor& w,
                                const Pads& pads, const std::vector<int64_t>& output_shape, const Int3& input_size,
                                SparseKernel kernel) {
+  if (bfloat16(s))
+    return conv3d_transpose_at(s.to(at::kFloat), positions, to_float(w), pads, output_shape, input_size, kernel).to(at::kBFloat16);
   check(positions, w);
   const Geometry g(w, pads, output_shape, input_size);
   if (kernel == SparseKernel::Auto && cpu_kernel(s)) {
     at::Tensor out;
-    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, s.scalar_type(), "conv3d_transpose_at", [&] {
+    AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "conv3d_transpose_at", [&] {
       with_kernel_shape(g, [&](auto rows, auto length) {
         out = conv_transpose_at_cpu<decltype(rows)::value, decltype(length)::value, scalar_t>(g, s, positions, w);
       });

@@ -371,6 +371,13 @@ TEST_CASE("fast math is opt-in and validate prints what it costs against exact f
                         s.dir.path("bf.nii.gz") + " --json 2>/dev/null", &out) == 0);
   CHECK(nlohmann::json::parse(out.substr(out.find('{')))["options"]["dtype"] == "bfloat16");
   CHECK(io::read_nifti_file(s.dir.path("bf.nii.gz")).datatype == 16);  // written as float32
+  // A prediction keeps its digits: the network's output is bfloat16, the head sums in float32.
+  REQUIRE(test::run(kMlens + " predict --json --model " + s.model + " --input " + s.volume, &out) == 0);
+  const double exact = nlohmann::json::parse(out)["prediction"];
+  REQUIRE(test::run(kMlens + " predict --json --fast-math bf16 --model " + s.model + " --input " + s.volume, &out) == 0);
+  CHECK(nlohmann::json::parse(out)["prediction"].get<double>() == Approx(exact).epsilon(0.02));
+  CHECK(test::run(kMlens + " train --cohort none.csv --out " + s.dir.path("tr") + " --fast-math bf16", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("train computes in float32"));
   CHECK(test::run(base + " --fast-math bf16 --dtype float64", &out) == 2);
   CHECK_THAT(out, Catch::Contains("does not go with --dtype float64"));
   CHECK(test::run(base + " --fast-math fp8", &out) == 2);

@@ -2,6 +2,8 @@
 // comparison lives in test_cuda.cpp (label gpu).
 #include "testing.h"
 
+#include <ATen/Parallel.h>
+
 #include "engine/runtime.h"
 #include "fixtures.h"
 #include "lrp/explain.h"
@@ -18,6 +20,26 @@ TEST_CASE("runtime options are parsed and checked", "[engine]") {
   CHECK_THROWS_WITH(engine::Runtime::parse("cpu", "half", 0), Catch::Contains("float32 or float64"));
   CHECK_THROWS_AS(engine::Runtime::parse("cpu", "float32", -1), std::invalid_argument);
   if (!at::hasCUDA()) CHECK_THROWS_WITH(engine::Runtime::parse("cuda", "float32", 0), Catch::Contains("no CUDA support"));
+}
+
+TEST_CASE("exact float32 unless fast math is asked for: TF32 off in cuDNN and cuBLAS, bf16 computes in bfloat16", "[engine]") {
+  const int threads = at::get_num_threads();
+  auto tf32 = engine::Runtime::parse("cpu", "float32", threads, "tf32");
+  tf32.activate();
+  CHECK(at::globalContext().allowTF32CuDNN());
+  CHECK(at::globalContext().allowTF32CuBLAS());
+  CHECK(tf32.dtype == at::kFloat);
+  CHECK(tf32.dtype_name() == "tf32");
+  // Every other runtime turns it off again (LibTorch allows TF32 in cuDNN by default).
+  const auto exact = engine::Runtime::parse("cpu", "float32", threads);
+  exact.activate();
+  CHECK_FALSE(at::globalContext().allowTF32CuDNN());
+  CHECK_FALSE(at::globalContext().allowTF32CuBLAS());
+  const auto bf16 = engine::Runtime::parse("cpu", "float32", threads, "bf16");
+  CHECK(bf16.dtype == at::kBFloat16);
+  CHECK(bf16.dtype_name() == "bfloat16");
+  CHECK_THROWS_WITH(engine::Runtime::parse("cpu", "float64", threads, "bf16"), Catch::Contains("does not go with --dtype float64"));
+  CHECK_THROWS_WITH(engine::Runtime::parse("cpu", "float32", threads, "fp16"), Catch::Contains("expected none, tf32 or bf16"));
 }
 
 TEST_CASE("float32 and float64 explanations agree", "[engine]") {

@@ -215,9 +215,10 @@ void add_runtime_options(po::options_description& o) {
       "dtype", po::value<std::string>()->default_value("float32")->value_name("TYPE"),
       "float32, or float64 for validation against references")(
       "fast-math", po::value<std::string>()->default_value("none")->value_name("MODE"),
-      "trade float32's exactness for speed: tf32 (CUDA tensor cores round matrix operands to a 10-bit mantissa; "
-      "no effect on the CPU) or bf16 (bfloat16 throughout); `mlens validate --fast-math` prints the error "
-      "against exact float32");
+      "trade float32's exactness for GPU speed: tf32 (CUDA tensor cores round matrix operands to a 10-bit "
+      "mantissa; no effect on the CPU) or bf16 (bfloat16 throughout; slower on most CPUs; errors of several "
+      "percent, tens of percent for z, epsilon and the gradients); `mlens validate --fast-math` prints the error "
+      "against exact float32 (docs/performance.md)");
 }
 
 engine::Runtime runtime_from(const po::variables_map& vm) {

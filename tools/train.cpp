@@ -20,6 +20,8 @@ std::array<double, 3> parse_triple(const std::string& text, const std::string& o
 
 int run(const po::variables_map& vm) {
   const engine::Runtime runtime = runtime_from(vm);
+  if (runtime.dtype != at::kFloat)  // tf32 trains in float32 on tensor cores; bf16 and float64 are for explaining
+    throw UsageError("mlens train computes in float32 (--fast-math tf32 allowed); not with " + runtime.dtype_name());
   runtime.activate();
   const models::Int3 shape = parse_shape(vm["shape"].as<std::string>());
   const auto voxel = parse_triple(vm["voxel-size"].as<std::string>(), "voxel-size");

@@ -21,23 +21,10 @@ std::vector<int64_t> squeezed(const std::vector<int64_t>& shape) {
   return out;
 }
 
-// The reference's values in C order; its shape must be `shape` up to axes of length 1.
-std::vector<double> read_reference(const std::string& path, const std::vector<int64_t>& shape) {
-  std::vector<int64_t> found;
-  std::vector<double> values;
-  if (io::nifti_extension(path).empty()) {
-    io::NpyArray a = io::read_npy(path);
-    found = a.shape;
-    values = std::move(a.values);
-  } else {  // one volume, or one per channel (a 4D NIfTI) in the channels-last order of the model's input
-    io::NpyArray a = engine::channels_last(io::read_volumes(path));
-    found = a.shape;
-    values = std::move(a.values);
-  }
-  if (squeezed(found) != squeezed(shape))
-    throw std::invalid_argument("\"" + path + "\": reference of shape " + models::shape_text(found) +
-                                " does not match the model input " + models::shape_text(shape));
-  return values;
+// The reference as an array in C order: a .npy, or a NIfTI's volume (one per channel for a 4D file, in
+// the channels-last order of the model's input).
+io::NpyArray read_reference(const std::string& path) {
+  return io::nifti_extension(path).empty() ? io::read_npy(path) : engine::channels_last(io::read_volumes(path));
 }
 
 std::vector<double> values_of(const at::Tensor& t) {
@@ -66,11 +53,17 @@ int run(const po::variables_map& vm) {
     // References from other tools are in the model's input grid: compare there.
     return values_of(engine::explain(loaded.model, prepare_subject(vm, loaded).model_input, composite, r, input).relevance);
   };
+  const io::NpyArray ref = read_reference(reference);  // a bad file fails before the computation
   const std::vector<double> mine = map(runtime);
-  const std::vector<double> ref = read_reference(reference, shape);
-  // Fast math's own error: the same map in exact float32.
+  // Its shape must be the model input's up to axes of length 1: (1, D, H, W, 1) as Keras returns a map is (D, H, W).
+  if (squeezed(ref.shape) != squeezed(shape))
+    throw std::invalid_argument("\"" + reference + "\": reference of shape " + models::shape_text(ref.shape) +
+                                " does not match the model input " + models::shape_text(shape));
+  // Fast math's own error: the same map in exact float32 (TF32 changes nothing on the CPU).
   std::optional<stats::MapComparison> fast;
-  if (runtime.fast_math != engine::FastMath::None) {
+  if (runtime.fast_math == engine::FastMath::TF32 && !runtime.device.is_cuda()) {
+    fast = stats::compare_maps(mine, mine);
+  } else if (runtime.fast_math != engine::FastMath::None) {
     engine::Runtime exact = runtime;
     exact.fast_math = engine::FastMath::None;
     exact.dtype = at::kFloat;
@@ -78,7 +71,7 @@ int run(const po::variables_map& vm) {
   }
   stats::MapComparison c;
   try {
-    c = stats::compare_maps(mine, ref);
+    c = stats::compare_maps(mine, ref.values);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument("\"" + reference + "\": " + e.what());
   }
