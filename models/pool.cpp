@@ -164,26 +164,26 @@ void max_pool_cpu(const T* x, T* out, int64_t* idx, int64_t planes, const Int3& 
 }  // namespace
 
 MaxPoolResult max_pool(const Layer& layer, const at::Tensor& x) {
+  // bfloat16 on the CPU (--fast-math bf16; LibTorch 1.13 has no CPU kernel for it): pool in float32,
+  // which picks the same maxima.
+  if (x.device().is_cpu() && x.scalar_type() == at::kBFloat16) {
+    const MaxPoolResult r = max_pool(layer, x.to(at::kFloat));
+    return {r.output.to(at::kBFloat16), r.indices};
+  }
   const Int3 n = spatial_size(x);
   const Pads pads = window_pads(layer.padding, n, layer.kernel, layer.stride);
-  if (x.device().is_cpu() && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble || x.scalar_type() == at::kBFloat16) &&
+  if (x.device().is_cpu() && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble) &&
       !(x.requires_grad() && at::GradMode::is_enabled()) && n[0] * n[1] * n[2] <= INT32_MAX) {
     Int3 o;
     for (int a = 0; a < 3; ++a) o[a] = (n[a] + pads.before[a] + pads.after[a] - layer.kernel[a]) / layer.stride[a] + 1;
     const at::Tensor xc = x.contiguous();
     at::Tensor out = at::empty({x.size(0), x.size(1), o[0], o[1], o[2]}, x.options());
     at::Tensor idx = at::empty(out.sizes(), x.options().dtype(at::kLong));
-    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "max_pool", [&] {  // bf16: --fast-math
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "max_pool", [&] {
       max_pool_cpu<scalar_t>(xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), idx.data_ptr<int64_t>(),
                              x.size(0) * x.size(1), n, o, layer, pads);
     });
     return {out, idx};
-  }
-  // LibTorch 1.13 has no CPU bfloat16 max pooling (autograd's path under --fast-math bf16): pool in
-  // float32, which picks the same maxima.
-  if (x.device().is_cpu() && x.scalar_type() == at::kBFloat16) {
-    const MaxPoolResult r = max_pool(layer, x.to(at::kFloat));
-    return {r.output.to(at::kBFloat16), r.indices};
   }
   // TensorFlow's windows start at o·stride − before. PyTorch's do too when it pads `before` on both
   // sides and, with ceil_mode, adds the trailing partial window; then no padded copy is needed.
