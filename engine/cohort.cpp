@@ -37,6 +37,18 @@ std::string subject_dir(const CohortOptions& o, const std::string& id) { return 
 
 json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
+std::vector<double> doubles(const at::Tensor& row) {
+  const at::Tensor t = row.to(at::kCPU, at::kDouble).contiguous();
+  return {t.data_ptr<double>(), t.data_ptr<double>() + t.numel()};
+}
+
+// The network of a model with several outputs (a classifier, a multi-task head): one network (--model),
+// since an ensemble's head combines single predictions (models::check_single_output).
+const models::Sequential* multi_output_network(const models::Ensemble& model) {
+  const auto& m = model.members;
+  return m.size() == 1 && m[0].network && m[0].network->output_count() > 1 ? m[0].network.get() : nullptr;
+}
+
 // A subject on its way through the pipeline: read and prepared by a reader, computed on the device,
 // written by a writer. `error` set at any stage sends it straight to the failures.
 struct Work {
@@ -45,10 +57,16 @@ struct Work {
   bool skipped = false;   // completed by an earlier run
   std::string error;
   std::optional<Prepared> prepared;
-  double brain_age = 0;
+  double prediction = 0;  // the brain-age; for a model with several outputs, the explained neuron's value
   json members = json::array();
+  std::vector<double> outputs;  // a model with several outputs: all of them
+  int64_t neuron = -1;          // and, explained, the output the map starts from (−1: all)
   lrp::EnsembleExplanation explanation;  // with explain: maps on the CPU
 };
+
+json neuron_json(const Work& w, const CohortOptions& o) {
+  return {{"selection", o.composite.neuron.describe()}, {"index", w.neuron}, {"value", w.prediction}};
+}
 
 // Readers and writers run at a lower CPU priority (nice +10, Linux: per thread), so they fill the cycles
 // the device leaves idle instead of taking cycles from it; they still progress when it is busy.
@@ -63,8 +81,8 @@ void read_subject(Work& w, const PreprocessSpec& preprocess) {
   w.prepared = prepare(io::read_volume(s.flair), preprocess, nullptr, s.flair);
 }
 
-void check_finite(double brain_age) {
-  if (!std::isfinite(brain_age)) throw std::runtime_error("the prediction is not finite (" + std::to_string(brain_age) + ")");
+void check_finite(double prediction) {
+  if (!std::isfinite(prediction)) throw std::runtime_error("the prediction is not finite (" + std::to_string(prediction) + ")");
 }
 
 // The model inputs of a batch's subjects, [N, 1, D, H, W]; a subject whose volume does not fit gets its error
@@ -83,10 +101,11 @@ at::Tensor batch_input(std::vector<Work*>& batch, const models::Ensemble& model,
   return inputs.empty() ? at::Tensor() : at::cat(inputs);
 }
 
-void record_prediction(Work& w, double brain_age) {
-  w.brain_age = brain_age;
+void record_prediction(Work& w, double prediction) {
+  w.prediction = prediction;
   try {
-    check_finite(brain_age);
+    check_finite(prediction);
+    for (double y : w.outputs) check_finite(y);
   } catch (const std::exception& e) {
     w.error = e.what();
   }
@@ -97,6 +116,14 @@ void predict_batch(std::vector<Work*>& batch, const models::Ensemble& model, con
   std::vector<Work*> ready;
   const at::Tensor x = batch_input(batch, model, runtime, ready);
   if (ready.empty()) return;
+  if (const models::Sequential* net = multi_output_network(model)) {
+    const at::Tensor y = net->forward(x).reshape({x.size(0), -1});
+    for (std::size_t q = 0; q < ready.size(); ++q) {
+      ready[q]->outputs = doubles(y[static_cast<int64_t>(q)]);
+      record_prediction(*ready[q], *std::max_element(ready[q]->outputs.begin(), ready[q]->outputs.end()));
+    }
+    return;
+  }
   std::vector<models::MemberPrediction> parts;
   const at::Tensor y = model.predict(x, &parts).to(at::kCPU, at::kDouble);
   for (std::size_t q = 0; q < ready.size(); ++q) {
@@ -122,13 +149,18 @@ void explain_batch(std::vector<Work*>& batch, const models::Ensemble& model, con
       w.members.push_back({{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction[0].item<double>()}});
       if (m.relevance.defined()) m.relevance = m.relevance.to(at::kCPU);
     }
+    if (multi_output_network(model)) {
+      w.outputs = doubles(e.members.at(0).outputs[0]);
+      w.neuron = e.members.at(0).neuron[0].item<int64_t>();
+    }
     record_prediction(w, e.prediction[0].item<double>());
     w.explanation = std::move(e);
   }
 }
 
 // Maps back to the subject's grid (and MNI), files, and prediction.json last: it marks completion.
-void write_subject(const Work& w, const PreprocessSpec& preprocess, const CohortOptions& o, const io::Volume* mni) {
+void write_subject(const Work& w, const models::Ensemble& model, const PreprocessSpec& preprocess, const CohortOptions& o,
+                   const io::Volume* mni) {
   const io::Subject& s = *w.subject;
   const Prepared& prepared = *w.prepared;
   const std::string dir = subject_dir(o, s.id);
@@ -162,22 +194,48 @@ void write_subject(const Work& w, const PreprocessSpec& preprocess, const Cohort
                         {"relevance_in", a.relevance_in}, {"small_denominators", a.small_denominators}});
       accounts.push_back({{"member", m.name}, {"layers", rows}});
     }
-    io::write_text_atomically(dir + "/relevance.json",
-                              json{{"id", s.id}, {"input", s.flair}, {"prediction", w.brain_age},
-                                   {"relevance_sum", e.relevance.sum().item<double>()},
-                                   {"rule", to_json(o.composite)},
-                                   {"conservation", accounts}}
-                                      .dump(2) + "\n");
+    json sidecar{{"id", s.id}, {"input", s.flair}, {"prediction", w.prediction}};
+    if (!w.outputs.empty()) sidecar["neuron"] = neuron_json(w, o);
+    sidecar.update(json{{"relevance_sum", e.relevance.sum().item<double>()}, {"rule", to_json(o.composite)}, {"conservation", accounts}});
+    io::write_text_atomically(dir + "/relevance.json", sidecar.dump(2) + "\n");
   }
-  io::write_text_atomically(dir + "/prediction.json",
-                            json{{"id", s.id}, {"input", s.flair}, {"age", number_or_null(s.age)}, {"brain_age", w.brain_age},
-                                 {"members", w.members},
-                                 {"qc", {{"intensity_max", prepared.intensity_max}, {"brain_extent", prepared.brain_extent},
-                                         {"flags", qc_flags(prepared, preprocess)}}}}
-                                    .dump(2) + "\n");
+  json prediction{{"id", s.id}, {"input", s.flair}, {"age", number_or_null(s.age)}};
+  if (w.outputs.empty()) {
+    prediction.update(json{{"brain_age", w.prediction}, {"members", w.members}});
+  } else {  // a classifier or multi-task head: every output, the softmax's probabilities when it ends in one
+    prediction["outputs"] = w.outputs;
+    if (multi_output_network(model)->softmax_removed) prediction["probabilities"] = doubles(at::softmax(at::tensor(w.outputs, at::kDouble), 0));
+    prediction["argmax"] = std::max_element(w.outputs.begin(), w.outputs.end()) - w.outputs.begin();
+    if (o.explain) prediction["neuron"] = neuron_json(w, o);
+  }
+  prediction["qc"] = {{"intensity_max", prepared.intensity_max}, {"brain_extent", prepared.brain_extent},
+                      {"flags", qc_flags(prepared, preprocess)}};
+  io::write_text_atomically(dir + "/prediction.json", prediction.dump(2) + "\n");
 }
 
 }  // namespace
+
+void check_cohort_model(const models::Ensemble& model) {
+  if (const models::Sequential* net = multi_output_network(model)) {
+    const std::vector<int64_t> last = net->layer_shapes().back();
+    if (last.size() == 5 && last[2] * last[3] * last[4] > 1)
+      throw std::invalid_argument("model \"" + net->name + "\" outputs an image " + models::shape_text(last) +
+                                  "; a cohort's table holds a vector of outputs per subject: explain it one input at a time");
+  } else {
+    models::check_single_output(model, "an ensemble in a cohort");
+  }
+  const std::function<void(const models::Ensemble&)> check_inputs = [&](const models::Ensemble& e) {
+    for (const auto& m : e.members) {
+      if (m.ensemble) check_inputs(*m.ensemble);
+      if (m.network && (m.network->spatial_rank != 3 || m.network->input_channels != 1))
+        throw std::invalid_argument("model \"" + m.name + "\" takes " + std::to_string(m.network->input_channels) + " channel(s) of " +
+                                    (m.network->spatial_rank == 2 ? "2D images" : "volumes") +
+                                    "; a cohort reads one volume per subject (its flair column) for models of one channel in 3D: "
+                                    "explain such a model one input at a time (--input, a .npy or 4D NIfTI)");
+    }
+  };
+  check_inputs(model);
+}
 
 bool subject_completed(const CohortOptions& o, const std::string& id) {
   const std::string dir = subject_dir(o, id);
@@ -194,36 +252,40 @@ json cohort_configuration(const CohortOptions& o, const Runtime& runtime) {
   return configuration;
 }
 
-std::size_t write_cohort_tables(const std::vector<io::Subject>& cohort, const CohortOptions& o,
-                                const std::function<void(const std::string&)>& log) {
-  struct Row {
-    std::string id;
-    double age, brain_age;
-    std::vector<double> members;
-    std::vector<std::string> flags;  // input QC flags from prediction.json
-  };
-  std::vector<Row> rows;
-  std::vector<std::string> member_names;
-  for (const auto& s : cohort) {
-    const std::string path = subject_dir(o, s.id) + "/prediction.json";
-    if (!fs::exists(path)) continue;
-    std::ifstream in(path);
-    const json j = json::parse(in);
-    Row r{s.id, s.age, j.at("brain_age").get<double>(), {}, {}};
-    if (j.contains("qc"))
-      for (const auto& f : j.at("qc").at("flags")) r.flags.push_back(f.get<std::string>());
-    std::vector<std::string> names;
-    for (const auto& m : j.at("members")) {
-      r.members.push_back(m.at("prediction").get<double>());
-      names.push_back(m.at("name").get<std::string>());
-    }
-    if (member_names.empty()) member_names = names;
-    rows.push_back(std::move(r));
+namespace {
+
+// A completed subject's prediction.json.
+struct Completed {
+  const io::Subject* subject;
+  json prediction;
+};
+
+std::vector<std::string> flags_of(const json& prediction) {
+  std::vector<std::string> flags;
+  if (prediction.contains("qc"))
+    for (const auto& f : prediction.at("qc").at("flags")) flags.push_back(f.get<std::string>());
+  return flags;
+}
+
+std::string joined(const std::vector<std::string>& flags, std::map<std::string, int>& counts) {
+  std::string text;
+  for (const auto& f : flags) {
+    text += (text.empty() ? "" : ";") + f;
+    ++counts[f];
   }
+  return text;
+}
+
+// Brain-age: gaps, the age-bias model (bias_model.json when fitted), accuracy and the members' spread.
+io::Table brain_age_table(const std::vector<Completed>& completed, const CohortOptions& o,
+                          const std::function<void(const std::string&)>& log, json& summary) {
   std::vector<double> ages, predictions;
-  for (const auto& r : rows) {
-    ages.push_back(r.age);
-    predictions.push_back(r.brain_age);
+  std::vector<std::string> member_names;
+  for (const auto& c : completed) {
+    ages.push_back(c.subject->age);
+    predictions.push_back(c.prediction.at("brain_age").get<double>());
+    if (member_names.empty())
+      for (const auto& m : c.prediction.at("members")) member_names.push_back(m.at("name").get<std::string>());
   }
   json bias = nullptr;
   std::optional<stats::AgeBiasModel> model = o.bias_model;
@@ -247,41 +309,32 @@ std::size_t write_cohort_tables(const std::vector<io::Subject>& cohort, const Co
   for (std::size_t k = 0; k < member_names.size(); ++k) t.columns.push_back("member_" + std::to_string(k + 1));
   const bool range_known = o.training_age_range[0] <= o.training_age_range[1];
   std::map<std::string, int> flag_counts;
-  for (const auto& r : rows) {
-    const double corrected = model && std::isfinite(r.age) ? stats::corrected_brain_age(*model, o.bias_method, r.age, r.brain_age)
-                                                           : std::nan("");
+  for (std::size_t i = 0; i < completed.size(); ++i) {
+    const double age = ages[i], brain_age = predictions[i];
+    std::vector<double> members;
+    for (const auto& m : completed[i].prediction.at("members")) members.push_back(m.at("prediction").get<double>());
+    const double corrected = model && std::isfinite(age) ? stats::corrected_brain_age(*model, o.bias_method, age, brain_age)
+                                                         : std::nan("");
     double mean = 0, sd = 0;
-    for (double m : r.members) mean += m / static_cast<double>(r.members.size());
-    for (double m : r.members) sd += (m - mean) * (m - mean);
-    sd = r.members.size() > 1 ? std::sqrt(sd / static_cast<double>(r.members.size() - 1)) : std::nan("");
-    std::vector<std::string> all_flags = r.flags;
-    if (range_known && (r.brain_age < o.training_age_range[0] || r.brain_age > o.training_age_range[1]))
-      all_flags.push_back("outside_training_range");
-    std::string flags;
-    for (const auto& f : all_flags) {
-      flags += (flags.empty() ? "" : ";") + f;
-      ++flag_counts[f];
-    }
-    std::vector<std::string> cells{r.id,
-                                   io::csv_number(r.age),
-                                   io::csv_number(r.brain_age),
-                                   io::csv_number(r.brain_age - r.age),
-                                   io::csv_number(corrected),
-                                   io::csv_number(corrected - r.age),
-                                   io::csv_number(sd),
-                                   flags};
-    for (double m : r.members) cells.push_back(io::csv_number(m));
+    for (double m : members) mean += m / static_cast<double>(members.size());
+    for (double m : members) sd += (m - mean) * (m - mean);
+    sd = members.size() > 1 ? std::sqrt(sd / static_cast<double>(members.size() - 1)) : std::nan("");
+    std::vector<std::string> flags = flags_of(completed[i].prediction);
+    if (range_known && (brain_age < o.training_age_range[0] || brain_age > o.training_age_range[1]))
+      flags.push_back("outside_training_range");
+    std::vector<std::string> cells{completed[i].subject->id, io::csv_number(age), io::csv_number(brain_age),
+                                   io::csv_number(brain_age - age), io::csv_number(corrected), io::csv_number(corrected - age),
+                                   io::csv_number(sd), joined(flags, flag_counts)};
+    for (double m : members) cells.push_back(io::csv_number(m));
     t.rows.push_back(cells);
   }
-  io::write_csv(o.out_dir + "/predictions.csv", t);
 
-  // Only what the completed subjects determine: a resumed, sharded or merged run writes the same bytes.
-  json summary_json{{"cohort", cohort.size()}, {"completed", rows.size()}, {"age_bias", bias}, {"members", member_names}};
-  for (const auto& [flag, count] : flag_counts) summary_json["qc"]["flagged"][flag] = count;
-  if (!flag_counts.empty()) log("QC: " + std::to_string(flag_counts.size()) + " kind(s) of flags; see predictions.csv (flags)");
+  summary["age_bias"] = bias;
+  summary["members"] = member_names;
+  for (const auto& [flag, count] : flag_counts) summary["qc"]["flagged"][flag] = count;
   try {
     const stats::Accuracy acc = stats::accuracy(ages, predictions);
-    summary_json["accuracy"] = {{"n", acc.n}, {"mae", acc.mae}, {"r", acc.r}, {"r2", acc.r2}};
+    summary["accuracy"] = {{"n", acc.n}, {"mae", acc.mae}, {"r", acc.r}, {"r2", acc.r2}};
   } catch (const std::invalid_argument&) {
   }
   if (predictions.size() >= 5) {
@@ -291,12 +344,74 @@ std::size_t write_cohort_tables(const std::vector<io::Subject>& cohort, const Co
     // A model that predicts (almost) the same age for everyone is broken input or preprocessing, not a
     // young or old cohort: say so loudly.
     if (std::sqrt(var) < 1.0) {
-      summary_json["qc"]["near_constant_predictions"] = std::sqrt(var);
+      summary["qc"]["near_constant_predictions"] = std::sqrt(var);
       log("WARNING: predictions are nearly constant across the cohort (SD " + std::to_string(std::sqrt(var)) +
           " years): check the preprocessing and the inputs");
     }
   }
-  io::write_text_atomically(o.out_dir + "/summary.json", summary_json.dump(2) + "\n");
+  return t;
+}
+
+// A model with several outputs (a classifier, a multi-task head): every output, the softmax's
+// probabilities when the model ends in one, the largest output and, explained, the neuron the map starts from.
+io::Table outputs_table(const std::vector<Completed>& completed, json& summary) {
+  const json& first = completed.front().prediction;
+  const std::size_t outputs = first.at("outputs").size();
+  const bool probabilities = first.contains("probabilities"), neuron = first.contains("neuron");
+  io::Table t;
+  t.columns = {"id", "age"};
+  for (std::size_t k = 0; k < outputs; ++k) t.columns.push_back("output_" + std::to_string(k));
+  if (probabilities)
+    for (std::size_t k = 0; k < outputs; ++k) t.columns.push_back("probability_" + std::to_string(k));
+  t.columns.push_back("argmax");
+  if (neuron) t.columns.insert(t.columns.end(), {"neuron", "neuron_value"});
+  t.columns.push_back("flags");
+  std::map<std::string, int> flag_counts;
+  std::vector<int> argmax_counts(outputs, 0);
+  for (const auto& c : completed) {
+    const json& p = c.prediction;
+    if (p.at("outputs").size() != outputs)
+      throw std::runtime_error("subject \"" + c.subject->id + "\": its prediction.json holds " + std::to_string(p.at("outputs").size()) +
+                               " outputs, the first subject's " + std::to_string(outputs) + " (results of two models in one directory)");
+    std::vector<std::string> cells{c.subject->id, io::csv_number(c.subject->age)};
+    for (const auto& y : p.at("outputs")) cells.push_back(io::csv_number(y.get<double>()));
+    if (probabilities)
+      for (const auto& y : p.at("probabilities")) cells.push_back(io::csv_number(y.get<double>()));
+    const auto argmax = p.at("argmax").get<std::size_t>();
+    ++argmax_counts.at(argmax);
+    cells.push_back(std::to_string(argmax));
+    if (neuron) cells.insert(cells.end(), {std::to_string(p.at("neuron").at("index").get<int64_t>()),
+                                           io::csv_number(p.at("neuron").at("value").get<double>())});
+    cells.push_back(joined(flags_of(p), flag_counts));
+    t.rows.push_back(cells);
+  }
+  summary["outputs"] = outputs;
+  summary["softmax_removed"] = probabilities;
+  summary["argmax_counts"] = argmax_counts;
+  if (neuron) summary["neuron"] = first.at("neuron").at("selection");
+  for (const auto& [flag, count] : flag_counts) summary["qc"]["flagged"][flag] = count;
+  return t;
+}
+
+}  // namespace
+
+std::size_t write_cohort_tables(const std::vector<io::Subject>& cohort, const CohortOptions& o,
+                                const std::function<void(const std::string&)>& log) {
+  std::vector<Completed> completed;
+  for (const auto& s : cohort) {
+    const std::string path = subject_dir(o, s.id) + "/prediction.json";
+    if (!fs::exists(path)) continue;
+    std::ifstream in(path);
+    completed.push_back({&s, json::parse(in)});
+  }
+  // Only what the completed subjects determine: a resumed, sharded or merged run writes the same bytes.
+  json summary{{"cohort", cohort.size()}, {"completed", completed.size()}};
+  const bool outputs = !completed.empty() && completed.front().prediction.contains("outputs");
+  const io::Table t = outputs ? outputs_table(completed, summary) : brain_age_table(completed, o, log, summary);
+  io::write_csv(o.out_dir + "/predictions.csv", t);
+  if (summary.contains("qc") && summary["qc"].contains("flagged"))
+    log("QC: " + std::to_string(summary["qc"]["flagged"].size()) + " kind(s) of flags; see predictions.csv (flags)");
+  io::write_text_atomically(o.out_dir + "/summary.json", summary.dump(2) + "\n");
   if (!o.store.empty()) {
     io::StoreMaps maps;
     if (o.explain) {
@@ -310,7 +425,7 @@ std::size_t write_cohort_tables(const std::vector<io::Subject>& cohort, const Co
     io::write_cohort_store(o.store, t, maps);
     log("cohort store: " + o.store + " (" + std::to_string(t.rows.size()) + " subjects)");
   }
-  return rows.size();
+  return completed.size();
 }
 
 namespace {
@@ -348,6 +463,7 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
                          const models::Ensemble& model, const PreprocessSpec& preprocess, const Runtime& runtime,
                          const CohortOptions& o, const std::function<void(const std::string&)>& log,
                          const std::function<void(const CohortProgress&)>& progress) {
+  check_cohort_model(model);
   check_batch_fits(model, runtime, o, todo.size());
   const int batch = effective_batch(o, todo.size());
   fs::create_directories(o.out_dir);
@@ -410,7 +526,7 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
     while (auto w = computed.pop()) {
       if (!(*w)->skipped && (*w)->error.empty()) {
         try {
-          write_subject(**w, preprocess, o, mni ? &*mni : nullptr);
+          write_subject(**w, model, preprocess, o, mni ? &*mni : nullptr);
         } catch (const std::exception& e) {
           (*w)->error = e.what();
         }

@@ -3,7 +3,7 @@
 // per-subject outputs written atomically, failures recorded instead of stopping the run, resume by
 // skipping completed subjects, and the cohort table rebuilt from all completed subjects at the end.
 //
-//   DIR/<id>/prediction.json      brain-age, member predictions (written last: it marks completion)
+//   DIR/<id>/prediction.json      brain-age, member predictions, or a classifier's outputs (written last: it marks completion)
 //   DIR/<id>/relevance.nii.gz     with explain: the map in the subject's grid (+ relevance.json)
 //   DIR/<id>/relevance_mni.nii.gz with explain and an MNI reference: warped with the subject's transforms
 //   DIR/predictions.csv           every completed subject of the cohort (columns in docs/cohorts.md)
@@ -68,6 +68,11 @@ struct CohortSummary {
   double device_wait_seconds = 0;  // time the device waited for input (the pipeline's hidden I/O shows here)
   io::Table failures;              // id, input, error: this run's failures, sorted by id
 };
+
+// Throws std::invalid_argument when a cohort cannot run `model`: a cohort reads one volume per subject (its
+// flair column), so every network takes one channel in 3D; a model with several outputs (a classifier) is
+// one network whose outputs are a vector, not an image (an ensemble's head combines single predictions).
+void check_cohort_model(const models::Ensemble& model);
 
 // Whether an earlier run left `id` complete: prediction.json, and with explain its maps (MNI too when asked).
 bool subject_completed(const CohortOptions& options, const std::string& id);

@@ -191,6 +191,7 @@ StudySubjects run_study_subjects(const std::vector<io::Subject>& cohort, const s
                                  const models::Ensemble& model, const PreprocessSpec& preprocess, const Runtime& runtime,
                                  const StudyOptions& o, const std::function<void(const std::string&)>& log,
                                  const std::function<void(const CohortProgress&)>& progress) {
+  models::check_single_output(model, kStudyUse);
   CohortOptions co = study_cohort_options(o);
   co.cohort_tables = false;  // merge_study writes them, over the whole cohort
   const std::string& dir = co.out_dir;

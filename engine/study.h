@@ -26,6 +26,9 @@
 
 namespace mlens::engine {
 
+// What a study needs of its model, for models::check_single_output's message: brain-age (single-output) networks.
+inline constexpr const char* kStudyUse = "mlens run (a brain-age study: gaps, WML statistics, report)";
+
 struct StudyOptions {
   CohortOptions cohort;            // out_dir, composite, mni_reference, bias options, force
   std::string manifest;            // for the report

@@ -392,3 +392,105 @@ TEST_CASE("the pipeline's queue bounds what waits, drains after close and releas
   CHECK(q.try_pop() == 3);
   CHECK_FALSE(q.pop().has_value());
 }
+
+TEST_CASE("a classifier's cohort: every output, the softmax's probabilities, the neuron each map starts from", "[cohort][cli]") {
+  test::TempDir dir;
+  // A one-channel 3D classifier (7×9×8: Conv3D stride 2, Dense per voxel, BatchNorm, global average
+  // pooling, 3 outputs) ending in a softmax, and three subjects in its input grid (+ one missing).
+  models::KerasArchitecture a = test::global_3d();
+  a.layers.front().batch_input_shape.back() = 1;
+  a.layers.back().activation = "softmax";
+  const models::RandomModel rm = models::random_keras_model(a, 5, 0.2);
+  io::write_keras_model(dir.path("m.h5"), rm.keras);
+  std::ofstream csv(dir.path("cohort.csv"));
+  csv << "id,flair,age\n";
+  for (int s = 1; s <= 3; ++s) {
+    io::Volume v = engine::phantom({7, 9, 8}, static_cast<uint64_t>(s));
+    for (float& x : v.voxels) x = x * 2 - 1;  // negative inputs too
+    io::write_volume(dir.path("sub-" + std::to_string(s) + ".nii.gz"), v);
+    csv << "sub-" << s << ",sub-" << s << ".nii.gz," << 60 + s << "\n";
+  }
+  csv << "sub-missing,nowhere.nii.gz,50\n";
+  csv.close();
+  const auto run = [&](const std::string& command, const std::string& out, const std::string& extra) {
+    return kMlens + " " + command + " --model " + dir.path("m.h5") + " --cohort " + dir.path("cohort.csv") + " --out " +
+           dir.path(out) + " --threads 1 " + extra;
+  };
+  const auto single = [&](const std::string& command, int s, const std::string& extra) {
+    return kMlens + " " + command + " --model " + dir.path("m.h5") + " --input " + dir.path("sub-" + std::to_string(s) + ".nii.gz") +
+           " --threads 1 " + extra;
+  };
+  std::string out;
+
+  // predict: the outputs and probabilities of a single prediction, the largest output; no age-bias model.
+  REQUIRE(test::run(run("predict", "p", "--batch 2"), &out) == 4);  // the missing subject failed
+  const io::Table p = io::read_csv(dir.path("p/predictions.csv"));
+  CHECK(p.columns == std::vector<std::string>{"id", "age", "output_0", "output_1", "output_2", "probability_0", "probability_1",
+                                              "probability_2", "argmax", "flags"});
+  REQUIRE(p.rows.size() == 3);
+  std::vector<int> counts(3, 0);
+  for (int s = 1; s <= 3; ++s) {
+    REQUIRE(test::run(single("predict", s, "--json"), &out) == 0);
+    const auto j = nlohmann::json::parse(out);
+    for (int k = 0; k < 3; ++k) {
+      CHECK(p.numbers("output_" + std::to_string(k))[s - 1] == Approx(j["outputs"][k].get<double>()).epsilon(1e-6));
+      CHECK(p.numbers("probability_" + std::to_string(k))[s - 1] == Approx(j["probabilities"][k].get<double>()).epsilon(1e-6));
+    }
+    const std::vector<double> y = j["outputs"];
+    const int argmax = static_cast<int>(std::max_element(y.begin(), y.end()) - y.begin());
+    CHECK(p.numbers("argmax")[s - 1] == argmax);
+    ++counts[argmax];
+    CHECK(p.numbers("age")[s - 1] == 60 + s);
+  }
+  const auto summary = nlohmann::json::parse(slurp(dir.path("p/summary.json")));
+  CHECK(summary["completed"] == 3);
+  CHECK(summary["outputs"] == 3);
+  CHECK(summary["argmax_counts"] == counts);
+  CHECK(!summary.contains("age_bias"));
+  CHECK(!fs::exists(dir.path("p/bias_model.json")));
+
+  // explain --neuron 2 in float64: each subject's map is the single explanation's, batched or not.
+  REQUIRE(test::run(run("explain", "e", "--rule epsilon --neuron 2 --dtype float64 --batch 2"), &out) == 4);
+  const io::Table e = io::read_csv(dir.path("e/predictions.csv"));
+  CHECK(e.columns.back() == "flags");
+  REQUIRE(e.rows.size() == 3);
+  for (int s = 1; s <= 3; ++s) {
+    CHECK(e.numbers("neuron")[s - 1] == 2);
+    CHECK(e.numbers("neuron_value")[s - 1] == Approx(e.numbers("output_2")[s - 1]).epsilon(1e-12));
+    REQUIRE(test::run(single("explain", s, "--rule epsilon --neuron 2 --dtype float64 --out " + dir.path("one.nii.gz")), &out) == 0);
+    const io::Volume one = io::read_volume(dir.path("one.nii.gz"));
+    const io::Volume map = io::read_volume(dir.path("e/sub-" + std::to_string(s) + "/relevance.nii.gz"));
+    REQUIRE(one.voxels.size() == map.voxels.size());
+    double diff = 0, norm = 0;
+    for (std::size_t k = 0; k < one.voxels.size(); ++k) {
+      diff += std::pow(one.voxels[k] - map.voxels[k], 2);
+      norm += std::pow(one.voxels[k], 2);
+    }
+    CHECK(norm > 0);
+    CHECK(std::sqrt(diff) <= 1e-6 * std::sqrt(norm));  // float64 maps, read back as float32
+    const auto sidecar = nlohmann::json::parse(slurp(dir.path("e/sub-" + std::to_string(s) + "/relevance.json")));
+    CHECK(sidecar["neuron"]["index"] == 2);
+    CHECK(sidecar["neuron"]["selection"] == "2");
+  }
+  CHECK(nlohmann::json::parse(slurp(dir.path("e/summary.json")))["neuron"] == "2");
+  // Another neuron into the same --out is another configuration; max starts from each subject's largest output.
+  CHECK(test::run(run("explain", "e", "--rule epsilon --dtype float64"), &out) == 1);
+  REQUIRE(test::run(run("explain", "max", "--rule epsilon"), &out) == 4);
+  const io::Table m = io::read_csv(dir.path("max/predictions.csv"));
+  CHECK(m.numbers("neuron") == m.numbers("argmax"));
+
+  // What a cohort cannot run, refused before anything is written: several channels, a 2D model, a study.
+  io::write_keras_model(dir.path("rgb.h5"), models::random_keras_model(test::global_3d(), 5).keras);
+  CHECK(test::run(kMlens + " predict --model " + dir.path("rgb.h5") + " --cohort " + dir.path("cohort.csv") + " --out " +
+                      dir.path("rgb"), &out) == 1);
+  CHECK_THAT(out, Catch::Contains("takes 3 channels per voxel"));
+  io::write_keras_model(dir.path("2d.h5"), models::random_keras_model(test::global_max_2d(), 5).keras);
+  CHECK(test::run(kMlens + " predict --model " + dir.path("2d.h5") + " --cohort " + dir.path("cohort.csv") + " --out " +
+                      dir.path("2d"), &out) == 1);
+  CHECK_THAT(out, Catch::Contains("2D images") && Catch::Contains("one volume per subject"));
+  CHECK(!fs::exists(dir.path("rgb")));
+  CHECK(!fs::exists(dir.path("2d")));
+  CHECK(test::run(kMlens + " run --model " + dir.path("m.h5") + " --cohort " + dir.path("cohort.csv") + " --out " + dir.path("study"),
+                  &out) != 0);
+  CHECK_THAT(out, Catch::Contains("3 outputs") && Catch::Contains("brain-age study"));
+}

@@ -134,7 +134,7 @@ std::function<void(const engine::CohortProgress&)> progress_display(const std::s
 
 int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, const LoadedModel& loaded, bool explain,
                const lrp::Composite& composite) {
-  models::check_single_output(loaded.model, "a cohort run");
+  engine::check_cohort_model(loaded.model);
   const std::string cohort_path = vm["cohort"].as<std::string>();
   const std::vector<io::Subject> cohort = io::read_cohort(cohort_path);
   engine::CohortOptions o = cohort_options(vm, loaded, explain, composite);
