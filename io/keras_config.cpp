@@ -59,15 +59,6 @@ class FieldReader {
   std::string where_;
 };
 
-bool known_class(const std::string& cls) {
-  static const char* const known[] = {
-      "InputLayer", "Conv2D", "Conv3D", "MaxPooling2D", "MaxPooling3D", "MaxPool2D", "MaxPool3D", "AveragePooling2D",
-      "AveragePooling3D", "AvgPool2D", "AvgPool3D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool2D",
-      "GlobalAvgPool3D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalMaxPool2D", "GlobalMaxPool3D", "Flatten",
-      "Dropout", "Dense", "Activation", "Softmax", "ReLU", "LeakyReLU", "BatchNormalization"};
-  return std::find(std::begin(known), std::end(known), cls) != std::end(known);
-}
-
 models::KerasLayer parse_layer(const json& layer, size_t index, const std::string& source) {
   const std::string at = "\"" + source + "\": model_config layer " + std::to_string(index + 1);
   if (!layer.is_object() || !layer.contains("class_name") || !layer.at("class_name").is_string())
@@ -82,7 +73,7 @@ models::KerasLayer parse_layer(const json& layer, size_t index, const std::strin
   l.batch_input_shape = f.integers("batch_input_shape", f.integers("batch_shape", {}));  // Keras 3: batch_shape
   // Other classes' fields mean other things (ZeroPadding3D's "padding" is a list): the importer
   // refuses such a layer by its class, so nothing else of it is read.
-  if (!known_class(l.class_name)) return l;
+  if (!models::is_keras_class(l.class_name)) return l;
   l.data_format = f.text("data_format", l.data_format);
   l.padding = f.text("padding", l.padding);
   l.activation = f.text("activation", l.activation);

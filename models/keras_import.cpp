@@ -169,8 +169,10 @@ class Importer {
   }
 
   void add(const KerasLayer& l) {
-    check_rank(l);
     const std::string& cls = l.class_name;
+    if (!is_keras_class(cls))
+      throw error(l.name, "Keras layer class \"" + cls + "\" is not supported (supported: " + kKerasClassesText + ")");
+    check_rank(l);
     const std::string stem = class_stem(cls);
     if (cls == "InputLayer") return;
     if (stem == "Conv" && keras_class_rank(cls)) return add_conv(l);
@@ -210,10 +212,7 @@ class Importer {
       return push(std::move(relu));
     }
     if (cls == "BatchNormalization") return add_batch_norm(l);
-    throw error(l.name, "Keras layer class \"" + cls +
-                            "\" is not supported (supported: InputLayer, Conv2D/3D, MaxPooling2D/3D, AveragePooling2D/3D, "
-                            "GlobalAveragePooling2D/3D, GlobalMaxPooling2D/3D, Flatten, Dropout, Dense, Activation, "
-                            "Softmax, BatchNormalization, ReLU, LeakyReLU)");
+    throw std::logic_error("Keras layer class \"" + cls + "\" is listed in kKerasClasses but not built");
   }
 
   void add_conv(const KerasLayer& l) {

@@ -24,6 +24,24 @@ struct WeightGroup {
   std::vector<WeightArray> weights;
 };
 
+// The Keras layer classes models/keras_import.h builds, Keras' aliases included (MaxPool3D for
+// MaxPooling3D, ...): io/keras_config.h reads a layer's fields only for these (another class's fields mean
+// other things: ZeroPadding3D's "padding" is a list), and the importer refuses any other class naming them.
+inline constexpr const char* kKerasClasses[] = {
+    "InputLayer", "Conv2D", "Conv3D", "MaxPooling2D", "MaxPooling3D", "MaxPool2D", "MaxPool3D", "AveragePooling2D",
+    "AveragePooling3D", "AvgPool2D", "AvgPool3D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool2D",
+    "GlobalAvgPool3D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalMaxPool2D", "GlobalMaxPool3D", "Flatten",
+    "Dropout", "Dense", "Activation", "Softmax", "ReLU", "LeakyReLU", "BatchNormalization"};
+inline constexpr const char* kKerasClassesText =
+    "InputLayer, Conv2D/3D, MaxPooling2D/3D, AveragePooling2D/3D, GlobalAveragePooling2D/3D, GlobalMaxPooling2D/3D, "
+    "Flatten, Dropout, Dense, Activation, Softmax, BatchNormalization, ReLU, LeakyReLU";
+
+inline bool is_keras_class(const std::string& cls) {
+  for (const char* known : kKerasClasses)
+    if (cls == known) return true;
+  return false;
+}
+
 // One layer's config: the fields mlens reads, each holding Keras' default where a config leaves it out.
 // Which fields a class uses is Keras' business (e.g. `units` for Dense); the others keep their defaults.
 struct KerasLayer {
