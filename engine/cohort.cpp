@@ -56,7 +56,8 @@ struct Work {
   const io::Subject* subject = nullptr;
   bool skipped = false;   // completed by an earlier run
   std::string error;
-  std::optional<Prepared> prepared;
+  std::optional<Prepared> prepared;          // the first channel (the only one of a one-channel model)
+  std::vector<io::Volume> other_channels;     // a multi-channel model's further model inputs
   double prediction = 0;  // the brain-age; for a model with several outputs, the explained neuron's value
   json members = json::array();
   std::vector<double> outputs;  // a model with several outputs: all of them
@@ -76,9 +77,30 @@ void lower_thread_priority() {
 #endif
 }
 
-void read_subject(Work& w, const PreprocessSpec& preprocess) {
+int64_t input_channels(const models::Ensemble& e) {
+  const auto& m = e.members.at(0);
+  return m.network ? m.network->input_channels : input_channels(*m.ensemble);
+}
+
+// A multi-channel model's subject is a 4D NIfTI of one volume per channel in the model's grid (such a
+// model comes alone, with --model, whose preprocessing keeps the volume as it is).
+void read_subject(Work& w, const PreprocessSpec& preprocess, int64_t channels) {
   const io::Subject& s = *w.subject;
-  w.prepared = prepare(io::read_volume(s.flair), preprocess, nullptr, s.flair);
+  if (channels == 1) {
+    w.prepared = prepare(io::read_volume(s.flair), preprocess, nullptr, s.flair);
+    return;
+  }
+  std::vector<io::Volume> volumes = io::read_volumes(s.flair);
+  if (static_cast<int64_t>(volumes.size()) != channels)
+    throw std::runtime_error("\"" + s.flair + "\": " + std::to_string(volumes.size()) + " volume(s), but the model takes " +
+                             std::to_string(channels) + " channels: give a 4D NIfTI of one volume per channel");
+  for (std::size_t c = 0; c < volumes.size(); ++c) {
+    Prepared p = prepare(std::move(volumes[c]), preprocess, nullptr, s.flair);
+    if (c == 0)
+      w.prepared = std::move(p);
+    else
+      w.other_channels.push_back(std::move(p.model_input));
+  }
 }
 
 void check_finite(double prediction) {
@@ -92,7 +114,9 @@ at::Tensor batch_input(std::vector<Work*>& batch, const models::Ensemble& model,
   std::vector<at::Tensor> inputs;
   for (Work* w : batch) {
     try {
-      inputs.push_back(to_input(w->prepared->model_input, model.input_shape(), runtime, w->subject->flair));
+      std::vector<at::Tensor> channels{to_input(w->prepared->model_input, model.input_shape(), runtime, w->subject->flair)};
+      for (const io::Volume& c : w->other_channels) channels.push_back(to_input(c, model.input_shape(), runtime, w->subject->flair));
+      inputs.push_back(at::cat(channels, 1));
       ready.push_back(w);
     } catch (const std::exception& e) {
       w->error = e.what();
@@ -167,21 +191,26 @@ void write_subject(const Work& w, const models::Ensemble& model, const Preproces
   fs::create_directories(dir);
   if (o.explain) {
     const lrp::EnsembleExplanation& e = w.explanation;
-    const auto subject_map = [&](const at::Tensor& map) {
-      return to_subject_space(to_volume(map, prepared.model_input), prepared);
+    // A map [1, C, D, H, W] in the subject's grid, one volume per channel (a 4D NIfTI when C > 1).
+    const auto subject_maps = [&](const at::Tensor& map) {
+      std::vector<io::Volume> out;
+      for (int64_t c = 0; c < map.size(1); ++c) out.push_back(to_subject_space(to_volume(map[0][c], prepared.model_input), prepared));
+      return out;
     };
     // Subject-space maps of a float64 run are float64 NIfTI; the MNI map is warped (and written) in float32.
     const auto write_map = [&](const std::string& path, const at::Tensor& map) {
-      if (map.scalar_type() == at::kDouble)
-        io::write_volume(path, to_subject_space(to_volume64(map, prepared.model_input), prepared));
-      else
-        io::write_volume(path, subject_map(map));
+      if (map.scalar_type() != at::kDouble) return io::write_volumes(path, subject_maps(map));
+      std::vector<io::Volume64> out;
+      for (int64_t c = 0; c < map.size(1); ++c) out.push_back(to_subject_space(to_volume64(map[0][c], prepared.model_input), prepared));
+      io::write_volumes(path, out);
     };
     if (mni) {
       if (s.transforms.empty())
         throw std::runtime_error("no transform to the template for \"" + s.id + "\" (the cohort's transform column is empty)");
-      io::write_volume(dir + "/relevance_mni.nii.gz", io::warp(subject_map(e.relevance), *mni, io::TransformChain::read(s.transforms),
-                                                               io::Interpolation::Linear));
+      const io::TransformChain transforms = io::TransformChain::read(s.transforms);
+      std::vector<io::Volume> warped;
+      for (const io::Volume& c : subject_maps(e.relevance)) warped.push_back(io::warp(c, *mni, transforms, io::Interpolation::Linear));
+      io::write_volumes(dir + "/relevance_mni.nii.gz", warped);
     }
     write_map(dir + "/relevance.nii.gz", e.relevance);
     json accounts = json::array();
@@ -227,11 +256,12 @@ void check_cohort_model(const models::Ensemble& model) {
   const std::function<void(const models::Ensemble&)> check_inputs = [&](const models::Ensemble& e) {
     for (const auto& m : e.members) {
       if (m.ensemble) check_inputs(*m.ensemble);
-      if (m.network && (m.network->spatial_rank != 3 || m.network->input_channels != 1))
-        throw std::invalid_argument("model \"" + m.name + "\" takes " + std::to_string(m.network->input_channels) + " channel(s) of " +
-                                    (m.network->spatial_rank == 2 ? "2D images" : "volumes") +
-                                    "; a cohort reads one volume per subject (its flair column) for models of one channel in 3D: "
-                                    "explain such a model one input at a time (--input, a .npy or 4D NIfTI)");
+      if (m.network && m.network->spatial_rank != 3)
+        throw std::invalid_argument("model \"" + m.name + "\" takes 2D images; a cohort reads a volume per subject (its flair "
+                                    "column): explain a 2D model one input at a time (--input, a .npy or a NIfTI of one plane)");
+      if (m.network && m.network->input_channels != 1 && (e.members.size() > 1 || &e != &model))
+        throw std::invalid_argument("model \"" + m.name + "\" takes " + std::to_string(m.network->input_channels) +
+                                    " channels; a cohort runs a multi-channel model alone (--model), not in an ensemble");
     }
   };
   check_inputs(model);
@@ -419,7 +449,7 @@ std::size_t write_cohort_tables(const std::vector<io::Subject>& cohort, const Co
       maps.name = mni ? "relevance_mni" : "relevance";
       maps.common_grid = mni;
       maps.load = [&, mni](std::size_t k) {  // mni by value: the lambda outlives this block
-        return io::read_volume(subject_dir(o, t.rows[k][0]) + (mni ? "/relevance_mni.nii.gz" : "/relevance.nii.gz"));
+        return io::read_volumes(subject_dir(o, t.rows[k][0]) + (mni ? "/relevance_mni.nii.gz" : "/relevance.nii.gz"));
       };
     }
     io::write_cohort_store(o.store, t, maps);
@@ -466,6 +496,7 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
   check_cohort_model(model);
   check_batch_fits(model, runtime, o, todo.size());
   const int batch = effective_batch(o, todo.size());
+  const int64_t channels = input_channels(model);
   fs::create_directories(o.out_dir);
   io::require_configuration(o.out_dir, cohort_configuration(o, runtime), o.force);
   if (o.shard_tag.empty()) io::remove_stray_temporaries(o.out_dir);  // a shard leaves the shared files to their writers
@@ -513,7 +544,7 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
       w->skipped = !o.force && subject_completed(o, w->subject->id);
       if (!w->skipped) {
         try {
-          read_subject(*w, preprocess);
+          read_subject(*w, preprocess, channels);
         } catch (const std::exception& e) {
           w->error = e.what();
         }
@@ -579,6 +610,7 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
       }
       for (auto& w : items) {
         if (w->prepared) w->prepared->model_input.voxels = std::vector<float>();  // the writer needs only the grid
+        w->other_channels.clear();
         computed.push(std::move(w));
       }
     }

@@ -69,9 +69,10 @@ struct CohortSummary {
   io::Table failures;              // id, input, error: this run's failures, sorted by id
 };
 
-// Throws std::invalid_argument when a cohort cannot run `model`: a cohort reads one volume per subject (its
-// flair column), so every network takes one channel in 3D; a model with several outputs (a classifier) is
-// one network whose outputs are a vector, not an image (an ensemble's head combines single predictions).
+// Throws std::invalid_argument when a cohort cannot run `model`: a cohort reads a volume per subject (its
+// flair column: a 4D NIfTI of one volume per channel for a multi-channel network), so every network is 3D;
+// a model with several outputs (a classifier) or channels is one network, whose outputs are a vector, not
+// an image (an ensemble's head combines single predictions).
 void check_cohort_model(const models::Ensemble& model);
 
 // Whether an earlier run left `id` complete: prediction.json, and with explain its maps (MNI too when asked).

@@ -187,11 +187,20 @@ namespace {
 
 }  // namespace
 
+void check_study_model(const models::Ensemble& model) {
+  const std::string use = "mlens run (a brain-age study: gaps, WML statistics, report)";
+  models::check_single_output(model, use);
+  for (const auto& m : model.members)
+    if (m.network && m.network->input_channels != 1)
+      throw std::invalid_argument("model \"" + m.name + "\" takes " + std::to_string(m.network->input_channels) + " channels; " + use +
+                                  " overlays one map per subject: run explain --cohort for a multi-channel model");
+}
+
 StudySubjects run_study_subjects(const std::vector<io::Subject>& cohort, const std::vector<io::Subject>& todo,
                                  const models::Ensemble& model, const PreprocessSpec& preprocess, const Runtime& runtime,
                                  const StudyOptions& o, const std::function<void(const std::string&)>& log,
                                  const std::function<void(const CohortProgress&)>& progress) {
-  models::check_single_output(model, kStudyUse);
+  check_study_model(model);
   CohortOptions co = study_cohort_options(o);
   co.cohort_tables = false;  // merge_study writes them, over the whole cohort
   const std::string& dir = co.out_dir;

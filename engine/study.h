@@ -26,8 +26,9 @@
 
 namespace mlens::engine {
 
-// What a study needs of its model, for models::check_single_output's message: brain-age (single-output) networks.
-inline constexpr const char* kStudyUse = "mlens run (a brain-age study: gaps, WML statistics, report)";
+// Throws std::invalid_argument unless `model` is what a brain-age study takes: single-output networks of
+// one channel (the lesion overlay and the statistics take one map per subject).
+void check_study_model(const models::Ensemble& model);
 
 struct StudyOptions {
   CohortOptions cohort;            // out_dir, composite, mni_reference, bias options, force

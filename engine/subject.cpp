@@ -114,11 +114,6 @@ template std::vector<io::Volume64> to_volumes(const at::Tensor&, const io::Volum
 models::Ensemble as_ensemble(models::Sequential net) {
   models::Ensemble e;
   e.name = net.name;
-  if (net.input_channels != 1)
-    throw std::invalid_argument("model \"" + net.name + "\" takes " + std::to_string(net.input_channels) +
-                                " channels per voxel; a 3D NIfTI volume gives one (give a 4D NIfTI of " +
-                                std::to_string(net.input_channels) + " volumes, one per channel, or a .npy array of shape " +
-                                models::shape_text(net.keras_input_shape()) + ")");
   e.members.push_back({net.name, 1.0, std::make_shared<const models::Sequential>(std::move(net)), nullptr});
   return e;
 }

@@ -38,7 +38,7 @@ io::NpyArray channels_last(const std::vector<io::Volume>& channels);
 io::NpyArray to_array(const at::Tensor& map, const std::vector<int64_t>& shape, bool float64);
 
 // A single network as an ensemble of one (coefficient 1, intercept 0): same prediction, same map.
-models::Ensemble as_ensemble(models::Sequential net);  // one channel: a multi-channel model takes arrays
+models::Ensemble as_ensemble(models::Sequential net);
 
 // A [1, 1, D, H, W] (or [D, H, W]) tensor as a float32 volume with `like`'s geometry.
 io::Volume to_volume(const at::Tensor& map, const io::Volume& like);

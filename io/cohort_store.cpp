@@ -98,37 +98,52 @@ void write_cohort_store(const std::string& path, const Table& table, const Store
         }
       }
       if (!maps.load || n == 0) return;
+      // One channel: [X, Y, Z] per subject; several (a multi-channel model's maps): [C, X, Y, Z].
+      const auto map_dims = [](const std::vector<Volume>& v) {
+        std::vector<hsize_t> d;
+        if (v.size() > 1) d.push_back(v.size());
+        for (int a = 0; a < 3; ++a) d.push_back(static_cast<hsize_t>(v.at(0).shape[a]));
+        return d;
+      };
+      const auto flat = [](const std::vector<Volume>& v) {
+        if (v.size() == 1) return v[0].voxels;
+        std::vector<float> all;
+        for (const Volume& c : v) all.insert(all.end(), c.voxels.begin(), c.voxels.end());
+        return all;
+      };
       if (maps.common_grid) {
         subject = table.rows[0][0];
-        const Volume first = maps.load(0);
-        const hsize_t dims[4] = {n, static_cast<hsize_t>(first.shape[0]), static_cast<hsize_t>(first.shape[1]),
-                                 static_cast<hsize_t>(first.shape[2])};
-        H5::DataSpace space(4, dims);
-        H5::DataSet ds = file.createDataSet(maps.name, H5::PredType::IEEE_F32LE, space,
-                                            compressed({1, dims[1], dims[2], dims[3]}));
-        write_affine(ds, first.geometry);
-        const hsize_t count[4] = {1, dims[1], dims[2], dims[3]};
-        H5::DataSpace slab_memory(4, count);
+        const std::vector<Volume> first = maps.load(0);
+        const std::vector<hsize_t> one = map_dims(first);
+        std::vector<hsize_t> dims{n}, count{1}, offset(one.size() + 1, 0);
+        dims.insert(dims.end(), one.begin(), one.end());
+        count.insert(count.end(), one.begin(), one.end());
+        H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+        H5::DataSet ds = file.createDataSet(maps.name, H5::PredType::IEEE_F32LE, space, compressed(count));
+        write_affine(ds, first[0].geometry);
+        H5::DataSpace slab_memory(static_cast<int>(count.size()), count.data());
         for (std::size_t k = 0; k < n; ++k) {
           subject = table.rows[k][0];
-          const Volume v = k == 0 ? first : maps.load(k);
-          require_same_grid(first, table.rows[0][0], v, subject);
-          const hsize_t offset[4] = {k, 0, 0, 0};
+          const std::vector<Volume> v = k == 0 ? first : maps.load(k);
+          if (v.size() != first.size())
+            throw std::invalid_argument("cohort store \"" + path + "\": subject " + subject + " has " + std::to_string(v.size()) +
+                                        " map(s), subject " + table.rows[0][0] + " " + std::to_string(first.size()));
+          for (const Volume& c : v) require_same_grid(first[0], table.rows[0][0], c, subject);
+          offset[0] = k;
           H5::DataSpace slab = ds.getSpace();
-          slab.selectHyperslab(H5S_SELECT_SET, count, offset);
-          ds.write(v.voxels.data(), H5::PredType::NATIVE_FLOAT, slab_memory, slab);
+          slab.selectHyperslab(H5S_SELECT_SET, count.data(), offset.data());
+          ds.write(flat(v).data(), H5::PredType::NATIVE_FLOAT, slab_memory, slab);
         }
       } else {
         H5::Group group = create_group(root, maps.name);
         for (std::size_t k = 0; k < n; ++k) {
           subject = table.rows[k][0];
-          const Volume v = maps.load(k);
-          const hsize_t dims[3] = {static_cast<hsize_t>(v.shape[0]), static_cast<hsize_t>(v.shape[1]),
-                                   static_cast<hsize_t>(v.shape[2])};
-          H5::DataSet ds = group.createDataSet(subject, H5::PredType::IEEE_F32LE, H5::DataSpace(3, dims),
-                                               compressed({dims[0], dims[1], dims[2]}));
-          ds.write(v.voxels.data(), H5::PredType::NATIVE_FLOAT);
-          write_affine(ds, v.geometry);
+          const std::vector<Volume> v = maps.load(k);
+          const std::vector<hsize_t> dims = map_dims(v);
+          H5::DataSet ds = group.createDataSet(subject, H5::PredType::IEEE_F32LE, H5::DataSpace(static_cast<int>(dims.size()), dims.data()),
+                                               compressed(dims));
+          ds.write(flat(v).data(), H5::PredType::NATIVE_FLOAT);
+          write_affine(ds, v[0].geometry);
         }
       }
     } catch (const H5::Exception& e) {

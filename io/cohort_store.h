@@ -7,6 +7,7 @@
 //   /relevance_mni           [N, X, Y, Z] float32 when every map shares one grid (the MNI maps), chunked
 //                            one subject per chunk, gzip; attribute "affine" (4×4, RAS mm, as nibabel's)
 //   /relevance/<id>          [X, Y, Z] float32 per subject otherwise (each on its own grid), with "affine"
+// A multi-channel model's maps have a channel axis after the subject's: [N, C, X, Y, Z], [C, X, Y, Z].
 // Axis order as everywhere in mlens: C order over the NIfTI indices (i, j, k) — what nibabel's
 // get_fdata() returns, so h5py's f["relevance_mni"][k] lines up with the NIfTI map.
 #pragma once
@@ -24,7 +25,7 @@ namespace mlens::io {
 struct StoreMaps {
   std::string name;                 // "relevance_mni" (a stack) or "relevance" (a group of maps)
   bool common_grid = false;         // stack into [N, X, Y, Z]
-  std::function<Volume(std::size_t subject)> load;  // map of table row `subject`, read when written
+  std::function<std::vector<Volume>(std::size_t subject)> load;  // maps (channels) of table row `subject`, read when written
 };
 
 // Writes atomically (a killed run leaves the previous store or none). Maps are streamed one subject at

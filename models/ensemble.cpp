@@ -33,8 +33,8 @@ void check_single_output(const Ensemble& e, const std::string& use) {
     if (m.ensemble) check_single_output(*m.ensemble, use);
     if (m.network && m.network->output_count() != 1)
       throw std::invalid_argument("model \"" + m.name + "\" has " + std::to_string(m.network->output_count()) +
-                                  " outputs; " + use + " needs single-output (brain-age) models. Explain a model with "
-                                  "several outputs one input at a time with --model and --neuron");
+                                  " outputs; " + use + " needs single-output (brain-age) models. A model with several "
+                                  "outputs goes alone (--model) with --neuron, one input or a cohort (explain --cohort)");
   }
 }
 

@@ -479,18 +479,83 @@ TEST_CASE("a classifier's cohort: every output, the softmax's probabilities, the
   const io::Table m = io::read_csv(dir.path("max/predictions.csv"));
   CHECK(m.numbers("neuron") == m.numbers("argmax"));
 
-  // What a cohort cannot run, refused before anything is written: several channels, a 2D model, a study.
-  io::write_keras_model(dir.path("rgb.h5"), models::random_keras_model(test::global_3d(), 5).keras);
-  CHECK(test::run(kMlens + " predict --model " + dir.path("rgb.h5") + " --cohort " + dir.path("cohort.csv") + " --out " +
-                      dir.path("rgb"), &out) == 1);
-  CHECK_THAT(out, Catch::Contains("takes 3 channels per voxel"));
+  // What a cohort cannot run, refused before anything is written: a 2D model, a study.
   io::write_keras_model(dir.path("2d.h5"), models::random_keras_model(test::global_max_2d(), 5).keras);
   CHECK(test::run(kMlens + " predict --model " + dir.path("2d.h5") + " --cohort " + dir.path("cohort.csv") + " --out " +
                       dir.path("2d"), &out) == 1);
-  CHECK_THAT(out, Catch::Contains("2D images") && Catch::Contains("one volume per subject"));
-  CHECK(!fs::exists(dir.path("rgb")));
+  CHECK_THAT(out, Catch::Contains("takes 2D images") && Catch::Contains("a volume per subject"));
   CHECK(!fs::exists(dir.path("2d")));
   CHECK(test::run(kMlens + " run --model " + dir.path("m.h5") + " --cohort " + dir.path("cohort.csv") + " --out " + dir.path("study"),
                   &out) != 0);
   CHECK_THAT(out, Catch::Contains("3 outputs") && Catch::Contains("brain-age study"));
+}
+
+TEST_CASE("a multi-channel model's cohort: a 4D NIfTI per subject in, one map per channel out", "[cohort][cli]") {
+  test::TempDir dir;
+  // global_3d: 7×9×8×3 (Conv3D stride 2, Dense per voxel, BatchNorm, global average pooling), 3 outputs.
+  io::write_keras_model(dir.path("m.h5"), models::random_keras_model(test::global_3d(), 6, 0.2).keras);
+  std::ofstream csv(dir.path("cohort.csv"));
+  csv << "id,flair\n";
+  for (int s = 1; s <= 2; ++s) {
+    std::vector<io::Volume> channels;
+    for (int c = 0; c < 3; ++c) {
+      io::Volume v = engine::phantom({7, 9, 8}, static_cast<uint64_t>(10 * s + c));
+      v.geometry.spacing = {1.5, 1, 2};
+      for (float& x : v.voxels) x = x * 2 - 1;
+      channels.push_back(std::move(v));
+    }
+    io::write_volumes(dir.path("sub-" + std::to_string(s) + ".nii.gz"), channels);
+    csv << "sub-" << s << ",sub-" << s << ".nii.gz\n";
+  }
+  io::write_volume(dir.path("one.nii.gz"), engine::phantom({7, 9, 8}, 3));  // one volume for three channels
+  csv << "sub-3d,one.nii.gz\n";
+  csv.close();
+  std::string out;
+  REQUIRE(test::run(kMlens + " explain --model " + dir.path("m.h5") + " --cohort " + dir.path("cohort.csv") + " --out " + dir.path("e") +
+                        " --threads 1 --rule epsilon --neuron 1 --dtype float64 --batch 2 --store " + dir.path("e.h5"),
+                    &out) == 4);
+  const io::Table f = io::read_csv(dir.path("e/failures.csv"));
+  REQUIRE(f.rows.size() == 1);
+  CHECK_THAT(f.text("error")[0], Catch::Contains("one.nii.gz") && Catch::Contains("1 volume(s), but the model takes 3 channels"));
+  H5::H5File store(dir.path("e.h5"), H5F_ACC_RDONLY);
+  for (int s = 1; s <= 2; ++s) {
+    const std::string id = "sub-" + std::to_string(s);
+    // The cohort's map is the single explanation of the same 4D file: one volume per channel.
+    REQUIRE(test::run(kMlens + " explain --threads 1 --model " + dir.path("m.h5") + " --input " + dir.path(id + ".nii.gz") +
+                          " --rule epsilon --neuron 1 --dtype float64 --out " + dir.path("single.nii.gz"),
+                      &out) == 0);
+    const std::vector<io::Volume> single = io::read_volumes(dir.path("single.nii.gz"));
+    const std::vector<io::Volume> maps = io::read_volumes(dir.path("e/" + id + "/relevance.nii.gz"));
+    REQUIRE(maps.size() == 3);
+    REQUIRE(single.size() == 3);
+    double norm = 0;
+    for (int c = 0; c < 3; ++c) {
+      CHECK(maps[c].geometry.spacing[0] == Approx(1.5));
+      for (std::size_t k = 0; k < maps[c].voxels.size(); ++k) {
+        CHECK(maps[c].voxels[k] == single[c].voxels[k]);
+        norm += std::abs(maps[c].voxels[k]);
+      }
+    }
+    CHECK(norm > 0);
+    // The store holds [C, X, Y, Z] per subject.
+    const H5::DataSet ds = store.openDataSet("relevance/" + id);
+    hsize_t dims[4];
+    REQUIRE(ds.getSpace().getSimpleExtentNdims() == 4);
+    ds.getSpace().getSimpleExtentDims(dims);
+    CHECK(std::vector<hsize_t>(dims, dims + 4) == std::vector<hsize_t>{3, 7, 9, 8});
+    std::vector<float> stored(3 * 7 * 9 * 8);
+    ds.read(stored.data(), H5::PredType::NATIVE_FLOAT);
+    CHECK(stored[2 * 504 + 17] == maps[2].voxels[17]);
+  }
+  // A study overlays one map per subject.
+  CHECK(test::run(kMlens + " run --model " + dir.path("m.h5") + " --cohort " + dir.path("cohort.csv") + " --out " + dir.path("study"),
+                  &out) != 0);
+  CHECK_THAT(out, Catch::Contains("3 outputs") && Catch::Contains("explain --cohort"));
+  models::KerasArchitecture single_output = test::global_3d();
+  single_output.layers.back().units = 1;
+  io::write_keras_model(dir.path("m1.h5"), models::random_keras_model(single_output, 6).keras);
+  CHECK(test::run(kMlens + " run --model " + dir.path("m1.h5") + " --cohort " + dir.path("cohort.csv") + " --out " + dir.path("study"),
+                  &out) != 0);
+  CHECK_THAT(out, Catch::Contains("takes 3 channels") && Catch::Contains("explain --cohort"));
+  CHECK(!fs::exists(dir.path("study")));
 }

@@ -18,7 +18,8 @@ namespace mlens::tools {
 void add_cohort_options(po::options_description& o) {
   o.add_options()("cohort", po::value<std::string>()->value_name("CSV"),
                   "score a cohort instead of one volume: a CSV with id, flair[, age, sex, wml, transform] (paths "
-                  "relative to it) or a BIDS dataset directory; --out is then a directory")(
+                  "relative to it) or a BIDS dataset directory; --out is then a directory. A classifier's table holds "
+                  "every output; a multi-channel --model reads a 4D NIfTI per subject (docs/cohorts.md)")(
       "shard", po::value<std::string>()->value_name("I/N"), "run only subjects I, I+N, I+2N, ... (1-based) of the cohort")(
       "force", "recompute subjects whose outputs are complete (default: skip them)")(
       "bias-model", po::value<std::string>()->value_name("JSON"),

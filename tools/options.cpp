@@ -99,7 +99,14 @@ LoadedModel load_model(const po::variables_map& vm, const engine::Runtime& runti
     const std::vector<int64_t> dims = io::nifti_dims(vm["input"].as<std::string>());
     if (dims.size() >= 3 && dims[0] > 0 && dims[1] > 0 && dims[2] > 0) open_axes = models::Int3{dims[0], dims[1], dims[2]};
   }
-  LoadedModel loaded{engine::as_ensemble(load_network(vm, runtime, open_axes)), engine::PreprocessSpec{}, path, {1, 0}, {}};
+  models::Sequential net = load_network(vm, runtime, open_axes);
+  // One 3D volume gives one channel; a multi-channel model's cohort reads a 4D NIfTI per subject.
+  if (net.input_channels != 1 && !vm.count("cohort"))
+    throw std::invalid_argument("model \"" + net.name + "\" takes " + std::to_string(net.input_channels) +
+                                " channels per voxel; a 3D NIfTI volume gives one (give a 4D NIfTI of " +
+                                std::to_string(net.input_channels) + " volumes, one per channel, or a .npy array of shape " +
+                                models::shape_text(net.keras_input_shape()) + ")");
+  LoadedModel loaded{engine::as_ensemble(std::move(net)), engine::PreprocessSpec{}, path, {1, 0}, {}};
   loaded.files.push_back(fingerprint(path) + (vm.count("arch") ? ", arch " + vm["arch"].as<std::string>() : ""));
   return loaded;
 }

@@ -52,7 +52,7 @@ int run(const po::variables_map& vm) {
   const lrp::Composite composite = composite_from(vm);
   const LoadedModel loaded = load_model(vm, runtime, composite);
   lrp::check_explainable(loaded.model);
-  models::check_single_output(loaded.model, engine::kStudyUse);
+  engine::check_study_model(loaded.model);
   engine::StudyOptions o;
   o.cohort = cohort_options(vm, loaded, /*explain=*/true, composite);
   o.cohort.mni_reference = mni_reference(vm);
