@@ -77,11 +77,6 @@ void lower_thread_priority() {
 #endif
 }
 
-int64_t input_channels(const models::Ensemble& e) {
-  const auto& m = e.members.at(0);
-  return m.network ? m.network->input_channels : input_channels(*m.ensemble);
-}
-
 // A multi-channel model's subject is a 4D NIfTI of one volume per channel in the model's grid (such a
 // model comes alone, with --model, whose preprocessing keeps the volume as it is).
 void read_subject(Work& w, const PreprocessSpec& preprocess, int64_t channels) {
@@ -183,8 +178,7 @@ void explain_batch(std::vector<Work*>& batch, const models::Ensemble& model, con
 }
 
 // Maps back to the subject's grid (and MNI), files, and prediction.json last: it marks completion.
-void write_subject(const Work& w, const models::Ensemble& model, const PreprocessSpec& preprocess, const CohortOptions& o,
-                   const io::Volume* mni) {
+void write_subject(const Work& w, const PreprocessSpec& preprocess, const CohortOptions& o, const io::Volume* mni) {
   const io::Subject& s = *w.subject;
   const Prepared& prepared = *w.prepared;
   const std::string dir = subject_dir(o, s.id);
@@ -192,24 +186,24 @@ void write_subject(const Work& w, const models::Ensemble& model, const Preproces
   if (o.explain) {
     const lrp::EnsembleExplanation& e = w.explanation;
     // A map [1, C, D, H, W] in the subject's grid, one volume per channel (a 4D NIfTI when C > 1).
-    const auto subject_maps = [&](const at::Tensor& map) {
-      std::vector<io::Volume> out;
-      for (int64_t c = 0; c < map.size(1); ++c) out.push_back(to_subject_space(to_volume(map[0][c], prepared.model_input), prepared));
+    const auto subject_maps = [&](const at::Tensor& map, auto value) {
+      auto out = to_volumes<decltype(value)>(map, prepared.model_input);
+      for (auto& v : out) v = to_subject_space(std::move(v), prepared);
       return out;
     };
     // Subject-space maps of a float64 run are float64 NIfTI; the MNI map is warped (and written) in float32.
     const auto write_map = [&](const std::string& path, const at::Tensor& map) {
-      if (map.scalar_type() != at::kDouble) return io::write_volumes(path, subject_maps(map));
-      std::vector<io::Volume64> out;
-      for (int64_t c = 0; c < map.size(1); ++c) out.push_back(to_subject_space(to_volume64(map[0][c], prepared.model_input), prepared));
-      io::write_volumes(path, out);
+      if (map.scalar_type() == at::kDouble)
+        io::write_volumes(path, subject_maps(map, double{}));
+      else
+        io::write_volumes(path, subject_maps(map, float{}));
     };
     if (mni) {
       if (s.transforms.empty())
         throw std::runtime_error("no transform to the template for \"" + s.id + "\" (the cohort's transform column is empty)");
       const io::TransformChain transforms = io::TransformChain::read(s.transforms);
       std::vector<io::Volume> warped;
-      for (const io::Volume& c : subject_maps(e.relevance)) warped.push_back(io::warp(c, *mni, transforms, io::Interpolation::Linear));
+      for (const io::Volume& c : subject_maps(e.relevance, float{})) warped.push_back(io::warp(c, *mni, transforms, io::Interpolation::Linear));
       io::write_volumes(dir + "/relevance_mni.nii.gz", warped);
     }
     write_map(dir + "/relevance.nii.gz", e.relevance);
@@ -233,7 +227,7 @@ void write_subject(const Work& w, const models::Ensemble& model, const Preproces
     prediction.update(json{{"brain_age", w.prediction}, {"members", w.members}});
   } else {  // a classifier or multi-task head: every output, the softmax's probabilities when it ends in one
     prediction["outputs"] = w.outputs;
-    if (multi_output_network(model)->softmax_removed) prediction["probabilities"] = doubles(at::softmax(at::tensor(w.outputs, at::kDouble), 0));
+    if (o.softmax_removed) prediction["probabilities"] = doubles(at::softmax(at::tensor(w.outputs, at::kDouble), 0));
     prediction["argmax"] = std::max_element(w.outputs.begin(), w.outputs.end()) - w.outputs.begin();
     if (o.explain) prediction["neuron"] = neuron_json(w, o);
   }
@@ -287,8 +281,19 @@ namespace {
 // A completed subject's prediction.json.
 struct Completed {
   const io::Subject* subject;
+  std::string path;
   json prediction;
 };
+
+// Runs `read` on what a completed subject's file holds; an error names the file.
+template <typename Read>
+void in_file(const Completed& c, Read&& read) {
+  try {
+    read();
+  } catch (const std::exception& e) {
+    throw std::runtime_error("\"" + c.path + "\": " + e.what() + " (expected a prediction.json of this cohort's model)");
+  }
+}
 
 std::vector<std::string> flags_of(const json& prediction) {
   std::vector<std::string> flags;
@@ -310,13 +315,18 @@ std::string joined(const std::vector<std::string>& flags, std::map<std::string, 
 io::Table brain_age_table(const std::vector<Completed>& completed, const CohortOptions& o,
                           const std::function<void(const std::string&)>& log, json& summary) {
   std::vector<double> ages, predictions;
+  std::vector<std::vector<double>> members;
   std::vector<std::string> member_names;
-  for (const auto& c : completed) {
-    ages.push_back(c.subject->age);
-    predictions.push_back(c.prediction.at("brain_age").get<double>());
-    if (member_names.empty())
-      for (const auto& m : c.prediction.at("members")) member_names.push_back(m.at("name").get<std::string>());
-  }
+  for (const auto& c : completed)
+    in_file(c, [&] {
+      predictions.push_back(c.prediction.at("brain_age").get<double>());
+      ages.push_back(c.subject->age);
+      members.emplace_back();
+      for (const auto& m : c.prediction.at("members")) {
+        members.back().push_back(m.at("prediction").get<double>());
+        if (members.size() == 1) member_names.push_back(m.at("name").get<std::string>());
+      }
+    });
   json bias = nullptr;
   std::optional<stats::AgeBiasModel> model = o.bias_model;
   std::string bias_source = "given (--bias-model)";
@@ -341,21 +351,21 @@ io::Table brain_age_table(const std::vector<Completed>& completed, const CohortO
   std::map<std::string, int> flag_counts;
   for (std::size_t i = 0; i < completed.size(); ++i) {
     const double age = ages[i], brain_age = predictions[i];
-    std::vector<double> members;
-    for (const auto& m : completed[i].prediction.at("members")) members.push_back(m.at("prediction").get<double>());
+    const std::vector<double>& ms = members[i];
     const double corrected = model && std::isfinite(age) ? stats::corrected_brain_age(*model, o.bias_method, age, brain_age)
                                                          : std::nan("");
     double mean = 0, sd = 0;
-    for (double m : members) mean += m / static_cast<double>(members.size());
-    for (double m : members) sd += (m - mean) * (m - mean);
-    sd = members.size() > 1 ? std::sqrt(sd / static_cast<double>(members.size() - 1)) : std::nan("");
-    std::vector<std::string> flags = flags_of(completed[i].prediction);
+    for (double m : ms) mean += m / static_cast<double>(ms.size());
+    for (double m : ms) sd += (m - mean) * (m - mean);
+    sd = ms.size() > 1 ? std::sqrt(sd / static_cast<double>(ms.size() - 1)) : std::nan("");
+    std::vector<std::string> flags;
+    in_file(completed[i], [&] { flags = flags_of(completed[i].prediction); });
     if (range_known && (brain_age < o.training_age_range[0] || brain_age > o.training_age_range[1]))
       flags.push_back("outside_training_range");
     std::vector<std::string> cells{completed[i].subject->id, io::csv_number(age), io::csv_number(brain_age),
                                    io::csv_number(brain_age - age), io::csv_number(corrected), io::csv_number(corrected - age),
                                    io::csv_number(sd), joined(flags, flag_counts)};
-    for (double m : members) cells.push_back(io::csv_number(m));
+    for (double m : ms) cells.push_back(io::csv_number(m));
     t.rows.push_back(cells);
   }
 
@@ -384,41 +394,44 @@ io::Table brain_age_table(const std::vector<Completed>& completed, const CohortO
 
 // A model with several outputs (a classifier, a multi-task head): every output, the softmax's
 // probabilities when the model ends in one, the largest output and, explained, the neuron the map starts from.
-io::Table outputs_table(const std::vector<Completed>& completed, json& summary) {
-  const json& first = completed.front().prediction;
-  const std::size_t outputs = first.at("outputs").size();
-  const bool probabilities = first.contains("probabilities"), neuron = first.contains("neuron");
+io::Table outputs_table(const std::vector<Completed>& completed, const CohortOptions& o, json& summary) {
+  const auto outputs = static_cast<std::size_t>(o.outputs);
   io::Table t;
   t.columns = {"id", "age"};
   for (std::size_t k = 0; k < outputs; ++k) t.columns.push_back("output_" + std::to_string(k));
-  if (probabilities)
+  if (o.softmax_removed)
     for (std::size_t k = 0; k < outputs; ++k) t.columns.push_back("probability_" + std::to_string(k));
   t.columns.push_back("argmax");
-  if (neuron) t.columns.insert(t.columns.end(), {"neuron", "neuron_value"});
+  if (o.explain) t.columns.insert(t.columns.end(), {"neuron", "neuron_value"});
   t.columns.push_back("flags");
   std::map<std::string, int> flag_counts;
   std::vector<int> argmax_counts(outputs, 0);
-  for (const auto& c : completed) {
+  for (const auto& c : completed) in_file(c, [&] {
     const json& p = c.prediction;
-    if (p.at("outputs").size() != outputs)
-      throw std::runtime_error("subject \"" + c.subject->id + "\": its prediction.json holds " + std::to_string(p.at("outputs").size()) +
-                               " outputs, the first subject's " + std::to_string(outputs) + " (results of two models in one directory)");
+    const auto values = [&](const char* field) {
+      if (!p.contains(field) || !p.at(field).is_array() || p.at(field).size() != outputs)
+        throw std::runtime_error(std::string("\"") + field + "\" must hold the model's " + std::to_string(outputs) + " outputs");
+      std::vector<std::string> cells;
+      for (const auto& y : p.at(field)) cells.push_back(io::csv_number(y.get<double>()));
+      return cells;
+    };
     std::vector<std::string> cells{c.subject->id, io::csv_number(c.subject->age)};
-    for (const auto& y : p.at("outputs")) cells.push_back(io::csv_number(y.get<double>()));
-    if (probabilities)
-      for (const auto& y : p.at("probabilities")) cells.push_back(io::csv_number(y.get<double>()));
-    const auto argmax = p.at("argmax").get<std::size_t>();
-    ++argmax_counts.at(argmax);
+    for (const auto& y : values("outputs")) cells.push_back(y);
+    if (o.softmax_removed)
+      for (const auto& y : values("probabilities")) cells.push_back(y);
+    const auto argmax = p.at("argmax").get<int64_t>();
+    if (argmax < 0 || argmax >= o.outputs) throw std::runtime_error("\"argmax\" " + std::to_string(argmax) + " is not an output");
+    ++argmax_counts[static_cast<std::size_t>(argmax)];
     cells.push_back(std::to_string(argmax));
-    if (neuron) cells.insert(cells.end(), {std::to_string(p.at("neuron").at("index").get<int64_t>()),
-                                           io::csv_number(p.at("neuron").at("value").get<double>())});
+    if (o.explain) cells.insert(cells.end(), {std::to_string(p.at("neuron").at("index").get<int64_t>()),
+                                              io::csv_number(p.at("neuron").at("value").get<double>())});
     cells.push_back(joined(flags_of(p), flag_counts));
     t.rows.push_back(cells);
-  }
+  });
   summary["outputs"] = outputs;
-  summary["softmax_removed"] = probabilities;
+  summary["softmax_removed"] = o.softmax_removed;
   summary["argmax_counts"] = argmax_counts;
-  if (neuron) summary["neuron"] = first.at("neuron").at("selection");
+  if (o.explain) summary["neuron"] = o.composite.neuron.describe();
   for (const auto& [flag, count] : flag_counts) summary["qc"]["flagged"][flag] = count;
   return t;
 }
@@ -431,13 +444,16 @@ std::size_t write_cohort_tables(const std::vector<io::Subject>& cohort, const Co
   for (const auto& s : cohort) {
     const std::string path = subject_dir(o, s.id) + "/prediction.json";
     if (!fs::exists(path)) continue;
-    std::ifstream in(path);
-    completed.push_back({&s, json::parse(in)});
+    Completed c{&s, path, {}};
+    in_file(c, [&] {
+      std::ifstream in(path);
+      c.prediction = json::parse(in);
+    });
+    completed.push_back(std::move(c));
   }
   // Only what the completed subjects determine: a resumed, sharded or merged run writes the same bytes.
   json summary{{"cohort", cohort.size()}, {"completed", completed.size()}};
-  const bool outputs = !completed.empty() && completed.front().prediction.contains("outputs");
-  const io::Table t = outputs ? outputs_table(completed, summary) : brain_age_table(completed, o, log, summary);
+  const io::Table t = o.outputs > 1 ? outputs_table(completed, o, summary) : brain_age_table(completed, o, log, summary);
   io::write_csv(o.out_dir + "/predictions.csv", t);
   if (summary.contains("qc") && summary["qc"].contains("flagged"))
     log("QC: " + std::to_string(summary["qc"]["flagged"].size()) + " kind(s) of flags; see predictions.csv (flags)");
@@ -491,12 +507,20 @@ void check_batch_fits(const models::Ensemble& model, const Runtime& runtime, con
 
 CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vector<io::Subject>& todo,
                          const models::Ensemble& model, const PreprocessSpec& preprocess, const Runtime& runtime,
-                         const CohortOptions& o, const std::function<void(const std::string&)>& log,
+                         const CohortOptions& options, const std::function<void(const std::string&)>& log,
                          const std::function<void(const CohortProgress&)>& progress) {
   check_cohort_model(model);
+  CohortOptions o = options;
+  if (const models::Sequential* net = multi_output_network(model)) {
+    o.outputs = net->output_count();
+    o.softmax_removed = net->softmax_removed;
+  }
   check_batch_fits(model, runtime, o, todo.size());
   const int batch = effective_batch(o, todo.size());
-  const int64_t channels = input_channels(model);
+  const int64_t channels = model.input_channels();
+  if (channels > 1 && (preprocess.fit != "none" || !preprocess.orientation.empty() || preprocess.normalise != "none"))
+    throw std::invalid_argument("a multi-channel model's subjects are taken as they are (a 4D NIfTI in the model's grid): "
+                                "preprocessing prepares one volume per subject");
   fs::create_directories(o.out_dir);
   io::require_configuration(o.out_dir, cohort_configuration(o, runtime), o.force);
   if (o.shard_tag.empty()) io::remove_stray_temporaries(o.out_dir);  // a shard leaves the shared files to their writers
@@ -557,7 +581,7 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
     while (auto w = computed.pop()) {
       if (!(*w)->skipped && (*w)->error.empty()) {
         try {
-          write_subject(**w, model, preprocess, o, mni ? &*mni : nullptr);
+          write_subject(**w, preprocess, o, mni ? &*mni : nullptr);
         } catch (const std::exception& e) {
           (*w)->error = e.what();
         }

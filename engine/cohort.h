@@ -36,6 +36,11 @@ struct CohortOptions {
   bool explain = false;  // also relevance maps
   bool members = false;  // with explain: each member's map
   bool force = false;    // recompute completed subjects
+  // The model's outputs per subject (run_cohort sets them from the model): several (a classifier, a
+  // multi-task head) make the tables hold every output, and the softmax's probabilities when the analysis
+  // removed one, instead of a brain-age.
+  int64_t outputs = 1;
+  bool softmax_removed = false;
   lrp::Composite composite;
   std::optional<stats::AgeBiasModel> bias_model;  // reuse; else fitted on this cohort's subjects with ages
   stats::AgeBiasMethod bias_method = stats::AgeBiasMethod::DeLangeCole2020;

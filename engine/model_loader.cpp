@@ -49,6 +49,10 @@ models::Ensemble load_ensemble(const io::EnsembleSpec& spec, const Runtime& runt
     } else {
       member.name = std::filesystem::path(m.model).filename().string();
       member.network = std::make_shared<models::Sequential>(load_network(m.model, m.arch, shape, runtime));
+      if (member.network->input_channels != 1)  // the manifest's preprocessing prepares one volume per subject
+        throw std::invalid_argument("\"" + spec.source + "\": member \"" + m.model + "\" takes " +
+                                    std::to_string(member.network->input_channels) + " channels; an ensemble's members take one "
+                                    "(explain a multi-channel model alone, with --model)");
     }
     e.members.push_back(std::move(member));
   }

@@ -190,10 +190,9 @@ namespace {
 void check_study_model(const models::Ensemble& model) {
   const std::string use = "mlens run (a brain-age study: gaps, WML statistics, report)";
   models::check_single_output(model, use);
-  for (const auto& m : model.members)
-    if (m.network && m.network->input_channels != 1)
-      throw std::invalid_argument("model \"" + m.name + "\" takes " + std::to_string(m.network->input_channels) + " channels; " + use +
-                                  " overlays one map per subject: run explain --cohort for a multi-channel model");
+  if (model.input_channels() != 1)  // a multi-channel model comes alone (manifests take one-channel members)
+    throw std::invalid_argument("model \"" + model.name + "\" takes " + std::to_string(model.input_channels()) + " channels; " + use +
+                                " overlays one map per subject: run explain --cohort for a multi-channel model");
 }
 
 StudySubjects run_study_subjects(const std::vector<io::Subject>& cohort, const std::vector<io::Subject>& todo,

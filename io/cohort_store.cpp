@@ -105,11 +105,12 @@ void write_cohort_store(const std::string& path, const Table& table, const Store
         for (int a = 0; a < 3; ++a) d.push_back(static_cast<hsize_t>(v.at(0).shape[a]));
         return d;
       };
-      const auto flat = [](const std::vector<Volume>& v) {
-        if (v.size() == 1) return v[0].voxels;
-        std::vector<float> all;
-        for (const Volume& c : v) all.insert(all.end(), c.voxels.begin(), c.voxels.end());
-        return all;
+      std::vector<float> channels;  // several channels' voxels, one after the other
+      const auto voxels = [&channels](const std::vector<Volume>& v) {
+        if (v.size() == 1) return v[0].voxels.data();
+        channels.clear();
+        for (const Volume& c : v) channels.insert(channels.end(), c.voxels.begin(), c.voxels.end());
+        return static_cast<const float*>(channels.data());
       };
       if (maps.common_grid) {
         subject = table.rows[0][0];
@@ -132,7 +133,7 @@ void write_cohort_store(const std::string& path, const Table& table, const Store
           offset[0] = k;
           H5::DataSpace slab = ds.getSpace();
           slab.selectHyperslab(H5S_SELECT_SET, count.data(), offset.data());
-          ds.write(flat(v).data(), H5::PredType::NATIVE_FLOAT, slab_memory, slab);
+          ds.write(voxels(v), H5::PredType::NATIVE_FLOAT, slab_memory, slab);
         }
       } else {
         H5::Group group = create_group(root, maps.name);
@@ -142,7 +143,7 @@ void write_cohort_store(const std::string& path, const Table& table, const Store
           const std::vector<hsize_t> dims = map_dims(v);
           H5::DataSet ds = group.createDataSet(subject, H5::PredType::IEEE_F32LE, H5::DataSpace(static_cast<int>(dims.size()), dims.data()),
                                                compressed(dims));
-          ds.write(flat(v).data(), H5::PredType::NATIVE_FLOAT);
+          ds.write(voxels(v), H5::PredType::NATIVE_FLOAT);
           write_affine(ds, v[0].geometry);
         }
       }

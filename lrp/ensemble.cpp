@@ -72,7 +72,8 @@ int64_t explanation_bytes(const models::Ensemble& ensemble, const Composite& com
   int64_t bytes = 0, networks = 0;
   largest_network(ensemble, composite, options, bytes, networks);
   const models::Int3 s = ensemble.input_shape();
-  const int64_t map = s[0] * s[1] * s[2] * static_cast<int64_t>(c10::elementSize(c10::typeMetaToScalarType(options.dtype())));
+  const int64_t map = s[0] * s[1] * s[2] * ensemble.input_channels() *
+                      static_cast<int64_t>(c10::elementSize(c10::typeMetaToScalarType(options.dtype())));
   return bytes + map * (1 + (keep_member_maps ? networks : 0));
 }
 

@@ -19,6 +19,11 @@ Int3 Ensemble::input_shape() const {
   return member_input(members.front());
 }
 
+int64_t Ensemble::input_channels() const {
+  const EnsembleMember& m = members.at(0);
+  return m.network ? m.network->input_channels : m.ensemble->input_channels();
+}
+
 void check_same_input(const Ensemble& e) {
   const Int3 first = e.input_shape();
   for (const auto& m : e.members)

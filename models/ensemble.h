@@ -34,8 +34,9 @@ struct Ensemble {
   double intercept = 0;
   std::vector<EnsembleMember> members;
 
-  // The common input shape of all members (checked when the ensemble is built).
+  // The common input shape of all members (checked when the ensemble is built), and the first network's channels.
   Int3 input_shape() const;
+  int64_t input_channels() const;
   // x [N, 1, D, H, W] -> [N]; with `members`, every network's own prediction too (depth first).
   at::Tensor predict(const at::Tensor& x, std::vector<MemberPrediction>* members = nullptr) const;
   // Every member on `device` in `dtype`.

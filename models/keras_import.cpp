@@ -171,7 +171,7 @@ class Importer {
   void add(const KerasLayer& l) {
     const std::string& cls = l.class_name;
     if (!is_keras_class(cls))
-      throw error(l.name, "Keras layer class \"" + cls + "\" is not supported (supported: " + kKerasClassesText + ")");
+      throw error(l.name, "Keras layer class \"" + cls + "\" is not supported (supported: " + keras_classes_text() + ")");
     check_rank(l);
     const std::string stem = class_stem(cls);
     if (cls == "InputLayer") return;

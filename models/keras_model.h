@@ -32,14 +32,16 @@ inline constexpr const char* kKerasClasses[] = {
     "AveragePooling3D", "AvgPool2D", "AvgPool3D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool2D",
     "GlobalAvgPool3D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalMaxPool2D", "GlobalMaxPool3D", "Flatten",
     "Dropout", "Dense", "Activation", "Softmax", "ReLU", "LeakyReLU", "BatchNormalization"};
-inline constexpr const char* kKerasClassesText =
-    "InputLayer, Conv2D/3D, MaxPooling2D/3D, AveragePooling2D/3D, GlobalAveragePooling2D/3D, GlobalMaxPooling2D/3D, "
-    "Flatten, Dropout, Dense, Activation, Softmax, BatchNormalization, ReLU, LeakyReLU";
-
 inline bool is_keras_class(const std::string& cls) {
   for (const char* known : kKerasClasses)
     if (cls == known) return true;
   return false;
+}
+
+inline std::string keras_classes_text() {
+  std::string text;
+  for (const char* known : kKerasClasses) text += (text.empty() ? "" : ", ") + std::string(known);
+  return text;
 }
 
 // One layer's config: the fields mlens reads, each holding Keras' default where a config leaves it out.

@@ -448,6 +448,12 @@ TEST_CASE("a classifier's cohort: every output, the softmax's probabilities, the
   CHECK(summary["argmax_counts"] == counts);
   CHECK(!summary.contains("age_bias"));
   CHECK(!fs::exists(dir.path("p/bias_model.json")));
+  // A hand-edited prediction.json is refused by name when the tables are rebuilt.
+  auto edited = nlohmann::json::parse(slurp(dir.path("p/sub-2/prediction.json")));
+  edited["argmax"] = 7;
+  std::ofstream(dir.path("p/sub-2/prediction.json")) << edited.dump();
+  CHECK(test::run(run("predict", "p", ""), &out) == 1);
+  CHECK_THAT(out, Catch::Contains("sub-2/prediction.json") && Catch::Contains("\"argmax\" 7 is not an output"));
 
   // explain --neuron 2 in float64: each subject's map is the single explanation's, batched or not.
   REQUIRE(test::run(run("explain", "e", "--rule epsilon --neuron 2 --dtype float64 --batch 2"), &out) == 4);
@@ -558,4 +564,10 @@ TEST_CASE("a multi-channel model's cohort: a 4D NIfTI per subject in, one map pe
                   &out) != 0);
   CHECK_THAT(out, Catch::Contains("takes 3 channels") && Catch::Contains("explain --cohort"));
   CHECK(!fs::exists(dir.path("study")));
+  // An ensemble's preprocessing prepares one volume per subject: manifests take one-channel members.
+  std::ofstream(dir.path("e.mlens.json"))
+      << nlohmann::json{{"head", {{"intercept", 0.0}, {"coefficients", {1.0}}}}, {"members", {{{"model", "m1.h5"}}}}}.dump();
+  CHECK(test::run(kMlens + " predict --manifest " + dir.path("e.mlens.json") + " --cohort " + dir.path("cohort.csv") + " --out " +
+                      dir.path("ensemble"), &out) == 1);
+  CHECK_THAT(out, Catch::Contains("m1.h5\" takes 3 channels; an ensemble's members take one"));
 }

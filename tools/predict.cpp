@@ -74,7 +74,7 @@ Command predict_command() {
           "prediction is the ensemble's: intercept + the coefficient-weighted sum of its members' predictions, and the "
           "manifest's preprocessing (reorient, prune, normalise; docs/ensembles.md) brings a subject's volume into the grid. "
           "With --cohort every subject is scored into DIR (predictions.csv with gap and age-bias-corrected gap, "
-          "members' spread, QC flags; failures.csv; summary.json; docs/cohorts.md); completed subjects are skipped "
+          "members' spread, QC flags, or a classifier's every output; failures.csv; summary.json; docs/cohorts.md); completed subjects are skipped "
           "on a re-run, so a killed run resumes, and --shard I/N splits the cohort for a job array.",
           "mlens predict --model mrinet.h5 --input sub-01_flair_198.nii.gz --json",
           [](po::options_description& o, po::positional_options_description&) {
