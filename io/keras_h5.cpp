@@ -149,6 +149,8 @@ KerasFile read_keras_h5(const std::string& path) {
   return read_file(path);
 }
 
+KerasFile detail::read_keras_h5_uncontained(const std::string& path) { return read_file(path); }
+
 namespace {
 
 H5::StrType string_type(StringStyle style, size_t max_len) {

@@ -36,6 +36,13 @@ struct KerasFile {
 // `layer_names`, unreadable `model_config` JSON, a missing weight dataset, NaN/Inf in a weight.
 KerasFile read_keras_h5(const std::string& path);
 
+namespace detail {
+// The same reading in this process, without the child first: HDF5 may crash on a corrupt file. Only for
+// the fuzzer's in-process target (tests/fuzz/keras_h5.cpp), which runs in libFuzzer's fork mode and so
+// survives HDF5's crashes to fuzz mlens' own reading at full speed.
+KerasFile read_keras_h5_uncontained(const std::string& path);
+}  // namespace detail
+
 enum class StringStyle { FixedLength, VariableLength };
 
 // Writes `model` in the same layout (full model when model_config is set, else weights only), weights
