@@ -111,7 +111,7 @@ at::Tensor batch_input(std::vector<Work*>& batch, const models::Ensemble& model,
     try {
       std::vector<at::Tensor> channels{to_input(w->prepared->model_input, model.input_shape(), runtime, w->subject->flair)};
       for (const io::Volume& c : w->other_channels) channels.push_back(to_input(c, model.input_shape(), runtime, w->subject->flair));
-      inputs.push_back(at::cat(channels, 1));
+      inputs.push_back(channels.size() == 1 ? channels[0] : at::cat(channels, 1));  // no copy of a one-channel volume
       ready.push_back(w);
     } catch (const std::exception& e) {
       w->error = e.what();
