@@ -39,6 +39,22 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
+// ‖map − reference‖₂ and ‖reference‖₂ over the voxels of two maps of one size.
+struct L2 {
+  double diff = 0, norm = 0;
+};
+L2 l2(const io::Volume& map, const io::Volume& reference) {
+  REQUIRE(map.voxels.size() == reference.voxels.size());
+  L2 d;
+  for (std::size_t k = 0; k < map.voxels.size(); ++k) {
+    d.diff += std::pow(map.voxels[k] - reference.voxels[k], 2);
+    d.norm += std::pow(reference.voxels[k], 2);
+  }
+  d.diff = std::sqrt(d.diff);
+  d.norm = std::sqrt(d.norm);
+  return d;
+}
+
 // Two MRInets for `shape`, a manifest, `n` phantom subjects (+ one whose file is missing).
 struct Cohort {
   test::TempDir dir;
@@ -165,12 +181,8 @@ TEST_CASE("batched explanations are the subjects' own, reproducible, and refused
     // Against one at a time: the same map to float rounding, the same subject in the sidecar.
     const io::Volume batched = io::read_volume(c.dir.path("batched/" + id + "/relevance.nii.gz"));
     const io::Volume one = io::read_volume(c.dir.path("one/" + id + "/relevance.nii.gz"));
-    double diff = 0, norm = 0;
-    for (std::size_t k = 0; k < one.voxels.size(); ++k) {
-      diff += std::pow(batched.voxels[k] - one.voxels[k], 2);
-      norm += std::pow(one.voxels[k], 2);
-    }
-    CHECK(std::sqrt(diff) <= 1e-6 * std::sqrt(norm));
+    const L2 d = l2(batched, one);
+    CHECK(d.diff <= 1e-6 * d.norm);
     const auto sidecar = nlohmann::json::parse(slurp(c.dir.path("batched/" + id + "/relevance.json")));
     const auto single = nlohmann::json::parse(slurp(c.dir.path("one/" + id + "/relevance.json")));
     CHECK(sidecar["id"] == id);
@@ -201,14 +213,9 @@ TEST_CASE("gradient methods run through cohorts and record what explained", "[co
                         c.dir.path("sub-3.nii.gz") + " --method integrated_gradients --steps 4 --out " + c.dir.path("one.nii.gz"),
                     &out) == 0);
   const io::Volume one = io::read_volume(c.dir.path("one.nii.gz")), cohort = io::read_volume(c.dir.path("ig/sub-3/relevance.nii.gz"));
-  REQUIRE(one.voxels.size() == cohort.voxels.size());
-  double diff = 0, norm = 0;
-  for (std::size_t k = 0; k < one.voxels.size(); ++k) {
-    diff += std::pow(one.voxels[k] - cohort.voxels[k], 2);
-    norm += std::pow(one.voxels[k], 2);
-  }
-  CHECK(norm > 0);
-  CHECK(std::sqrt(diff) <= 1e-6 * std::sqrt(norm));
+  const L2 d = l2(cohort, one);
+  CHECK(d.norm > 0);
+  CHECK(d.diff <= 1e-6 * d.norm);
   // Another method into the same --out is another configuration.
   CHECK(test::run(c.run("explain", c.dir.path("ig"), "--method smoothgrad --samples 2"), &out) == 1);
 }
@@ -466,14 +473,9 @@ TEST_CASE("a classifier's cohort: every output, the softmax's probabilities, the
     REQUIRE(test::run(single("explain", s, "--rule epsilon --neuron 2 --dtype float64 --out " + dir.path("one.nii.gz")), &out) == 0);
     const io::Volume one = io::read_volume(dir.path("one.nii.gz"));
     const io::Volume map = io::read_volume(dir.path("e/sub-" + std::to_string(s) + "/relevance.nii.gz"));
-    REQUIRE(one.voxels.size() == map.voxels.size());
-    double diff = 0, norm = 0;
-    for (std::size_t k = 0; k < one.voxels.size(); ++k) {
-      diff += std::pow(one.voxels[k] - map.voxels[k], 2);
-      norm += std::pow(one.voxels[k], 2);
-    }
-    CHECK(norm > 0);
-    CHECK(std::sqrt(diff) <= 1e-6 * std::sqrt(norm));  // float64 maps, read back as float32
+    const L2 d = l2(map, one);
+    CHECK(d.norm > 0);
+    CHECK(d.diff <= 1e-6 * d.norm);  // float64 maps, read back as float32
     const auto sidecar = nlohmann::json::parse(slurp(dir.path("e/sub-" + std::to_string(s) + "/relevance.json")));
     CHECK(sidecar["neuron"]["index"] == 2);
     CHECK(sidecar["neuron"]["selection"] == "2");
