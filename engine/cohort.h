@@ -80,6 +80,9 @@ struct CohortSummary {
 // an image (an ensemble's head combines single predictions).
 void check_cohort_model(const models::Ensemble& model);
 
+// Where a subject's files go: DIR/<id>.
+std::string subject_dir(const CohortOptions& options, const std::string& id);
+
 // Whether an earlier run left `id` complete: prediction.json, and with explain its maps (MNI too when asked).
 bool subject_completed(const CohortOptions& options, const std::string& id);
 

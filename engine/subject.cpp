@@ -23,6 +23,14 @@ nlohmann::json to_json(const lrp::Composite& c) {
   return j;
 }
 
+nlohmann::json outputs_json(const at::Tensor& outputs, bool softmax_removed) {
+  const at::Tensor y = outputs.to(at::kCPU, at::kDouble).contiguous();
+  const auto values = [](const at::Tensor& t) { return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel()); };
+  nlohmann::json j{{"outputs", values(y)}, {"softmax_removed", softmax_removed}};
+  if (softmax_removed) j["probabilities"] = values(at::softmax(y, 0));
+  return j;
+}
+
 at::Tensor to_input(const io::Volume& v, const models::Int3& input_shape, const Runtime& runtime,
                     const std::string& source) {
   if (v.shape != input_shape)

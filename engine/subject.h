@@ -18,6 +18,10 @@ namespace mlens::engine {
 // method): how sidecars, configuration records and reports name what explained.
 nlohmann::json to_json(const lrp::Composite& composite);
 
+// One sample's outputs [K] as predictions record them: {"outputs", "softmax_removed"} and, when the model
+// ends in a softmax that the network leaves out (its outputs are the logits), that softmax's "probabilities".
+nlohmann::json outputs_json(const at::Tensor& outputs, bool softmax_removed);
+
 // The volume as a [1, 1, D, H, W] tensor on the runtime's device and dtype. Throws when its shape is
 // not the model's input shape (naming both) or when it holds NaN/Inf.
 at::Tensor to_input(const io::Volume& volume, const models::Int3& input_shape, const Runtime& runtime,

@@ -25,9 +25,8 @@ Neuron parse_neuron(const std::string& text) {
 }
 
 void check_neuron(const models::Sequential& net, const Neuron& neuron) {
-  const std::vector<int64_t> last = net.layers.empty() ? std::vector<int64_t>{} : net.layer_shapes().back();
-  if (last.size() == 5 && last[2] * last[3] * last[4] > 1 && neuron.mode != Neuron::Mode::All)
-    throw std::invalid_argument("model \"" + net.name + "\" outputs an image " + models::shape_text(last) +
+  if (net.outputs_image() && neuron.mode != Neuron::Mode::All)
+    throw std::invalid_argument("model \"" + net.name + "\" outputs an image " + models::shape_text(net.final_shape()) +
                                 ", not a vector of outputs: explain it with --neuron all");
   const int64_t outputs = net.output_count();
   if (neuron.mode == Neuron::Mode::Index && neuron.index >= outputs)

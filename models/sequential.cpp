@@ -49,9 +49,19 @@ std::vector<int64_t> Sequential::keras_input_shape() const {
   return s;
 }
 
+std::vector<int64_t> Sequential::final_shape() const {
+  if (layers.empty()) return {1, input_channels, input_shape[0], input_shape[1], input_shape[2]};
+  return layer_shapes().back();
+}
+
 int64_t Sequential::output_count() const {
-  const std::vector<int64_t> last = layer_shapes().back();
+  const std::vector<int64_t> last = final_shape();
   return c10::multiply_integers(last.begin() + 1, last.end());
+}
+
+bool Sequential::outputs_image() const {
+  const std::vector<int64_t> last = final_shape();
+  return last.size() == 5 && last[2] * last[3] * last[4] > 1;
 }
 
 int64_t Sequential::parameter_count() const {

@@ -28,8 +28,13 @@ struct Sequential {
   // Output shape of every layer for a batch of one, in layer order. Throws when a layer does not fit.
   std::vector<std::vector<int64_t>> layer_shapes() const;
 
+  // Shape of the network's output for a batch of one: [1, outputs], or [1, C, D, H, W] for a network that
+  // ends in an image (its input's shape when it has no layers).
+  std::vector<int64_t> final_shape() const;
   int64_t parameter_count() const;
   int64_t output_count() const;  // values per sample of the last layer's output
+  // Whether the output is an image (more than one voxel per channel) rather than a vector of outputs.
+  bool outputs_image() const;
   // One sample's input as Keras takes it: (D, H, W, C), or (H, W, C) for a 2D network.
   std::vector<int64_t> keras_input_shape() const;
 };

@@ -124,7 +124,7 @@ int explain_array(const po::variables_map& vm, const engine::Runtime& runtime, c
   meta["neuron"] = neuron_json(composite, e.neuron[0], e.prediction[0]);
   meta["model"] = {{"file", vm["model"].as<std::string>()}, {"name", s.net.name}};
   meta["conservation"] = is_lrp(composite) ? to_json(e.accounts.at(0)) : nlohmann::json(nullptr);
-  meta.update(outputs_json(e.outputs[0], s.net));
+  meta.update(engine::outputs_json(e.outputs[0], s.net.softmax_removed));
   return finish(vm, meta, composite, neuron_text(meta["neuron"], e.outputs.size(1)), sidecar, t);
 }
 
@@ -195,7 +195,7 @@ int run(const po::variables_map& vm) {
   if (!vm.count("manifest")) {
     const lrp::MemberExplanation& m = e.members[0];
     meta["neuron"] = neuron_json(composite, m.neuron[0], m.prediction[0]);
-    meta.update(outputs_json(m.outputs[0], *model.members[0].network));
+    meta.update(engine::outputs_json(m.outputs[0], model.members[0].network->softmax_removed));
     neuron = neuron_text(meta["neuron"], m.outputs.size(1));
   }
   return finish(vm, meta, composite, neuron, sidecar, t);

@@ -204,17 +204,6 @@ ArraySubject load_array_subject(const po::variables_map& vm, const engine::Runti
   return s;
 }
 
-nlohmann::json outputs_json(const at::Tensor& outputs, const models::Sequential& net) {
-  const at::Tensor y = outputs.to(at::kCPU, at::kDouble).contiguous();
-  nlohmann::json j{{"outputs", std::vector<double>(y.data_ptr<double>(), y.data_ptr<double>() + y.numel())},
-                   {"softmax_removed", net.softmax_removed}};
-  if (net.softmax_removed) {
-    const at::Tensor p = at::softmax(y, 0);
-    j["probabilities"] = std::vector<double>(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
-  }
-  return j;
-}
-
 void add_runtime_options(po::options_description& o) {
   o.add_options()("device", po::value<std::string>()->default_value("cpu")->value_name("DEV"),
                   "cpu, cuda or cuda:N (needs a CUDA LibTorch)")(

@@ -61,8 +61,6 @@ struct ArraySubject {
 };
 ArraySubject load_array_subject(const po::variables_map& vm, const engine::Runtime& runtime,
                                 const lrp::Composite* composite = nullptr);
-// {"outputs": [...], "softmax_removed": ...(, "probabilities": [...])} of one sample's outputs [K].
-nlohmann::json outputs_json(const at::Tensor& outputs, const models::Sequential& net);
 
 // --device, --threads, --dtype
 void add_runtime_options(po::options_description& options);

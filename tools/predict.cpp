@@ -14,7 +14,7 @@ namespace {
 int print_outputs(const po::variables_map& vm, const std::string& input, const std::string& model, const at::Tensor& y,
                   const models::Sequential& net) {
   nlohmann::json j{{"model", model}, {"input", input}};
-  j.update(outputs_json(y.reshape({-1}), net));
+  j.update(engine::outputs_json(y.reshape({-1}), net.softmax_removed));
   const std::vector<double> outputs = j["outputs"];
   if (outputs.size() == 1) j["prediction"] = outputs[0];
   if (vm.count("json")) {
