@@ -299,6 +299,14 @@ TEST_CASE("2D networks, global pooling, Dense on a volume and a final softmax im
   CHECK(global.layers[2].pointwise_dense);  // dense_1, after conv3d_1 and its ReLU
   CHECK(lrp::role_of(global, 2) == lrp::Role::Dense);
   CHECK(global.output_count() == 3);
+  CHECK(global.final_shape() == std::vector<int64_t>{1, 3});
+  CHECK_FALSE(global.outputs_image());
+  models::Sequential no_layers = global;  // outputs its input: an image, whatever its size says
+  no_layers.layers.clear();
+  const models::Int3 in = global.input_shape;
+  CHECK(no_layers.final_shape() == std::vector<int64_t>{1, global.input_channels, in[0], in[1], in[2]});
+  CHECK(no_layers.outputs_image());
+  CHECK(no_layers.output_count() == global.input_channels * in[0] * in[1] * in[2]);
 
   const auto refused = [](models::KerasArchitecture a) {
     std::string what;
