@@ -64,13 +64,21 @@ wait_for_job() {
 
 job_field() { scontrol show job "$1" -o | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 
+# Where two files differ, decompressed: how many bytes, and the first offsets (1-based; a NIfTI-1
+# header is 352 bytes, voxels follow) with both bytes in octal, to tell header from voxels.
+differences() {
+  local bytes
+  bytes=$(cmp -l <(gzip -dcf <"$1") <(gzip -dcf <"$2") 2>/dev/null || true)
+  echo " ($(wc -l <<<"$bytes") bytes differ decompressed; first: $(head -4 <<<"$bytes" | tr -s ' ' | tr '\n' ';'))"
+}
+
 # Every study output of $work/$1/results equals the plain run's (the scheduler's files aside).
 same_as_plain() {
   local dir=$work/$1/results reference=$work/plain/results
   local listing
   listing() { (cd "$1" && find . -type f ! -path './slurm/*' ! -name '.mlens*' ! -name 'failures-shard-*' | sort); }
   diff <(listing "$reference") <(listing "$dir") || fail "$1: other files than the plain run"
-  while read -r f; do cmp -s "$reference/$f" "$dir/$f" || fail "$1: $f differs from the plain run's"; done < <(listing "$reference")
+  while read -r f; do cmp -s "$reference/$f" "$dir/$f" || fail "$1: $f differs from the plain run's$(differences "$reference/$f" "$dir/$f")"; done < <(listing "$reference")
   echo "$1: $(listing "$dir" | wc -l) files identical to the plain run's"
 }
 
