@@ -8,6 +8,7 @@
 #include <itkTransformFileWriter.h>
 #include <itkTranslationTransform.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include "io/keras_config.h"
 #include "io/table.h"
 #include "io/volume.h"
+#include "stats/compare.h"
 #include "io/warp.h"
 #include "models/mrinet.h"
 
@@ -39,20 +41,11 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
-// ‖map − reference‖₂ and ‖reference‖₂ over the voxels of two maps of one size.
-struct L2 {
-  double diff = 0, norm = 0;
-};
-L2 l2(const io::Volume& map, const io::Volume& reference) {
+// The relative L2 error of a map against its reference, which must not be all zero (stats::relative_l2).
+double relative_l2(const io::Volume& map, const io::Volume& reference) {
   REQUIRE(map.voxels.size() == reference.voxels.size());
-  L2 d;
-  for (std::size_t k = 0; k < map.voxels.size(); ++k) {
-    d.diff += std::pow(map.voxels[k] - reference.voxels[k], 2);
-    d.norm += std::pow(reference.voxels[k], 2);
-  }
-  d.diff = std::sqrt(d.diff);
-  d.norm = std::sqrt(d.norm);
-  return d;
+  REQUIRE(std::any_of(reference.voxels.begin(), reference.voxels.end(), [](float v) { return v != 0; }));
+  return stats::relative_l2({map.voxels.begin(), map.voxels.end()}, {reference.voxels.begin(), reference.voxels.end()});
 }
 
 // Two MRInets for `shape`, a manifest, `n` phantom subjects (+ one whose file is missing).
@@ -181,8 +174,7 @@ TEST_CASE("batched explanations are the subjects' own, reproducible, and refused
     // Against one at a time: the same map to float rounding, the same subject in the sidecar.
     const io::Volume batched = io::read_volume(c.dir.path("batched/" + id + "/relevance.nii.gz"));
     const io::Volume one = io::read_volume(c.dir.path("one/" + id + "/relevance.nii.gz"));
-    const L2 d = l2(batched, one);
-    CHECK(d.diff <= 1e-6 * d.norm);
+    CHECK(relative_l2(batched, one) <= 1e-6);
     const auto sidecar = nlohmann::json::parse(slurp(c.dir.path("batched/" + id + "/relevance.json")));
     const auto single = nlohmann::json::parse(slurp(c.dir.path("one/" + id + "/relevance.json")));
     CHECK(sidecar["id"] == id);
@@ -213,9 +205,7 @@ TEST_CASE("gradient methods run through cohorts and record what explained", "[co
                         c.dir.path("sub-3.nii.gz") + " --method integrated_gradients --steps 4 --out " + c.dir.path("one.nii.gz"),
                     &out) == 0);
   const io::Volume one = io::read_volume(c.dir.path("one.nii.gz")), cohort = io::read_volume(c.dir.path("ig/sub-3/relevance.nii.gz"));
-  const L2 d = l2(cohort, one);
-  CHECK(d.norm > 0);
-  CHECK(d.diff <= 1e-6 * d.norm);
+  CHECK(relative_l2(cohort, one) <= 1e-6);
   // Another method into the same --out is another configuration.
   CHECK(test::run(c.run("explain", c.dir.path("ig"), "--method smoothgrad --samples 2"), &out) == 1);
 }
@@ -473,9 +463,7 @@ TEST_CASE("a classifier's cohort: every output, the softmax's probabilities, the
     REQUIRE(test::run(single("explain", s, "--rule epsilon --neuron 2 --dtype float64 --out " + dir.path("one.nii.gz")), &out) == 0);
     const io::Volume one = io::read_volume(dir.path("one.nii.gz"));
     const io::Volume map = io::read_volume(dir.path("e/sub-" + std::to_string(s) + "/relevance.nii.gz"));
-    const L2 d = l2(map, one);
-    CHECK(d.norm > 0);
-    CHECK(d.diff <= 1e-6 * d.norm);  // float64 maps, read back as float32
+    CHECK(relative_l2(map, one) <= 1e-6);  // float64 maps, read back as float32
     const auto sidecar = nlohmann::json::parse(slurp(dir.path("e/sub-" + std::to_string(s) + "/relevance.json")));
     CHECK(sidecar["neuron"]["index"] == 2);
     CHECK(sidecar["neuron"]["selection"] == "2");
