@@ -87,7 +87,7 @@ json run_phase(const std::string& phase, const std::string& dir, int n, int thre
     o.explain = true;
     o.force = true;
     o.composite = composite;
-    // One-time initialisation of the NIfTI reader and writer (ITK, igzip, the heap growing to hold a
+    // One-time initialisation of the NIfTI reader and writer (ITK, gzip, the heap growing to hold a
     // volume: ~0.3 s here) is paid before the clock, as in the compute phase, whose process has read
     // every input before its clock starts. Reported separately.
     const auto warm = std::chrono::steady_clock::now();

@@ -1,9 +1,14 @@
-// gzip in and out for .nii.gz voxels, with ISA-L's igzip (Intel's storage acceleration library).
+// gzip in and out for .nii.gz voxels: read with ISA-L's igzip (Intel's storage acceleration library),
+// written with libdeflate. Both are standard gzip that any reader (nibabel, FSL, ITK) reads.
 //
 // A cohort run reads one volume and writes one relevance map per subject on the cores that run LRP, so
-// (de)compression speed is throughput: on a 198³ float map igzip level 1 compresses 2–4× faster than
-// zlib's fastest mode (level 1, run-length strategy) into a smaller file, and decompresses 2–3× faster
-// than zlib. Both directions are standard gzip that any reader (nibabel, FSL, ITK) reads.
+// (de)compression speed is throughput. igzip inflates 2–3× faster than zlib, and inflates a stream
+// piece by piece, so a file is inflated only as far as asked. It also deflates 4–5× faster than
+// libdeflate, but not reproducibly: in cohort runs on an AMD EPYC virtual machine, now and then a file
+// came out as another valid encoding of the same bytes (another match chosen), also when the same
+// pieces were compressed again in the same process, and never when they were compressed alone
+// (docs/reliability.md §5). libdeflate is portable C whose output is a function of its input, and
+// still 2× faster than zlib's fastest mode.
 #pragma once
 
 #include <cstdint>
@@ -25,9 +30,11 @@ std::vector<unsigned char> gunzip(const std::vector<unsigned char>& gz, const st
 // The most bytes `compressed` bytes of deflate data can inflate to (deflate's ratio is at most 1032:1).
 constexpr std::size_t max_inflated_size(std::size_t compressed) { return 1032 * compressed + 1024; }
 
-// Writes a file piece by piece, gzipped (igzip level 1) or as is. close() finishes the stream and
-// throws, naming the file, if any write failed (a full disk); a sink not closed leaves a partial file
-// (write it under a temporary name, see atomic_file.h).
+// Writes a file piece by piece, gzipped or as is. gzip: the bytes go in gzip members of 4 MiB, each
+// compressed on its own and appended, as bgzip does (every gzip reader reads the members as one
+// stream), so a file's bytes depend on its content only, not on how it was handed to write(). close()
+// finishes the file and throws, naming it, if any write failed (a full disk); a sink not closed leaves
+// a partial file (write it under a temporary name, see atomic_file.h).
 class FileSink {
  public:
   // Errors name `name` (the file the user asked for), default `path` (a temporary, say).
@@ -41,7 +48,7 @@ class FileSink {
 
  private:
   struct Deflate;
-  void deflate(const unsigned char* data, std::size_t bytes, bool last);
+  void write_member();
 
   std::string name_;
   std::FILE* file_ = nullptr;
