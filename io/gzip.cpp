@@ -30,8 +30,9 @@ std::vector<unsigned char> gunzip(const std::vector<unsigned char>& gz, const st
   const auto bad = [&](const std::string& what) { return std::runtime_error("\"" + name + "\": " + what); };
   if (!starts_member(gz.data(), gz.size())) throw bad("not a gzip file");
   limit = std::min(limit, max_inflated_size(gz.size()));
-  // A single-member file states its size (mod 2³²) in its last four bytes: usually one buffer suffices.
-  // The statement is only a hint: a corrupt file's claim is capped by what the bytes can inflate to.
+  // A single-member file states its size (mod 2³²) in its last four bytes: usually one buffer suffices
+  // (for mlens' own files, 4 MiB members, it is the last member's size, and the buffer grows). The
+  // statement is only a hint: a corrupt file's claim is capped by what the bytes can inflate to.
   uint32_t stated = 0;
   if (gz.size() >= 4) std::memcpy(&stated, gz.data() + gz.size() - 4, 4);
   std::vector<unsigned char> out(std::min<std::size_t>(std::max<std::size_t>(stated, std::size_t{1} << 16), limit));
@@ -73,14 +74,15 @@ struct FileSink::Deflate {
   bool any = false;  // whether a member was written
 };
 
-FileSink::FileSink(const std::string& path, bool gzip, const std::string& name)
-    : name_(name.empty() ? path : name), file_(std::fopen(path.c_str(), "wb")) {
+FileSink::FileSink(const std::string& path, bool gzip, const std::string& name) : name_(name.empty() ? path : name) {
+  if (gzip) {  // before the file is open, so that nothing is left open when it throws
+    deflate_ = std::make_unique<Deflate>();
+    if (!deflate_->compressor) throw std::bad_alloc();
+    deflate_->member.reserve(kMember);
+    deflate_->out.resize(libdeflate_gzip_compress_bound(deflate_->compressor.get(), kMember));
+  }
+  file_ = std::fopen(path.c_str(), "wb");
   if (!file_) throw std::runtime_error("\"" + name_ + "\": cannot open for writing (" + std::strerror(errno) + ")");
-  if (!gzip) return;
-  deflate_ = std::make_unique<Deflate>();
-  if (!deflate_->compressor) throw std::bad_alloc();
-  deflate_->member.reserve(kMember);
-  deflate_->out.resize(libdeflate_gzip_compress_bound(deflate_->compressor.get(), kMember));
 }
 
 FileSink::~FileSink() {

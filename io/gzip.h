@@ -7,8 +7,8 @@
 // libdeflate, but not reproducibly: in cohort runs on an AMD EPYC virtual machine, now and then a file
 // came out as another valid encoding of the same bytes (another match chosen), also when the same
 // pieces were compressed again in the same process, and never when they were compressed alone
-// (docs/reliability.md §5). libdeflate is portable C whose output is a function of its input, and
-// still 2× faster than zlib's fastest mode.
+// (docs/reliability.md §5). libdeflate is portable C whose output is a function of its input (for a
+// given libdeflate version), and still faster than zlib's fastest mode.
 #pragma once
 
 #include <cstdint>
