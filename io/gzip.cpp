@@ -17,8 +17,8 @@ namespace {
 // ISA-L counts bytes in 32 bits: larger buffers go in pieces.
 constexpr std::size_t kPiece = std::size_t{1} << 30;
 
-// FileSink's gzip members: 4 MiB each (a smaller file gains nothing from larger ones; measured on
-// relevance maps), at libdeflate level 2, as fast as level 1 and as small as level 6 there.
+// FileSink's gzip members: 4 MiB each (larger ones made relevance maps no smaller), at libdeflate
+// level 2, which on relevance maps was faster than level 1 and within 0.1 % of level 6's size.
 constexpr std::size_t kMember = std::size_t{4} << 20;
 constexpr int kLevel = 2;
 
