@@ -23,9 +23,9 @@
 #include "io/keras_config.h"
 #include "io/table.h"
 #include "io/volume.h"
-#include "stats/compare.h"
 #include "io/warp.h"
 #include "models/mrinet.h"
+#include "stats/compare.h"
 
 using namespace mlens;
 namespace fs = std::filesystem;
