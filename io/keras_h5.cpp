@@ -2,9 +2,11 @@
 
 #include <H5Cpp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>
+#include <system_error>
 
 #include "io/atomic_file.h"
 #include "io/contained.h"
@@ -21,16 +23,27 @@ hsize_t element_count(const H5::DataSpace& space) {
   return static_cast<hsize_t>(space.getSimpleExtentNpoints());
 }
 
-// Reads a string attribute that is a scalar or a 1D array, fixed-length or variable-length.
-std::vector<std::string> read_strings(const H5::Attribute& attr, const std::string& path) {
-  const auto bad = [&](const std::string& what) { return file_error(path, "attribute \"" + attr.getName() + "\" " + what); };
+// The file being read: its sizes bound what its metadata may claim.
+struct Source {
+  std::string path;
+  hsize_t bytes;  // the file's size
+};
+
+// Reads a string attribute that is a scalar or a 1D array, fixed-length or variable-length. The strings
+// are stored in the file (a variable-length one as a reference of at least 12 bytes): a count or size
+// the file cannot hold is refused before anything is allocated for it.
+std::vector<std::string> read_strings(const H5::Attribute& attr, const Source& file) {
+  const auto bad = [&](const std::string& what) { return file_error(file.path, "attribute \"" + attr.getName() + "\" " + what); };
   const H5::DataSpace space = attr.getSpace();
   const hsize_t n = element_count(space);
   if (n == 0) return {};
   if (attr.getTypeClass() != H5T_STRING) throw bad("is not a string");
   const H5::StrType type = attr.getStrType();
   std::vector<std::string> out;
-  if (n > (std::size_t{1} << 24)) throw bad("claims " + std::to_string(n) + " strings (the file is corrupt)");
+  const hsize_t stored_each = type.isVariableStr() ? 12 : std::max<hsize_t>(type.getSize(), 1);
+  if (n > file.bytes / stored_each)
+    throw bad("claims " + std::to_string(n) + " strings of at least " + std::to_string(stored_each) + " bytes, more than the " +
+              std::to_string(file.bytes) + "-byte file holds (the file is corrupt)");
   if (type.isVariableStr()) {
     std::vector<char*> ptrs(n, nullptr);
     attr.read(type, ptrs.data());
@@ -38,7 +51,7 @@ std::vector<std::string> read_strings(const H5::Attribute& attr, const std::stri
     H5Dvlen_reclaim(type.getId(), space.getId(), H5P_DEFAULT, ptrs.data());
   } else {
     const size_t len = type.getSize();
-    if (len == 0 || n > (std::size_t{1} << 30) / len) throw bad("claims " + std::to_string(n) + " strings of " + std::to_string(len) + " bytes (the file is corrupt)");
+    if (len == 0) throw bad("is a string type of 0 bytes (the file is corrupt)");
     std::vector<char> buf(n * len);
     attr.read(type, buf.data());
     for (hsize_t i = 0; i < n; ++i) {
@@ -51,16 +64,19 @@ std::vector<std::string> read_strings(const H5::Attribute& attr, const std::stri
   return out;
 }
 
-std::string read_string(const H5::H5Object& obj, const std::string& name, const std::string& path) {
+std::string read_string(const H5::H5Object& obj, const std::string& name, const Source& file) {
   if (!obj.attrExists(name)) return "";
-  const auto v = read_strings(obj.openAttribute(name), path);
+  const auto v = read_strings(obj.openAttribute(name), file);
   return v.empty() ? "" : v.front();
 }
 
 WeightArray read_weight(const H5::Group& layer, const std::string& layer_name, const std::string& weight,
-                        const std::string& path) {
+                        const Source& file) {
+  const auto bad = [&](const std::string& what) {
+    return file_error(file.path, "weight \"" + weight + "\" of layer \"" + layer_name + "\" " + what);
+  };
   if (!layer.nameExists(weight))
-    throw file_error(path, "layer \"" + layer_name + "\" lists weight \"" + weight + "\" but has no such dataset");
+    throw file_error(file.path, "layer \"" + layer_name + "\" lists weight \"" + weight + "\" but has no such dataset");
   const H5::DataSet ds = layer.openDataSet(weight);
   const H5::DataSpace space = ds.getSpace();
   WeightArray w;
@@ -69,20 +85,23 @@ WeightArray read_weight(const H5::Group& layer, const std::string& layer_name, c
   std::vector<hsize_t> dims(rank);
   space.getSimpleExtentDims(dims.data());
   w.shape.assign(dims.begin(), dims.end());
-  if (ds.getTypeClass() != H5T_FLOAT)
-    throw file_error(path, "weight \"" + weight + "\" of layer \"" + layer_name + "\" is not floating point");
-  // The shape is a claim of the file's metadata: the data it describes must be in the file before
-  // mlens allocates for it (a compressed dataset can hold at most 1032 values per stored byte).
+  const hsize_t value_bytes = ds.getDataType().getSize();
+  if (ds.getTypeClass() != H5T_FLOAT || value_bytes == 0 || value_bytes > 16) throw bad("is not floating point");
+  // The shape is a claim of the file's metadata, and so is the size stored for it: the values must be in
+  // the file before mlens allocates for them, every one of them (Keras never leaves chunks unwritten), or,
+  // compressed, at most 1032 bytes of them per stored byte (deflate's limit).
   const hsize_t count = element_count(space), stored = ds.getStorageSize();
-  if (count > 0 && (stored == 0 || count / 1032 > stored || count > (hsize_t{1} << 32)))
-    throw file_error(path, "weight \"" + weight + "\" of layer \"" + layer_name + "\" claims " + std::to_string(count) +
-                               " values but the file stores " + std::to_string(stored) + " bytes for it (the file is corrupt)");
+  const hsize_t per_stored_byte = ds.getCreatePlist().getNfilters() > 0 ? 1032 : 1;
+  if (count > 0 && (stored == 0 || stored > file.bytes || count > (hsize_t{1} << 32) ||
+                    count * value_bytes / per_stored_byte > stored))
+    throw bad("claims " + std::to_string(count) + " values of " + std::to_string(value_bytes) + " bytes but the file stores " +
+              std::to_string(stored) + " bytes for it" + (stored > file.bytes ? ", more than its " + std::to_string(file.bytes) + " bytes" : "") +
+              " (the file is corrupt)");
   w.values.resize(count);
   if (!w.values.empty()) ds.read(w.values.data(), H5::PredType::NATIVE_DOUBLE);
   for (size_t i = 0; i < w.values.size(); ++i)
     if (!std::isfinite(w.values[i]))
-      throw file_error(path, "weight \"" + weight + "\" of layer \"" + layer_name + "\" holds " +
-                                 (std::isnan(w.values[i]) ? "NaN" : "Inf") + " at flat index " + std::to_string(i));
+      throw bad(std::string("holds ") + (std::isnan(w.values[i]) ? "NaN" : "Inf") + " at flat index " + std::to_string(i));
   return w;
 }
 
@@ -99,6 +118,9 @@ KerasFile read_file(const std::string& path) {
   KerasFile k;
   k.path = path;
   try {
+    std::error_code error;
+    const Source source{path, static_cast<hsize_t>(std::filesystem::file_size(path, error))};
+    if (error) throw file_error(path, "cannot read its size (" + error.message() + ")");
     H5::H5File file(path, H5F_ACC_RDONLY);
     const bool full_model = file.nameExists("model_weights");
     if (!full_model && !file.attrExists("layer_names"))
@@ -108,7 +130,7 @@ KerasFile read_file(const std::string& path) {
     if (!weights_root.attrExists("layer_names"))
       throw file_error(path, "group \"model_weights\" has no attribute \"layer_names\"");
 
-    const std::string config = read_string(file, "model_config", path);
+    const std::string config = read_string(file, "model_config", source);
     if (!config.empty()) {
       try {
         k.model_config = nlohmann::json::parse(config);
@@ -116,20 +138,20 @@ KerasFile read_file(const std::string& path) {
         throw file_error(path, std::string("attribute \"model_config\" is not valid JSON (") + e.what() + ")");
       }
     }
-    k.keras_version = read_string(file, "keras_version", path);
-    if (k.keras_version.empty()) k.keras_version = read_string(weights_root, "keras_version", path);
-    k.backend = read_string(file, "backend", path);
-    if (k.backend.empty()) k.backend = read_string(weights_root, "backend", path);
+    k.keras_version = read_string(file, "keras_version", source);
+    if (k.keras_version.empty()) k.keras_version = read_string(weights_root, "keras_version", source);
+    k.backend = read_string(file, "backend", source);
+    if (k.backend.empty()) k.backend = read_string(weights_root, "backend", source);
 
-    for (const std::string& layer_name : read_strings(weights_root.openAttribute("layer_names"), path)) {
+    for (const std::string& layer_name : read_strings(weights_root.openAttribute("layer_names"), source)) {
       if (!weights_root.nameExists(layer_name))
         throw file_error(path, "\"layer_names\" lists \"" + layer_name + "\" but there is no such group");
       const H5::Group layer = weights_root.openGroup(layer_name);
       WeightGroup g;
       g.layer_name = layer_name;
       if (layer.attrExists("weight_names"))
-        for (const std::string& w : read_strings(layer.openAttribute("weight_names"), path))
-          g.weights.push_back(read_weight(layer, layer_name, w, path));
+        for (const std::string& w : read_strings(layer.openAttribute("weight_names"), source))
+          g.weights.push_back(read_weight(layer, layer_name, w, source));
       k.groups.push_back(std::move(g));
     }
   } catch (const H5::Exception& e) {

@@ -284,6 +284,46 @@ TEST_CASE("bad Keras files get precise errors", "[keras]") {
     k.path = "tanh.h5";
     CHECK_THROWS_WITH(load(k), Catch::Contains("activation \"tanh\" not supported"));
   }
+  {  // A weight stored chunked: compressed, all of it (read as stored); or with chunks never written,
+     // whose values the file does not hold (refused before anything is allocated for them).
+    const io::KerasFile k = io::keras_file(model.keras);
+    const io::WeightArray& kernel = k.groups[0].weights[0];
+    const auto store_chunked = [&](const std::string& name, bool deflate, bool every_chunk) {
+      io::write_keras_h5(dir.path(name), k);
+      H5::H5File file(dir.path(name), H5F_ACC_RDWR);
+      const std::string at = "/model_weights/" + k.groups[0].layer_name + "/" + kernel.name;
+      file.unlink(at);
+      const std::vector<hsize_t> dims(kernel.shape.begin(), kernel.shape.end());
+      std::vector<hsize_t> chunk = dims;
+      chunk.back() = 1;  // one chunk per output channel
+      H5::DSetCreatPropList layout;
+      layout.setChunk(static_cast<int>(chunk.size()), chunk.data());
+      if (deflate) layout.setDeflate(6);
+      const H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+      H5::DataSet ds = file.createDataSet(at, H5::PredType::IEEE_F32LE, space, layout);
+      if (every_chunk) {
+        ds.write(kernel.values.data(), H5::PredType::NATIVE_DOUBLE);
+      } else {  // the first output channel only
+        std::vector<hsize_t> start(dims.size(), 0);
+        H5::DataSpace part = space;
+        part.selectHyperslab(H5S_SELECT_SET, chunk.data(), start.data());
+        const hsize_t n = kernel.values.size() / dims.back();
+        std::vector<double> first(n);
+        for (hsize_t i = 0; i < n; ++i) first[i] = kernel.values[i * dims.back()];
+        ds.write(first.data(), H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, &n), part);
+      }
+    };
+    store_chunked("deflated.h5", true, true);
+    const io::KerasFile deflated = io::read_keras_h5(dir.path("deflated.h5"));
+    REQUIRE(deflated.groups[0].weights[0].values.size() == kernel.values.size());
+    for (size_t i = 0; i < kernel.values.size(); ++i)
+      CHECK(deflated.groups[0].weights[0].values[i] == static_cast<double>(static_cast<float>(kernel.values[i])));
+    store_chunked("unwritten.h5", false, false);
+    CHECK_THROWS_WITH(io::read_keras_h5(dir.path("unwritten.h5")),
+                      Catch::Contains("unwritten.h5") && Catch::Contains(kernel.name) &&
+                          Catch::Contains("claims " + std::to_string(kernel.values.size()) + " values of 4 bytes") &&
+                          Catch::Contains("the file is corrupt"));
+  }
 }
 
 TEST_CASE("2D networks, global pooling, Dense on a volume and a final softmax import as Keras defines them", "[keras]") {
