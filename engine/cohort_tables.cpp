@@ -10,6 +10,7 @@
 
 #include "io/atomic_file.h"
 #include "io/cohort_store.h"
+#include "io/json.h"
 #include "io/table.h"
 #include "io/volume.h"
 
@@ -188,7 +189,7 @@ std::size_t write_cohort_tables(const std::vector<io::Subject>& cohort, const Co
     Completed c{&s, path, {}};
     in_file(c, [&] {
       std::ifstream in(path);
-      c.prediction = json::parse(in);
+      c.prediction = io::parse_json(in, "\"" + path + "\"");
     });
     completed.push_back(std::move(c));
   }

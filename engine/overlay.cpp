@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/json.h"
 #include "io/volume.h"
 #include "io/warp.h"
 #include "stats/wml_overlay.h"
@@ -114,7 +115,7 @@ OverlayInputs cohort_overlay_inputs(const io::Subject& s, const std::string& rel
   const std::string prediction = relevance_dir + "/" + s.id + "/prediction.json";
   if (std::filesystem::exists(prediction)) {
     std::ifstream p(prediction);
-    in.brain_age = nlohmann::json::parse(p).at("brain_age").get<double>();
+    in.brain_age = io::parse_json(p, "\"" + prediction + "\"").at("brain_age").get<double>();
   }
   return in;
 }

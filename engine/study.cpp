@@ -10,6 +10,7 @@
 #include "engine/slices.h"
 #include "engine/subject.h"
 #include "io/atomic_file.h"
+#include "io/json.h"
 #include "io/output_dir.h"
 #include "io/png.h"
 #include "io/svg_plot.h"
@@ -26,7 +27,7 @@ nlohmann::json to_json(const stats::Correlation& c) { return {{"n", c.n}, {"r", 
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   if (!in) return nullptr;
-  return nlohmann::json::parse(in, nullptr, false);
+  return io::parse_json(in, path, false);
 }
 
 // Subjects for the Fig.-3 panels: spread evenly over age among those with lesion maps and maps.

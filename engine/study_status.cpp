@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/study.h"
+#include "io/json.h"
 
 namespace mlens::engine {
 
@@ -16,7 +17,7 @@ StudyStatus study_status(const std::vector<io::Subject>& cohort, const std::stri
   if (!in) throw std::runtime_error("\"" + path + "\": not found (no run has started in \"" + dir + "\")");
   CohortOptions co;
   co.out_dir = dir;
-  co.configuration = nlohmann::json::parse(in, nullptr, false);
+  co.configuration = io::parse_json(in, path, false);
   if (!co.configuration.is_object()) throw std::runtime_error("\"" + path + "\": expected a JSON object");
   // The outputs a complete subject has, as the run that wrote the directory stated them.
   co.explain = co.configuration.contains("rule");

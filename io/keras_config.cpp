@@ -4,6 +4,8 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "io/json.h"
+
 namespace mlens::io {
 namespace {
 
@@ -53,7 +55,7 @@ class FieldReader {
 
  private:
   std::invalid_argument wrong(const std::string& field, const std::string& expected) const {
-    return std::invalid_argument(where_ + ": \"" + field + "\" is " + c_.at(field).dump() + ", expected " + expected);
+    return std::invalid_argument(where_ + ": \"" + field + "\" is " + json_excerpt(c_.at(field)) + ", expected " + expected);
   }
   const json& c_;
   std::string where_;
@@ -154,7 +156,7 @@ json layer_json(const models::KerasLayer& l) {
 
 models::KerasArchitecture parse_keras_config(const json& model_config, const std::string& source) {
   const auto error = [&](const std::string& what) { return std::invalid_argument("\"" + source + "\": model_config: " + what); };
-  if (!model_config.is_object()) throw error("is " + model_config.dump().substr(0, 60) + ", expected a JSON object");
+  if (!model_config.is_object()) throw error("is " + json_excerpt(model_config) + ", expected a JSON object");
   const std::string cls = model_config.contains("class_name") && model_config.at("class_name").is_string()
                               ? model_config.at("class_name").get<std::string>() : "";
   if (cls != "Sequential") throw error("only Sequential models are supported, found class \"" + cls + "\"");

@@ -10,6 +10,7 @@
 
 #include "io/atomic_file.h"
 #include "io/contained.h"
+#include "io/json.h"
 
 namespace mlens::io {
 namespace {
@@ -133,7 +134,7 @@ KerasFile read_file(const std::string& path) {
     const std::string config = read_string(file, "model_config", source);
     if (!config.empty()) {
       try {
-        k.model_config = nlohmann::json::parse(config);
+        k.model_config = parse_json(config, "\"" + path + "\": attribute \"model_config\"");
       } catch (const nlohmann::json::exception& e) {
         throw file_error(path, std::string("attribute \"model_config\" is not valid JSON (") + e.what() + ")");
       }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "io/json.h"
 #include "io/paths.h"
 
 namespace mlens::io {
@@ -64,10 +65,10 @@ double finite(const nlohmann::json& value, const std::string& source, const std:
 int64_t whole(const nlohmann::json& value, const std::string& source, const std::string& field, int64_t lo, int64_t hi,
               const std::string& unit) {
   const std::string expected = "expected " + std::to_string(lo) + " to " + std::to_string(hi) + " " + unit;
-  if (!value.is_number()) throw manifest_error(source, field, value.dump() + ", " + expected);
+  if (!value.is_number()) throw manifest_error(source, field, json_excerpt(value) + ", " + expected);
   const double v = value.get<double>();
   if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)) || v != std::floor(v))
-    throw manifest_error(source, field, value.dump() + " " + unit + ", " + expected);
+    throw manifest_error(source, field, json_excerpt(value) + " " + unit + ", " + expected);
   return static_cast<int64_t>(v);
 }
 
@@ -92,7 +93,7 @@ EnsembleSpec read(const std::string& path, Chain& chain, std::size_t depth) {
   if (!in) throw std::runtime_error("\"" + path + "\": cannot open the manifest");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = parse_json(in, "\"" + path + "\"");
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument("\"" + path + "\": not valid JSON (" + e.what() + ")");
   }

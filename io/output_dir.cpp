@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "io/atomic_file.h"
+#include "io/json.h"
 
 namespace mlens::io {
 namespace {
@@ -59,7 +60,7 @@ void require_configuration(const std::string& dir, const nlohmann::json& configu
   if (!replace && std::filesystem::exists(path)) {
     std::ifstream in(path);
     try {
-      record = nlohmann::json::parse(in);
+      record = parse_json(in, "\"" + path + "\"");
     } catch (const nlohmann::json::exception&) {
       throw std::runtime_error("\"" + path + "\": not valid JSON (expected the record of the run that made this directory; "
                                "remove it only if the results in the directory are from this configuration)");
@@ -68,7 +69,7 @@ void require_configuration(const std::string& dir, const nlohmann::json& configu
     std::string differ;
     for (const auto& item : configuration.items())
       if (record.contains(item.key()) && record[item.key()] != item.value())
-        differ += "\n  " + item.key() + ": " + record[item.key()].dump() + " there, " + item.value().dump() + " now";
+        differ += "\n  " + item.key() + ": " + json_excerpt(record[item.key()]) + " there, " + json_excerpt(item.value()) + " now";
     if (!differ.empty())
       throw std::runtime_error("\"" + dir + "\" holds results of another configuration (" + path + "):" + differ +
                                "\nGive another --out, or --force to recompute every subject with this configuration");

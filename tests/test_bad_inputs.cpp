@@ -46,7 +46,7 @@ void spit(const std::string& path, const std::string& bytes) { std::ofstream(pat
 
 template <typename T>
 std::string patched(std::string bytes, std::size_t offset, T value) {
-  std::memcpy(&bytes[offset], &value, sizeof value);
+  bytes.replace(offset, sizeof value, reinterpret_cast<const char*>(&value), sizeof value);
   return bytes;
 }
 
@@ -242,6 +242,16 @@ TEST_CASE("bad input catalogue: Keras models", "[catalogue][cli]") {
     H5::H5File file(c.path("plain.h5"), H5F_ACC_TRUNC);
     file.createGroup("something_else");
   }
+  // The model with its model_config attribute replaced by `text` (which need not be JSON).
+  const auto with_model_config = [&](const std::string& name, const std::string& text) {
+    fs::copy_file(c.model, c.path(name));
+    H5::H5File file(c.path(name), H5F_ACC_RDWR);
+    file.removeAttr("model_config");
+    const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    const char* value = text.c_str();
+    file.createAttribute("model_config", type, H5::DataSpace(H5S_SCALAR)).write(type, &value);
+    return c.path(name);
+  };
   const std::vector<Case> cases{
       {"missing model", model(c.path("absent.h5")), 1, {"absent.h5", "no such file"}},
       {"a directory", (fs::create_directories(c.path("dir.h5")), model(c.path("dir.h5"))), 1, {"dir.h5", "is a directory"}},
@@ -265,6 +275,8 @@ TEST_CASE("bad input catalogue: Keras models", "[catalogue][cli]") {
       {"a layer's weights missing", model(variant("short.h5", [](io::KerasFile& k) { k.groups.pop_back(); })), 1, {"no weights left"}},
       {"weights only, no --arch", model(variant("weights.h5", [](io::KerasFile& k) { k.model_config = nullptr; })), 2, {"weights.h5", "--arch"}},
       {"weights only, unknown --arch", model(c.path("weights.h5")) + " --arch resnet --input-shape 21,19,17", 2, {"resnet"}},
+      {"model_config nested 10⁵ deep", model(with_model_config("nested.h5", std::string(100000, '[') + std::string(100000, ']'))), 1,
+       {"nested.h5", "model_config", "JSON nested more than 256 levels"}},
   };
   for (const Case& k : cases) c.check(k);
 
@@ -307,6 +319,9 @@ TEST_CASE("bad input catalogue: manifests", "[catalogue][cli]") {
   const auto manifest = [&](const std::string& name, const std::string& json) { return predict(c.file(name, json)); };
   std::string deep = R"({"members": [{"model": "m.h5"}]})";
   for (int k = 0; k < 40; ++k) deep = R"({"members": [{"ensemble": )" + deep + "}]}";
+  // nlohmann::json dumps, copies and compares by recursion: a value nested 10⁵ deep, quoted in an error
+  // message, overflowed the stack (io/json.h).
+  const std::string nested = std::string(100000, '[') + std::string(100000, ']');
   const std::vector<Case> cases{
       {"key typo Head", manifest("head.json", R"({"Head": {"intercept": 40}, "members": [{"model": "m.h5"}]})"), 1,
        {"head.json", "Head", "unknown key", "did you mean \"head\""}},
@@ -319,6 +334,8 @@ TEST_CASE("bad input catalogue: manifests", "[catalogue][cli]") {
       {"two list each other", (c.file("b.json", R"({"members": [{"manifest": "a.json"}]})"),
                                manifest("a.json", R"({"members": [{"manifest": "b.json"}]})")), 1, {"cycle", "a.json", "b.json"}},
       {"nested 41 levels", manifest("deep.json", deep), 1, {"deep.json", "nested more than 32"}},
+      {"a size nested 10⁵ deep", manifest("nested.json", R"({"input": {"shape": [21, )" + nested + R"(, 17]}, "members": [{"model": "m.h5"}]})"), 1,
+       {"nested.json", "JSON nested more than 256 levels"}},
       {"not JSON", manifest("bad.json", "{\"members\": ["), 1, {"bad.json", "not valid JSON"}},
       {"empty file", manifest("empty.json", ""), 1, {"empty.json", "not valid JSON"}},
       {"a list at the top", manifest("list.json", "[1, 2]"), 1, {"list.json", "expected a JSON object"}},
@@ -546,6 +563,10 @@ TEST_CASE("bad input catalogue: a cohort's --out is one run's, of one configurat
            {"another mlens process"}});
   c.check({"resumed: nothing to do", run("e.mlens.json"), 0, {"0 computed, 2 skipped"}});
   CHECK_FALSE(fs::exists(c.path("out/s1/.prediction.tmp-99999-0.json")));
+  const std::string record = slurp(c.path("out/configuration.json"));
+  c.file("out/configuration.json", R"({"rule": )" + std::string(100000, '[') + std::string(100000, ']') + "}");
+  c.check({"a record nested 10⁵ deep", run("e.mlens.json"), 1, {"configuration.json", "JSON nested more than 256 levels"}});
+  c.file("out/configuration.json", record);
   c.check({"--force recomputes with the other manifest", run("other.mlens.json", " --force"), 0, {"2 computed"}});
   CHECK(slurp(c.path("out/predictions.csv")) != first);
   CHECK_THAT(slurp(c.path("out/configuration.json")), Catch::Contains("m2.h5"));

@@ -10,6 +10,7 @@
 
 #include "engine/cohort.h"
 #include "io/cohort.h"
+#include "io/json.h"
 #include "io/output_dir.h"
 #include "tools/options.h"
 
@@ -69,7 +70,7 @@ engine::CohortOptions cohort_options(const po::variables_map& vm, const LoadedMo
     if (!in) throw std::runtime_error("\"" + path + "\": cannot open the bias model");
     stats::AgeBiasModel m;
     try {
-      const nlohmann::json j = nlohmann::json::parse(in);
+      const nlohmann::json j = io::parse_json(in, "\"" + path + "\"");
       m.slope = j.at("slope").get<double>();
       m.intercept = j.at("intercept").get<double>();
       m.n = j.value("n", std::size_t{0});

@@ -8,6 +8,7 @@
 
 #include "engine/study_status.h"
 #include "io/cohort.h"
+#include "io/json.h"
 #include "tools/options.h"
 #include "tools/slurm.h"
 
@@ -19,7 +20,7 @@ int status(const po::variables_map& vm) {
   nlohmann::json plan = nlohmann::json::object();
   const std::string plan_path = slurm_plan_path(dir);
   if (std::ifstream in{plan_path}) {
-    plan = nlohmann::json::parse(in, nullptr, false);
+    plan = io::parse_json(in, plan_path, false);
     if (!plan.is_object()) throw std::runtime_error("\"" + plan_path + "\": expected the JSON object `mlens run --slurm` writes");
   }
   std::string cohort_path;

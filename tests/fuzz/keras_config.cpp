@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/json.h"
 #include "io/keras_config.h"
 #include "models/keras_import.h"
 
@@ -33,7 +34,8 @@ class BoundedRandomWeights : public mlens::models::WeightSource {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
-  const nlohmann::json config = nlohmann::json::parse(data, data + size, nullptr, /*allow_exceptions=*/false);
+  // As the Keras reader parses a file's model_config (nesting bounded, io/json.h).
+  const nlohmann::json config = mlens::io::parse_json(std::string(data, data + size), "fuzz.h5", /*allow_exceptions=*/false);
   if (config.is_discarded()) return 0;
   try {
     BoundedRandomWeights weights;
