@@ -189,7 +189,7 @@ std::size_t write_cohort_tables(const std::vector<io::Subject>& cohort, const Co
     Completed c{&s, path, {}};
     in_file(c, [&] {
       std::ifstream in(path);
-      c.prediction = io::parse_json(in, "\"" + path + "\"");
+      c.prediction = io::parse_json(in, "");  // in_file names the file
     });
     completed.push_back(std::move(c));
   }

@@ -18,12 +18,12 @@ constexpr int kMaxJsonDepth = 256;
 
 // Parses `text` as nlohmann::json::parse does: malformed text throws nlohmann::json::parse_error, or,
 // without exceptions, gives a discarded value. Nesting deeper than kMaxJsonDepth throws a runtime_error
-// that begins with `where` (the quoted file, and the attribute when it is one), or, without exceptions,
-// gives a discarded value too.
+// that begins with `where` (the quoted file, and the attribute when it is one; nothing when empty), or,
+// without exceptions, gives a discarded value too.
 nlohmann::json parse_json(const std::string& text, const std::string& where, bool allow_exceptions = true);
 nlohmann::json parse_json(std::istream& in, const std::string& where, bool allow_exceptions = true);
 
-// A value as JSON text for a message, cut after 60 characters ("...").
+// A value as JSON text for a message, cut after 60 bytes ("...") at a character's start.
 std::string json_excerpt(const nlohmann::json& value);
 
 }  // namespace mlens::io

@@ -42,9 +42,9 @@ std::vector<std::string> read_strings(const H5::Attribute& attr, const Source& f
   const H5::StrType type = attr.getStrType();
   std::vector<std::string> out;
   const hsize_t stored_each = type.isVariableStr() ? 12 : std::max<hsize_t>(type.getSize(), 1);
-  if (n > file.bytes / stored_each)
-    throw bad("claims " + std::to_string(n) + " strings of at least " + std::to_string(stored_each) + " bytes, more than the " +
-              std::to_string(file.bytes) + "-byte file holds (the file is corrupt)");
+  if (n > std::min<hsize_t>(file.bytes / stored_each, hsize_t{1} << 24))
+    throw bad("claims " + std::to_string(n) + " strings of at least " + std::to_string(stored_each) + " bytes (the " +
+              std::to_string(file.bytes) + "-byte file is corrupt)");
   if (type.isVariableStr()) {
     std::vector<char*> ptrs(n, nullptr);
     attr.read(type, ptrs.data());
@@ -92,12 +92,25 @@ WeightArray read_weight(const H5::Group& layer, const std::string& layer_name, c
   // the file before mlens allocates for them, every one of them (Keras never leaves chunks unwritten), or,
   // compressed, at most 1032 bytes of them per stored byte (deflate's limit).
   const hsize_t count = element_count(space), stored = ds.getStorageSize();
-  const hsize_t per_stored_byte = ds.getCreatePlist().getNfilters() > 0 ? 1032 : 1;
+  const H5::DSetCreatPropList layout = ds.getCreatePlist();
+  const hsize_t per_stored_byte = layout.getNfilters() > 0 ? 1032 : 1;
   if (count > 0 && (stored == 0 || stored > file.bytes || count > (hsize_t{1} << 32) ||
                     count * value_bytes / per_stored_byte > stored))
     throw bad("claims " + std::to_string(count) + " values of " + std::to_string(value_bytes) + " bytes but the file stores " +
               std::to_string(stored) + " bytes for it" + (stored > file.bytes ? ", more than its " + std::to_string(file.bytes) + " bytes" : "") +
               " (the file is corrupt)");
+  if (count > 0 && layout.getLayout() == H5D_CHUNKED) {  // compressed chunks never written hide behind the 1032
+    std::vector<hsize_t> chunk(static_cast<std::size_t>(rank));
+    if (layout.getChunk(rank, chunk.data()) != rank) throw bad("has a chunk shape of another rank (the file is corrupt)");
+    hsize_t chunks = 1, written = 0;
+    for (int a = 0; a < rank; ++a) {
+      if (chunk[a] == 0) throw bad("has a chunk of size 0 (the file is corrupt)");
+      chunks *= (dims[a] + chunk[a] - 1) / chunk[a];  // at most count: no overflow
+    }
+    if (H5Dget_num_chunks(ds.getId(), space.getId(), &written) < 0 || written < chunks)
+      throw bad("has " + std::to_string(written) + " of its " + std::to_string(chunks) +
+                " chunks written: the values of the others are not in the file (the file is corrupt)");
+  }
   w.values.resize(count);
   if (!w.values.empty()) ds.read(w.values.data(), H5::PredType::NATIVE_DOUBLE);
   for (size_t i = 0; i < w.values.size(); ++i)

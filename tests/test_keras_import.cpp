@@ -324,6 +324,10 @@ TEST_CASE("bad Keras files get precise errors", "[keras]") {
                       Catch::Contains("unwritten.h5") && Catch::Contains(kernel.name) &&
                           Catch::Contains("claims " + std::to_string(kernel.values.size()) + " values of 4 bytes") &&
                           Catch::Contains("the file is corrupt"));
+    store_chunked("unwritten-deflated.h5", true, false);  // within deflate's ratio, yet chunks missing
+    CHECK_THROWS_WITH(io::read_keras_h5(dir.path("unwritten-deflated.h5")),
+                      Catch::Contains("unwritten-deflated.h5") && Catch::Contains(kernel.name) &&
+                          Catch::Contains("has 1 of its " + std::to_string(kernel.shape.back()) + " chunks written"));
   }
 }
 
@@ -450,7 +454,8 @@ TEST_CASE("JSON nested deeper than 256 levels is refused while parsing; quoted v
                     Catch::StartsWith("\"a.json\": JSON nested more than 256 levels deep"));
   CHECK_THROWS_WITH(io::parse_json(R"({"a": )" + nested(100000) + "}", "\"b.json\""), Catch::Contains("b.json"));
   CHECK(io::parse_json(nested(100000), "", false).is_discarded());
-  CHECK_THROWS_AS(io::parse_json(nested(100000).substr(1), "\"c.json\""), json::parse_error);  // malformed stays malformed
+  CHECK_THROWS_AS(io::parse_json("[[1, 2]", "\"c.json\""), json::parse_error);  // malformed stays malformed
+  CHECK(io::parse_json(R"(["[[[[", "\"]]]]"])", "").size() == 2);  // brackets in strings do not count
   CHECK(io::parse_json("{\"members\": [1, 2]", "", false).is_discarded());
   CHECK(io::json_excerpt(json::array({1, 2})) == "[1,2]");
   CHECK(io::json_excerpt(json(std::string(100, 'x'))) == "\"" + std::string(59, 'x') + "...");
