@@ -1,11 +1,14 @@
 #include "fixtures.h"
 
+#include <zlib.h>
+
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "io/volume.h"
@@ -86,6 +89,33 @@ void write_simulation_templates(const std::string& dir) {
   mni.geometry.direction = {-1, 0, 0, 0, -1, 0, 0, 0, 1};
   mni.voxels.assign(mni.size(), 0.f);
   io::write_volume(dir + "/JHU-WhiteMatter-labels-2mm.nii.gz", mni);
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::string zlib_gunzip(const std::string& path) {
+  gzFile in = gzopen(path.c_str(), "rb");
+  if (!in) return "";
+  std::string out;
+  char buffer[1 << 16];
+  for (int n; (n = gzread(in, buffer, sizeof buffer)) > 0;) out.append(buffer, static_cast<std::size_t>(n));
+  gzclose(in);
+  return out;
+}
+
+void zlib_write_gzip(const std::string& path, const std::vector<std::string>& members) {
+  std::ofstream out(path, std::ios::binary);
+  for (const std::string& m : members) {
+    const std::string tmp = path + ".member";
+    gzFile f = gzopen(tmp.c_str(), "wb6");
+    gzwrite(f, m.data(), static_cast<unsigned>(m.size()));
+    gzclose(f);
+    out << file_bytes(tmp);
+    std::filesystem::remove(tmp);
+  }
 }
 
 }  // namespace mlens::test

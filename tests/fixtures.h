@@ -1,4 +1,5 @@
-// Test helpers that need files: temporary folders, .npy and template writers, running `mlens`. The
+// Test helpers that need files: temporary folders, .npy and template writers, running `mlens`, reading
+// files, zlib. The
 // networks and inputs come from networks.h.
 #pragma once
 
@@ -31,5 +32,13 @@ void write_simulation_templates(const std::string& dir);
 
 // Runs a shell command, returning its exit status; stdout+stderr are captured in `output`.
 int run(const std::string& command, std::string* output = nullptr);
+
+// A file's bytes ("" when it cannot be read).
+std::string file_bytes(const std::string& path);
+
+// zlib, an independent gzip to check io/gzip.h against: what a gzip file holds, and a gzip file of the
+// given members (each a complete gzip member, concatenated as `cat a.gz b.gz` makes them).
+std::string zlib_gunzip(const std::string& path);
+void zlib_write_gzip(const std::string& path, const std::vector<std::string>& members);
 
 }  // namespace mlens::test

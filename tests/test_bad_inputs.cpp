@@ -19,7 +19,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 #include "engine/phantom.h"
 #include "fixtures.h"
@@ -35,13 +34,6 @@ namespace {
 const std::string kMlens = MLENS_BINARY;
 const models::Int3 kShape{21, 19, 17};
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void spit(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 template <typename T>
@@ -55,7 +47,7 @@ std::string gzipped(const std::string& bytes) {
   gzFile f = gzopen(tmp.c_str(), "wb6");
   gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
   gzclose(f);
-  std::string out = slurp(tmp);
+  std::string out = test::file_bytes(tmp);
   fs::remove(tmp);
   return out;
 }
@@ -85,7 +77,7 @@ struct Catalogue {
     io::write_keras_model(model, models::mrinet(kShape, 1).keras);
     io::Volume v = engine::phantom(kShape, 3);
     io::write_volume(volume, v);
-    nii = slurp(volume);
+    nii = test::file_bytes(volume);
     spit(manifest, R"({"input": {"shape": [21, 19, 17]}, "head": {"intercept": 1, "coefficients": [1]}, "members": [{"model": "m.h5"}]})");
   }
   std::string path(const std::string& name) const { return dir.path(name); }
@@ -258,7 +250,7 @@ TEST_CASE("bad input catalogue: Keras models", "[catalogue][cli]") {
       {"empty file", model(c.file("empty.h5", "")), 1, {"empty.h5", "not an HDF5 file"}},
       {"text", model(c.file("text.h5", "not hdf5 at all")), 1, {"text.h5", "not an HDF5 file"}},
       {"HDF5, not Keras", model(c.path("plain.h5")), 1, {"plain.h5", "not a Keras model"}},
-      {"truncated", model(c.file("half.h5", slurp(c.model).substr(0, slurp(c.model).size() / 2))), 1, {"half.h5"}},
+      {"truncated", model(c.file("half.h5", test::file_bytes(c.model).substr(0, test::file_bytes(c.model).size() / 2))), 1, {"half.h5"}},
       {"model_config not JSON", model(variant("config.h5", [](io::KerasFile& k) { k.model_config = "{not json"; })), 1,
        {"config.h5"}},
       {"unsupported layer", model(variant("leaky.h5", [](io::KerasFile& k) { k.model_config["config"]["layers"][1]["class_name"] = "LSTM"; })), 1,
@@ -283,11 +275,11 @@ TEST_CASE("bad input catalogue: Keras models", "[catalogue][cli]") {
   // One byte of an init-model file's metadata that makes HDF5 1.10 segfault (found by corrupting
   // bytes at random): the file is reported as corrupt and mlens exits normally.
   REQUIRE(test::run(kMlens + " init-model --input-shape 21,19,17 --seed 1 --out " + c.path("init.h5")) == 0);
-  c.check({"metadata byte that crashes HDF5", model(c.file("crash.h5", patched<char>(slurp(c.path("init.h5")), 2076, 55))), 1, {"crash.h5"}});
+  c.check({"metadata byte that crashes HDF5", model(c.file("crash.h5", patched<char>(test::file_bytes(c.path("init.h5")), 2076, 55))), 1, {"crash.h5"}});
 
   // Corrupted bytes anywhere in the file: an error naming the file, never a crash (the HDF5 library
   // runs in a child process first; io/contained.h).
-  const std::string bytes = slurp(c.model);
+  const std::string bytes = test::file_bytes(c.model);
   uint32_t x = 2026;
   int corrupted = 0;
   for (int trial = 0; trial < 24; ++trial) {
@@ -458,7 +450,7 @@ TEST_CASE("bad input catalogue: lesion maps, tables, transforms and references",
       {"validate: all-NaN reference", validate + c.path("nan.npy"), 1, {"nan.npy", "NaN or infinite"}},
       {"validate: wrong shape", validate + c.file("r.npy", [&] {
          test::write_npy(c.path("r.npy"), "<f8", "False", "(3, 3)", std::vector<char>(72, 0));
-         return slurp(c.path("r.npy"));
+         return test::file_bytes(c.path("r.npy"));
        }()), 1, {"r.npy", "does not match"}},
       {"validate: garbage .npy", validate + c.file("g.npy", "\x93NUMPY garbage"), 1, {"g.npy"}},
       {"transform: a scalar volume as a displacement field", kMlens + " warp --input " + c.volume + " --reference " + c.volume + " -t " +
@@ -554,20 +546,20 @@ TEST_CASE("bad input catalogue: a cohort's --out is one run's, of one configurat
   };
   std::string out;
   REQUIRE(test::run(run("e.mlens.json"), &out) == 0);
-  const std::string first = slurp(c.path("out/predictions.csv"));
+  const std::string first = test::file_bytes(c.path("out/predictions.csv"));
   // A killed run's temporary, left in a subject's folder: the next run removes it.
   c.file("out/s1/.prediction.tmp-99999-0.json", "{");
   c.check({"another manifest into the same --out", run("other.mlens.json"), 1, {"another configuration", "m2.h5", "--force"}});
-  CHECK(slurp(c.path("out/predictions.csv")) == first);
+  CHECK(test::file_bytes(c.path("out/predictions.csv")) == first);
   c.check({"another process holds the directory", "flock " + c.path("out/.mlens.lock") + " " + run("e.mlens.json"), 1,
            {"another mlens process"}});
   c.check({"resumed: nothing to do", run("e.mlens.json"), 0, {"0 computed, 2 skipped"}});
   CHECK_FALSE(fs::exists(c.path("out/s1/.prediction.tmp-99999-0.json")));
-  const std::string record = slurp(c.path("out/configuration.json"));
+  const std::string record = test::file_bytes(c.path("out/configuration.json"));
   c.file("out/configuration.json", R"({"rule": )" + std::string(100000, '[') + std::string(100000, ']') + "}");
   c.check({"a record nested 10⁵ deep", run("e.mlens.json"), 1, {"configuration.json", "JSON nested more than 256 levels"}});
   c.file("out/configuration.json", record);
   c.check({"--force recomputes with the other manifest", run("other.mlens.json", " --force"), 0, {"2 computed"}});
-  CHECK(slurp(c.path("out/predictions.csv")) != first);
-  CHECK_THAT(slurp(c.path("out/configuration.json")), Catch::Contains("m2.h5"));
+  CHECK(test::file_bytes(c.path("out/predictions.csv")) != first);
+  CHECK_THAT(test::file_bytes(c.path("out/configuration.json")), Catch::Contains("m2.h5"));
 }

@@ -6,7 +6,6 @@
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "fixtures.h"
 #include "io/keras_config.h"
@@ -53,13 +52,6 @@ struct Setup {
   }
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace
 
 TEST_CASE("mlens inspect and predict report the model and its prediction", "[cli]") {
@@ -105,7 +97,7 @@ TEST_CASE("mlens explain writes the map with the input's affine and a complete s
         std::memcpy(&exact[(i * nj + j) * nk + k], raw.bytes.data() + raw.vox_offset + 8 * (i + ni * (j + nj * k)), 8);
   CHECK(stats::relative_l2(exact, expected) < 1e-13);
 
-  const auto side = nlohmann::json::parse(read_file(s.dir.path("rel.json")));
+  const auto side = nlohmann::json::parse(test::file_bytes(s.dir.path("rel.json")));
   CHECK(side["prediction"].get<double>() == Approx(e.prediction.item<double>()).epsilon(1e-9));
   CHECK(side["rule"]["name"] == "preset-a");
   CHECK(side["rule"]["rules"]["dense"] == "epsilon(epsilon=0.1, bias=innvestigate)");
@@ -170,7 +162,7 @@ TEST_CASE("mlens reports usage errors with exit 2 and bad files with exit 1", "[
 }
 
 TEST_CASE("every subcommand's --help teaches with an example, and docs/cli.md matches it", "[cli]") {
-  const std::string docs = read_file(std::string(MLENS_SOURCE_DIR) + "/docs/cli.md");
+  const std::string docs = test::file_bytes(std::string(MLENS_SOURCE_DIR) + "/docs/cli.md");
   for (const char* cmd : {"run", "inspect", "predict", "explain", "validate", "warp", "overlay", "stats", "maps", "simulate", "train", "slices", "init-model", "phantom"}) {
     std::string out;
     REQUIRE(test::run(kMlens + " " + cmd + " --help", &out) == 0);
@@ -189,7 +181,7 @@ TEST_CASE("the same inputs give the same bytes; thread counts change maps only a
   REQUIRE(explain("a.nii.gz", 2) == 0);
   REQUIRE(explain("b.nii.gz", 2) == 0);
   REQUIRE(explain("c.nii.gz", 1) == 0);
-  CHECK(read_file(s.dir.path("a.nii.gz")) == read_file(s.dir.path("b.nii.gz")));
+  CHECK(test::file_bytes(s.dir.path("a.nii.gz")) == test::file_bytes(s.dir.path("b.nii.gz")));
   const io::Volume a = io::read_volume(s.dir.path("a.nii.gz")), c = io::read_volume(s.dir.path("c.nii.gz"));
   CHECK(stats::relative_l2(std::vector<double>(c.voxels.begin(), c.voxels.end()), std::vector<double>(a.voxels.begin(), a.voxels.end())) < 1e-6);
 }
@@ -249,7 +241,7 @@ TEST_CASE("any Keras CNN from .npy: a 2D three-channel classifier, each neuron, 
   const auto ref = lrp::reference::explain(net, lrp::reference::to_vector(x[0]), c);
   const at::Tensor ref_last = at::tensor(ref.relevance, at::kDouble).reshape({3, 1, 12, 10}).permute({1, 2, 3, 0});
   CHECK(stats::relative_l2(r.values, lrp::reference::to_vector(ref_last.contiguous())) < 1e-9);
-  const nlohmann::json sidecar = nlohmann::json::parse(read_file(dir.path("r.json")));
+  const nlohmann::json sidecar = nlohmann::json::parse(test::file_bytes(dir.path("r.json")));
   CHECK(sidecar["neuron"]["index"] == 2);
   CHECK(sidecar["neuron"]["selection"] == "2");
   CHECK(sidecar["neuron"]["value"].get<double>() == Approx(y[2].item<double>()).epsilon(1e-5));

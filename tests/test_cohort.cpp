@@ -13,7 +13,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "engine/bounded_queue.h"
@@ -33,13 +32,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kMlens = MLENS_BINARY;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The relative L2 error of a map against its reference, which must not be all zero (stats::relative_l2).
 double relative_l2(const io::Volume& map, const io::Volume& reference) {
@@ -98,7 +90,7 @@ TEST_CASE("a cohort run writes the table, records failures and goes on", "[cohor
   CHECK(t.numbers("brain_age")[2] == Approx(0.5 * m1 + 0.5 * m2).epsilon(1e-6));
   CHECK(t.numbers("members_sd")[2] == Approx(std::abs(m1 - m2) / std::sqrt(2.0)).epsilon(1e-6));
   CHECK(t.numbers("gap")[2] == Approx(t.numbers("brain_age")[2] - 41));
-  const auto bias = nlohmann::json::parse(slurp(c.dir.path("out/bias_model.json")));
+  const auto bias = nlohmann::json::parse(test::file_bytes(c.dir.path("out/bias_model.json")));
   const double a = bias["slope"], b = bias["intercept"];
   CHECK(t.numbers("corrected_gap")[2] == Approx(t.numbers("brain_age")[2] + (41 - (a * 41 + b)) - 41).margin(1e-6));
   CHECK_THAT(bias["source"].get<std::string>(), Catch::Contains("fitted on this cohort"));
@@ -107,7 +99,7 @@ TEST_CASE("a cohort run writes the table, records failures and goes on", "[cohor
     const double y = t.numbers("brain_age")[r];
     CHECK((t.text("flags")[r] == "outside_training_range") == (y < 0 || y > 0.5));
   }
-  const auto summary = nlohmann::json::parse(slurp(c.dir.path("out/summary.json")));
+  const auto summary = nlohmann::json::parse(test::file_bytes(c.dir.path("out/summary.json")));
   CHECK(summary["completed"] == 5);
   CHECK(summary["accuracy"]["n"] == 5);
   CHECK(summary["qc"].contains("near_constant_predictions"));  // untrained: the same age for everyone
@@ -122,10 +114,10 @@ TEST_CASE("shards 1/3, 2/3 and 3/3 together equal the unsharded run", "[cohort][
   std::string out;
   test::run(c.run("explain", c.dir.path("all")), &out);
   for (const char* s : {"1/3", "2/3", "3/3"}) test::run(c.run("explain", c.dir.path("sharded"), std::string("--shard ") + s), &out);
-  CHECK(slurp(c.dir.path("sharded/predictions.csv")) == slurp(c.dir.path("all/predictions.csv")));
+  CHECK(test::file_bytes(c.dir.path("sharded/predictions.csv")) == test::file_bytes(c.dir.path("all/predictions.csv")));
   for (int s = 1; s <= 5; ++s) {
     const std::string id = "sub-" + std::to_string(s);
-    CHECK(slurp(c.dir.path("sharded/" + id + "/relevance.nii.gz")) == slurp(c.dir.path("all/" + id + "/relevance.nii.gz")));
+    CHECK(test::file_bytes(c.dir.path("sharded/" + id + "/relevance.nii.gz")) == test::file_bytes(c.dir.path("all/" + id + "/relevance.nii.gz")));
   }
   // The failure lands in the shard that owns it (sub-missing is the 3rd subject: shard 3/3).
   CHECK(io::read_csv(c.dir.path("sharded/failures-shard-3-of-3.csv")).rows.size() == 1);
@@ -138,13 +130,13 @@ TEST_CASE("the pipeline's threads and batches do not change the outputs", "[coho
   std::string out;
   test::run(c.run("explain", c.dir.path("plain")), &out);
   test::run(c.run("explain", c.dir.path("threads"), "--readers 2 --writers 2"), &out);
-  CHECK(slurp(c.dir.path("threads/predictions.csv")) == slurp(c.dir.path("plain/predictions.csv")));
-  CHECK(slurp(c.dir.path("threads/failures.csv")) == slurp(c.dir.path("plain/failures.csv")));
+  CHECK(test::file_bytes(c.dir.path("threads/predictions.csv")) == test::file_bytes(c.dir.path("plain/predictions.csv")));
+  CHECK(test::file_bytes(c.dir.path("threads/failures.csv")) == test::file_bytes(c.dir.path("plain/failures.csv")));
   for (int s = 1; s <= 5; ++s)
     for (const char* file : {"relevance.nii.gz", "prediction.json"}) {
       const std::string rel = "sub-" + std::to_string(s) + "/" + file;
       INFO(rel);
-      CHECK(slurp(c.dir.path("threads/") + rel) == slurp(c.dir.path("plain/") + rel));
+      CHECK(test::file_bytes(c.dir.path("threads/") + rel) == test::file_bytes(c.dir.path("plain/") + rel));
     }
   // Batched predictions agree with one-at-a-time predictions to float rounding.
   test::run(c.run("predict", c.dir.path("one")), &out);
@@ -170,13 +162,13 @@ TEST_CASE("batched explanations are the subjects' own, reproducible, and refused
     INFO(id);
     // The same batches give the same bytes, however the readers and writers interleave.
     for (const char* file : {"relevance.nii.gz", "relevance_member-1.nii.gz", "relevance.json", "prediction.json"})
-      CHECK(slurp(c.dir.path("again/" + id + "/") + file) == slurp(c.dir.path("batched/" + id + "/") + file));
+      CHECK(test::file_bytes(c.dir.path("again/" + id + "/") + file) == test::file_bytes(c.dir.path("batched/" + id + "/") + file));
     // Against one at a time: the same map to float rounding, the same subject in the sidecar.
     const io::Volume batched = io::read_volume(c.dir.path("batched/" + id + "/relevance.nii.gz"));
     const io::Volume one = io::read_volume(c.dir.path("one/" + id + "/relevance.nii.gz"));
     CHECK(relative_l2(batched, one) <= 1e-6);
-    const auto sidecar = nlohmann::json::parse(slurp(c.dir.path("batched/" + id + "/relevance.json")));
-    const auto single = nlohmann::json::parse(slurp(c.dir.path("one/" + id + "/relevance.json")));
+    const auto sidecar = nlohmann::json::parse(test::file_bytes(c.dir.path("batched/" + id + "/relevance.json")));
+    const auto single = nlohmann::json::parse(test::file_bytes(c.dir.path("one/" + id + "/relevance.json")));
     CHECK(sidecar["id"] == id);
     CHECK(sidecar["prediction"].get<double>() == Approx(single["prediction"].get<double>()).epsilon(1e-6));
     const auto& layers = sidecar["conservation"][0]["layers"];
@@ -196,7 +188,7 @@ TEST_CASE("gradient methods run through cohorts and record what explained", "[co
   Cohort c({21, 19, 17}, 3);
   std::string out;
   REQUIRE(test::run(c.run("explain", c.dir.path("ig"), "--method integrated_gradients --steps 4 --batch 2"), &out) == 4);
-  const auto sidecar = nlohmann::json::parse(slurp(c.dir.path("ig/sub-3/relevance.json")));
+  const auto sidecar = nlohmann::json::parse(test::file_bytes(c.dir.path("ig/sub-3/relevance.json")));
   CHECK(sidecar["rule"]["method"] == "integrated_gradients");
   CHECK(sidecar["rule"]["integrated_gradients"]["steps"] == 4);
   CHECK(sidecar["conservation"][0]["layers"].empty());  // a gradient conserves nothing
@@ -232,12 +224,12 @@ TEST_CASE("a run killed with SIGKILL resumes to byte-identical outputs", "[cohor
   test::run(c.run("explain", killed), &out);
   CHECK_THAT(out, Catch::Contains(std::to_string(complete) + " skipped"));
   for (const char* file : {"predictions.csv", "failures.csv", "bias_model.json"})
-    CHECK(slurp(killed + "/" + file) == slurp(c.dir.path("whole/") + file));
+    CHECK(test::file_bytes(killed + "/" + file) == test::file_bytes(c.dir.path("whole/") + file));
   for (int s = 1; s <= n; ++s)
     for (const char* file : {"relevance.nii.gz", "relevance.json", "prediction.json"}) {
       const std::string rel = "sub-" + std::to_string(s) + "/" + file;
       INFO(rel);
-      CHECK(slurp(killed + "/" + rel) == slurp(c.dir.path("whole/") + rel));
+      CHECK(test::file_bytes(killed + "/" + rel) == test::file_bytes(c.dir.path("whole/") + rel));
     }
 }
 
@@ -310,7 +302,7 @@ TEST_CASE("overlay --cohort runs every subject against the explain outputs and r
   CHECK_THAT(out, Catch::Contains("2 done, 0 already in the table, 1 failed"));
   const io::Table t = io::read_csv(c.dir.path("wml.csv"));
   REQUIRE(t.rows.size() == 2);
-  const auto prediction = nlohmann::json::parse(slurp(c.dir.path("out/sub-2/prediction.json")));
+  const auto prediction = nlohmann::json::parse(test::file_bytes(c.dir.path("out/sub-2/prediction.json")));
   CHECK(t.numbers("brain_age")[1] == Approx(prediction["brain_age"].get<double>()));
   CHECK(t.numbers("age")[1] == 40);
   CHECK(t.numbers("n_wml_voxel")[0] > 0);
@@ -362,9 +354,9 @@ TEST_CASE("inputs unlike what the manifest expects are flagged in the table and 
   const io::Table t = io::read_csv(c.dir.path("out/predictions.csv"));
   // The phantom's intensities reach ~1 (> 0.5) and its brain spans more than 10 voxels along k.
   CHECK_THAT(t.text("flags")[0], Catch::Contains("intensity_out_of_range") && Catch::Contains("brain_extent_too_large"));
-  const auto summary = nlohmann::json::parse(slurp(c.dir.path("out/summary.json")));
+  const auto summary = nlohmann::json::parse(test::file_bytes(c.dir.path("out/summary.json")));
   CHECK(summary["qc"]["flagged"]["intensity_out_of_range"] == 2);
-  const auto prediction = nlohmann::json::parse(slurp(c.dir.path("out/sub-1/prediction.json")));
+  const auto prediction = nlohmann::json::parse(test::file_bytes(c.dir.path("out/sub-1/prediction.json")));
   CHECK(prediction["qc"]["intensity_max"].get<double>() > 0.5);
 }
 
@@ -439,14 +431,14 @@ TEST_CASE("a classifier's cohort: every output, the softmax's probabilities, the
     ++counts[argmax];
     CHECK(p.numbers("age")[s - 1] == 60 + s);
   }
-  const auto summary = nlohmann::json::parse(slurp(dir.path("p/summary.json")));
+  const auto summary = nlohmann::json::parse(test::file_bytes(dir.path("p/summary.json")));
   CHECK(summary["completed"] == 3);
   CHECK(summary["outputs"] == 3);
   CHECK(summary["argmax_counts"] == counts);
   CHECK(!summary.contains("age_bias"));
   CHECK(!fs::exists(dir.path("p/bias_model.json")));
   // A hand-edited prediction.json is refused by name when the tables are rebuilt.
-  auto edited = nlohmann::json::parse(slurp(dir.path("p/sub-2/prediction.json")));
+  auto edited = nlohmann::json::parse(test::file_bytes(dir.path("p/sub-2/prediction.json")));
   edited["argmax"] = 7;
   std::ofstream(dir.path("p/sub-2/prediction.json")) << edited.dump();
   CHECK(test::run(run("predict", "p", ""), &out) == 1);
@@ -464,11 +456,11 @@ TEST_CASE("a classifier's cohort: every output, the softmax's probabilities, the
     const io::Volume one = io::read_volume(dir.path("one.nii.gz"));
     const io::Volume map = io::read_volume(dir.path("e/sub-" + std::to_string(s) + "/relevance.nii.gz"));
     CHECK(relative_l2(map, one) <= 1e-6);  // float64 maps, read back as float32
-    const auto sidecar = nlohmann::json::parse(slurp(dir.path("e/sub-" + std::to_string(s) + "/relevance.json")));
+    const auto sidecar = nlohmann::json::parse(test::file_bytes(dir.path("e/sub-" + std::to_string(s) + "/relevance.json")));
     CHECK(sidecar["neuron"]["index"] == 2);
     CHECK(sidecar["neuron"]["selection"] == "2");
   }
-  CHECK(nlohmann::json::parse(slurp(dir.path("e/summary.json")))["neuron"] == "2");
+  CHECK(nlohmann::json::parse(test::file_bytes(dir.path("e/summary.json")))["neuron"] == "2");
   // Another neuron into the same --out is another configuration; max starts from each subject's largest output.
   CHECK(test::run(run("explain", "e", "--rule epsilon --dtype float64"), &out) == 1);
   REQUIRE(test::run(run("explain", "max", "--rule epsilon"), &out) == 4);

@@ -7,18 +7,15 @@
 #include <itkNiftiImageIO.h>
 #include <itkPixelTraits.h>
 #include <itkVector.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <cstring>
 #include <cmath>
 #include <limits>
 
 #include "fixtures.h"
-#include "io/gzip.h"
 #include "io/itk_image.h"
 #include "io/nifti_file.h"
 #include "io/volume.h"
@@ -174,20 +171,6 @@ TEST_CASE("the sform places the voxels when it is set, as nibabel decides", "[io
 
 namespace {
 
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-std::string gunzip(const std::string& path) {
-  gzFile in = gzopen(path.c_str(), "rb");
-  std::string out;
-  char buffer[1 << 16];
-  for (int n; (n = gzread(in, buffer, sizeof buffer)) > 0;) out.append(buffer, static_cast<std::size_t>(n));
-  gzclose(in);
-  return out;
-}
-
 // mlens writes the voxels itself behind a header ITK made for a one-voxel image: the files must be the
 // bytes ITK writes for the whole image (displacement fields here, volumes below).
 template <typename Pixel>
@@ -201,11 +184,11 @@ void check_same_bytes_as_itk(const test::TempDir& dir, const std::string& name) 
   for (std::size_t i = 0; i < region.GetNumberOfPixels() * components; ++i) values[i] = static_cast<Value>((i * 37) % 101);
 
   write_with_itk<Image>(image, dir.path(name + "-itk.nii"));
-  const std::string expected = file_bytes(dir.path(name + "-itk.nii"));
+  const std::string expected = test::file_bytes(dir.path(name + "-itk.nii"));
   io::write_nifti(dir.path(name + ".nii"), *image);
   io::write_nifti(dir.path(name + ".nii.gz"), *image);
-  CHECK(file_bytes(dir.path(name + ".nii")) == expected);
-  CHECK(gunzip(dir.path(name + ".nii.gz")) == expected);
+  CHECK(test::file_bytes(dir.path(name + ".nii")) == expected);
+  CHECK(test::zlib_gunzip(dir.path(name + ".nii.gz")) == expected);
 }
 
 // write_volume converts and reorders a volume while it writes: its files must be the bytes ITK writes for
@@ -228,11 +211,11 @@ void check_volume_bytes_as_itk(const test::TempDir& dir, const std::string& name
             : static_cast<Pixel>(x);
   }
   write_with_itk<Image>(image, dir.path(name + "-itk.nii"));
-  const std::string expected = file_bytes(dir.path(name + "-itk.nii"));
+  const std::string expected = test::file_bytes(dir.path(name + "-itk.nii"));
   io::write_volume(dir.path(name + ".nii"), v, stored_as);
   io::write_volume(dir.path(name + ".nii.gz"), v, stored_as);
-  CHECK(file_bytes(dir.path(name + ".nii")) == expected);
-  CHECK(gunzip(dir.path(name + ".nii.gz")) == expected);
+  CHECK(test::file_bytes(dir.path(name + ".nii")) == expected);
+  CHECK(test::zlib_gunzip(dir.path(name + ".nii.gz")) == expected);
 }
 
 }  // namespace
@@ -246,18 +229,6 @@ TEST_CASE("NIfTI files are the bytes ITK writes, for every stored pixel type", "
 }
 
 namespace {
-
-void write_gzip(const std::string& path, const std::vector<std::string>& members) {
-  std::ofstream out(path, std::ios::binary);
-  for (const std::string& m : members) {  // each a complete gzip member, concatenated as `cat a.gz b.gz`
-    const std::string tmp = path + ".member";
-    gzFile f = gzopen(tmp.c_str(), "wb6");
-    gzwrite(f, m.data(), static_cast<unsigned>(m.size()));
-    gzclose(f);
-    out << file_bytes(tmp);
-    std::filesystem::remove(tmp);
-  }
-}
 
 template <typename T>
 void put(std::string& bytes, std::size_t offset, T value) {
@@ -299,7 +270,7 @@ void check_reads_as_itk(const test::TempDir& dir, const std::string& name) {
   for (std::size_t i = 0; i < region.GetNumberOfPixels(); ++i)
     values[i] = static_cast<Pixel>(lowest + static_cast<double>((i * 37) % 101) * (std::is_floating_point_v<Pixel> ? 0.37 : 1));
   write_with_itk<Image>(image, dir.path(name + ".nii"));
-  const std::string nii = file_bytes(dir.path(name + ".nii"));
+  const std::string nii = test::file_bytes(dir.path(name + ".nii"));
   std::string scaled = nii;
   put<float>(scaled, 112, 0.5f);  // scl_slope
   put<float>(scaled, 116, -3.0f);  // scl_inter
@@ -308,8 +279,8 @@ void check_reads_as_itk(const test::TempDir& dir, const std::string& name) {
   files[name + ".nii"] = nii;
   files[name + "-scaled.nii"] = scaled;
   files[name + "-big-endian.nii"] = big_endian(scaled, sizeof(Pixel));
-  write_gzip(dir.path(name + ".nii.gz"), {nii});
-  write_gzip(dir.path(name + "-two-members.nii.gz"), {scaled.substr(0, 400), scaled.substr(400)});
+  test::zlib_write_gzip(dir.path(name + ".nii.gz"), {nii});
+  test::zlib_write_gzip(dir.path(name + "-two-members.nii.gz"), {scaled.substr(0, 400), scaled.substr(400)});
   for (const auto& [file, bytes] : files) std::ofstream(dir.path(file), std::ios::binary) << bytes;
   for (const std::string& file : std::vector<std::string>{name + ".nii", name + "-scaled.nii", name + "-big-endian.nii", name + ".nii.gz",
                                  name + "-two-members.nii.gz"}) {
@@ -363,72 +334,22 @@ TEST_CASE("NaN voxels are read as NaN (ITK's reader makes them 0) and a cut-shor
   CHECK(back.at(2, 3, 4) == v.at(2, 3, 4));
   CHECK(read_with_itk(dir.path("nan.nii.gz")).at(1, 2, 3) == 0.0f);
 
-  const std::string whole = gunzip(dir.path("nan.nii.gz"));
+  const std::string whole = test::zlib_gunzip(dir.path("nan.nii.gz"));
   std::ofstream(dir.path("short.nii"), std::ios::binary) << whole.substr(0, whole.size() - 8);
   CHECK_THROWS_WITH(io::read_volume(dir.path("short.nii")), Catch::Contains("short.nii") && Catch::Contains("ends after 58 of 60 voxels"));
-  std::string garbled = file_bytes(dir.path("nan.nii.gz"));
+  std::string garbled = test::file_bytes(dir.path("nan.nii.gz"));
   garbled[garbled.size() / 2] ^= 0x5a;
   std::ofstream(dir.path("garbled.nii.gz"), std::ios::binary) << garbled;
   CHECK_THROWS_WITH(io::read_volume(dir.path("garbled.nii.gz")), Catch::Contains("garbled.nii.gz"));
-}
-
-TEST_CASE("mlens' gzip is what zlib reads and writes, and a file's bytes depend on its content only", "[io]") {
-  test::TempDir dir;
-  // A float map's bytes: zero runs and noisy values, more than two 4 MiB members' worth.
-  std::string content(9'000'001, '\0');
-  uint32_t x = 12345;
-  for (std::size_t i = 0; i < content.size(); ++i) {
-    x = x * 1664525u + 1013904223u;
-    if ((i / 4096) % 3 != 0) content[i] = static_cast<char>(x >> 24);
-  }
-  const auto write = [&](const std::string& name, std::size_t first_piece) {
-    io::FileSink sink(dir.path(name), true);
-    for (std::size_t at = 0, piece = first_piece; at < content.size(); at += piece, piece = piece * 7 % 100'003 + 1)
-      sink.write(content.data() + at, std::min(piece, content.size() - at));
-    sink.close();
-    return file_bytes(dir.path(name));
-  };
-  const std::string packed = write("a.gz", 1);
-  CHECK(gunzip(dir.path("a.gz")) == content);  // zlib reads mlens' file
-  CHECK(packed.size() < content.size() * 3 / 4);
-  // The same content handed over in other pieces, or at once: the same bytes (igzip's stream depended
-  // on the pieces, and now and then on nothing the caller controls: io/gzip.h).
-  CHECK(write("b.gz", 99'991) == packed);
-  CHECK(write("c.gz", content.size()) == packed);
-  io::FileSink empty(dir.path("empty.gz"), true);
-  empty.close();
-  CHECK(gunzip(dir.path("empty.gz")).empty());
-
-  const auto bytes = [](const std::string& s) { return std::vector<unsigned char>(s.begin(), s.end()); };
-  const auto text = [](const std::vector<unsigned char>& v) { return std::string(v.begin(), v.end()); };
-  CHECK(text(io::gunzip(bytes(packed), "a.gz")) == content);  // igzip reads mlens' three members
-  // igzip reads zlib's files: one member, two members, trailing zeros after the last member.
-  write_gzip(dir.path("one.gz"), {content});
-  write_gzip(dir.path("two.gz"), {content.substr(0, 1000), content.substr(1000)});
-  CHECK(text(io::gunzip(bytes(file_bytes(dir.path("one.gz"))), "one.gz")) == content);
-  CHECK(text(io::gunzip(bytes(file_bytes(dir.path("two.gz"))), "two.gz")) == content);
-  CHECK(text(io::gunzip(bytes(file_bytes(dir.path("two.gz")) + std::string(512, '\0')), "padded.gz")) == content);
-  // Broken files are named.
-  const std::string one = file_bytes(dir.path("one.gz"));
-  CHECK_THROWS_WITH(io::gunzip(bytes(one.substr(0, one.size() / 2)), "cut.gz"), Catch::Contains("cut.gz") && Catch::Contains("truncated"));
-  std::string flipped = one;
-  flipped[flipped.size() - 6] ^= 0x01;  // the CRC-32
-  CHECK_THROWS_WITH(io::gunzip(bytes(flipped), "crc.gz"), Catch::Contains("crc.gz") && Catch::Contains("checksum"));
-  CHECK_THROWS_WITH(io::gunzip(bytes("plain text"), "plain.gz"), Catch::Contains("not a gzip file"));
-  // Plain files pass through.
-  io::FileSink plain(dir.path("plain.bin"), false);
-  plain.write(content.data(), content.size());
-  plain.close();
-  CHECK(file_bytes(dir.path("plain.bin")) == content);
 }
 
 TEST_CASE("a 4D file's volumes read as ITK wrote them, in either byte order, and write back as ITK reads 4D", "[io]") {
   test::TempDir dir;
   // ITK's 4D image, voxel (i, j, k) of volume c holding i + 10 j + 100 k + 1000 c.
   write_4d(dir.path("ch.nii"), {4, 3, 2, 3});
-  const std::string nii = file_bytes(dir.path("ch.nii"));
+  const std::string nii = test::file_bytes(dir.path("ch.nii"));
   std::ofstream(dir.path("ch-big-endian.nii"), std::ios::binary) << big_endian(nii, 4);
-  write_gzip(dir.path("ch.nii.gz"), {nii});
+  test::zlib_write_gzip(dir.path("ch.nii.gz"), {nii});
   const auto value = [](int64_t i, int64_t j, int64_t k, int64_t c) { return static_cast<float>(i + 4 * (j + 3 * (k + 2 * c))); };
   for (const std::string name : {"ch.nii", "ch-big-endian.nii", "ch.nii.gz"}) {
     INFO(name);
@@ -445,7 +366,7 @@ TEST_CASE("a 4D file's volumes read as ITK wrote them, in either byte order, and
 
   // Written back: dim[0] = 4 and dim[4] = 3 in the header, and ITK's 4D reader finds the same voxels.
   io::write_volumes(dir.path("out.nii"), io::read_volumes(dir.path("ch.nii")));
-  const std::string out = file_bytes(dir.path("out.nii"));
+  const std::string out = test::file_bytes(dir.path("out.nii"));
   int16_t rank = 0, volumes = 0;
   std::memcpy(&rank, out.data() + 40, 2);
   std::memcpy(&volumes, out.data() + 48, 2);
