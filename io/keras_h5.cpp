@@ -105,7 +105,7 @@ WeightArray read_weight(const H5::Group& layer, const std::string& layer_name, c
     hsize_t chunks = 1, written = 0;
     for (int a = 0; a < rank; ++a) {
       if (chunk[a] == 0) throw bad("has a chunk of size 0 (the file is corrupt)");
-      chunks *= (dims[a] + chunk[a] - 1) / chunk[a];  // at most count: no overflow
+      chunks *= dims[a] / chunk[a] + (dims[a] % chunk[a] != 0);  // at most count: no overflow
     }
     if (H5Dget_num_chunks(ds.getId(), space.getId(), &written) < 0 || written < chunks)
       throw bad("has " + std::to_string(written) + " of its " + std::to_string(chunks) +
