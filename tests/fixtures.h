@@ -1,6 +1,5 @@
 // Test helpers that need files: temporary folders, .npy and template writers, running `mlens`, reading
-// files, zlib. The
-// networks and inputs come from networks.h.
+// files, zlib. The networks and inputs come from networks.h.
 #pragma once
 
 #include <string>

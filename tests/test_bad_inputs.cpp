@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <H5Cpp.h>
-#include <zlib.h>
 
 #include <cmath>
 #include <cstring>
@@ -36,6 +35,10 @@ const models::Int3 kShape{21, 19, 17};
 
 void spit(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
+// JSON lists nested `levels` deep. nlohmann::json dumps, copies and compares by recursion: a value nested
+// 10⁵ deep, quoted in an error message or compared, overflowed the stack (io/json.h).
+std::string nested_json(int levels) { return std::string(levels, '[') + std::string(levels, ']'); }
+
 template <typename T>
 std::string patched(std::string bytes, std::size_t offset, T value) {
   bytes.replace(offset, sizeof value, reinterpret_cast<const char*>(&value), sizeof value);
@@ -44,9 +47,7 @@ std::string patched(std::string bytes, std::size_t offset, T value) {
 
 std::string gzipped(const std::string& bytes) {
   const std::string tmp = fs::temp_directory_path() / ("mlens-gz-" + std::to_string(::getpid()));
-  gzFile f = gzopen(tmp.c_str(), "wb6");
-  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-  gzclose(f);
+  test::zlib_write_gzip(tmp, {bytes});
   std::string out = test::file_bytes(tmp);
   fs::remove(tmp);
   return out;
@@ -244,13 +245,14 @@ TEST_CASE("bad input catalogue: Keras models", "[catalogue][cli]") {
     file.createAttribute("model_config", type, H5::DataSpace(H5S_SCALAR)).write(type, &value);
     return c.path(name);
   };
+  const std::string bytes = test::file_bytes(c.model);
   const std::vector<Case> cases{
       {"missing model", model(c.path("absent.h5")), 1, {"absent.h5", "no such file"}},
       {"a directory", (fs::create_directories(c.path("dir.h5")), model(c.path("dir.h5"))), 1, {"dir.h5", "is a directory"}},
       {"empty file", model(c.file("empty.h5", "")), 1, {"empty.h5", "not an HDF5 file"}},
       {"text", model(c.file("text.h5", "not hdf5 at all")), 1, {"text.h5", "not an HDF5 file"}},
       {"HDF5, not Keras", model(c.path("plain.h5")), 1, {"plain.h5", "not a Keras model"}},
-      {"truncated", model(c.file("half.h5", test::file_bytes(c.model).substr(0, test::file_bytes(c.model).size() / 2))), 1, {"half.h5"}},
+      {"truncated", model(c.file("half.h5", bytes.substr(0, bytes.size() / 2))), 1, {"half.h5"}},
       {"model_config not JSON", model(variant("config.h5", [](io::KerasFile& k) { k.model_config = "{not json"; })), 1,
        {"config.h5"}},
       {"unsupported layer", model(variant("leaky.h5", [](io::KerasFile& k) { k.model_config["config"]["layers"][1]["class_name"] = "LSTM"; })), 1,
@@ -267,7 +269,7 @@ TEST_CASE("bad input catalogue: Keras models", "[catalogue][cli]") {
       {"a layer's weights missing", model(variant("short.h5", [](io::KerasFile& k) { k.groups.pop_back(); })), 1, {"no weights left"}},
       {"weights only, no --arch", model(variant("weights.h5", [](io::KerasFile& k) { k.model_config = nullptr; })), 2, {"weights.h5", "--arch"}},
       {"weights only, unknown --arch", model(c.path("weights.h5")) + " --arch resnet --input-shape 21,19,17", 2, {"resnet"}},
-      {"model_config nested 10⁵ deep", model(with_model_config("nested.h5", std::string(100000, '[') + std::string(100000, ']'))), 1,
+      {"model_config nested 10⁵ deep", model(with_model_config("nested.h5", nested_json(100000))), 1,
        {"nested.h5", "model_config", "JSON nested more than 256 levels"}},
   };
   for (const Case& k : cases) c.check(k);
@@ -279,7 +281,6 @@ TEST_CASE("bad input catalogue: Keras models", "[catalogue][cli]") {
 
   // Corrupted bytes anywhere in the file: an error naming the file, never a crash (the HDF5 library
   // runs in a child process first; io/contained.h).
-  const std::string bytes = test::file_bytes(c.model);
   uint32_t x = 2026;
   int corrupted = 0;
   for (int trial = 0; trial < 24; ++trial) {
@@ -311,9 +312,6 @@ TEST_CASE("bad input catalogue: manifests", "[catalogue][cli]") {
   const auto manifest = [&](const std::string& name, const std::string& json) { return predict(c.file(name, json)); };
   std::string deep = R"({"members": [{"model": "m.h5"}]})";
   for (int k = 0; k < 40; ++k) deep = R"({"members": [{"ensemble": )" + deep + "}]}";
-  // nlohmann::json dumps, copies and compares by recursion: a value nested 10⁵ deep, quoted in an error
-  // message, overflowed the stack (io/json.h).
-  const std::string nested = std::string(100000, '[') + std::string(100000, ']');
   const std::vector<Case> cases{
       {"key typo Head", manifest("head.json", R"({"Head": {"intercept": 40}, "members": [{"model": "m.h5"}]})"), 1,
        {"head.json", "Head", "unknown key", "did you mean \"head\""}},
@@ -326,7 +324,7 @@ TEST_CASE("bad input catalogue: manifests", "[catalogue][cli]") {
       {"two list each other", (c.file("b.json", R"({"members": [{"manifest": "a.json"}]})"),
                                manifest("a.json", R"({"members": [{"manifest": "b.json"}]})")), 1, {"cycle", "a.json", "b.json"}},
       {"nested 41 levels", manifest("deep.json", deep), 1, {"deep.json", "nested more than 32"}},
-      {"a size nested 10⁵ deep", manifest("nested.json", R"({"input": {"shape": [21, )" + nested + R"(, 17]}, "members": [{"model": "m.h5"}]})"), 1,
+      {"a size nested 10⁵ deep", manifest("nested.json", R"({"input": {"shape": [21, )" + nested_json(100000) + R"(, 17]}, "members": [{"model": "m.h5"}]})"), 1,
        {"nested.json", "JSON nested more than 256 levels"}},
       {"not JSON", manifest("bad.json", "{\"members\": ["), 1, {"bad.json", "not valid JSON"}},
       {"empty file", manifest("empty.json", ""), 1, {"empty.json", "not valid JSON"}},
@@ -556,7 +554,7 @@ TEST_CASE("bad input catalogue: a cohort's --out is one run's, of one configurat
   c.check({"resumed: nothing to do", run("e.mlens.json"), 0, {"0 computed, 2 skipped"}});
   CHECK_FALSE(fs::exists(c.path("out/s1/.prediction.tmp-99999-0.json")));
   const std::string record = test::file_bytes(c.path("out/configuration.json"));
-  c.file("out/configuration.json", R"({"rule": )" + std::string(100000, '[') + std::string(100000, ']') + "}");
+  c.file("out/configuration.json", R"({"rule": )" + nested_json(100000) + "}");
   c.check({"a record nested 10⁵ deep", run("e.mlens.json"), 1, {"configuration.json", "JSON nested more than 256 levels"}});
   c.file("out/configuration.json", record);
   c.check({"--force recomputes with the other manifest", run("other.mlens.json", " --force"), 0, {"2 computed"}});

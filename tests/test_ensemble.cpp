@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
-#include <sstream>
 
 #include "engine/model_loader.h"
 #include "fixtures.h"
@@ -143,10 +142,7 @@ TEST_CASE("mlens explain --manifest writes the ensemble map and each member's", 
   std::vector<double> sum(total.voxels.size()), got(total.voxels.begin(), total.voxels.end());
   for (std::size_t i = 0; i < sum.size(); ++i) sum[i] = 0.7 * m1.voxels[i] + 0.3 * m2.voxels[i];
   CHECK(stats::relative_l2(got, sum) < 1e-5);
-  std::ifstream side(dir.path("rel.json"));
-  std::stringstream s;
-  s << side.rdbuf();
-  const auto j = nlohmann::json::parse(s.str());
+  const auto j = nlohmann::json::parse(test::file_bytes(dir.path("rel.json")));
   REQUIRE(j["members"].size() == 2);
   const double y = 3.0 + 0.7 * j["members"][0]["prediction"].get<double>() + 0.3 * j["members"][1]["prediction"].get<double>();
   CHECK(j["prediction"].get<double>() == Approx(y).epsilon(1e-9));

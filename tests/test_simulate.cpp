@@ -6,8 +6,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "engine/simulate.h"
 #include "fixtures.h"
@@ -17,11 +15,6 @@
 using namespace mlens;
 
 namespace {
-
-std::string bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 double dice(const io::Volume& a, const io::Volume& b) {
   double both = 0, sum = 0;
@@ -51,11 +44,11 @@ TEST_CASE("a simulated cohort is byte-identical for a seed, whatever the number 
     if (!entry.is_regular_file()) continue;
     const std::string rel = std::filesystem::relative(entry.path(), dir.path("a")).string();
     INFO(rel);
-    CHECK(bytes(entry.path().string()) == bytes(dir.path("b/" + rel)));
+    CHECK(test::file_bytes(entry.path().string()) == test::file_bytes(dir.path("b/" + rel)));
   }
   o.seed = 6;
   engine::simulate_cohort(t, dir.path("c"), o);
-  CHECK(bytes(dir.path("a/sub-001/flair.nii.gz")) != bytes(dir.path("c/sub-001/flair.nii.gz")));
+  CHECK(test::file_bytes(dir.path("a/sub-001/flair.nii.gz")) != test::file_bytes(dir.path("c/sub-001/flair.nii.gz")));
   const io::Table table = io::read_csv(dir.path("a/cohort.csv"));
   CHECK(table.columns == std::vector<std::string>{"id", "flair", "age", "sex", "wml", "transform", "mask", "lesion_ml", "lesion_count"});
   for (double age : table.numbers("age")) CHECK((age >= 18 && age <= 82));

@@ -6,7 +6,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 
 #include "engine/model_loader.h"
@@ -23,11 +22,6 @@
 using namespace mlens;
 
 namespace {
-
-std::string text_of(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 // Six simulated subjects and a random MRInet on a 4 mm grid around the brain.
 struct Study {
@@ -77,7 +71,7 @@ std::map<std::string, std::string> files_of(const std::string& dir) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
     if (!e.is_regular_file() || name.rfind(".mlens", 0) == 0 || name.rfind("failures-shard-", 0) == 0) continue;
-    files[std::filesystem::relative(e.path(), dir).string()] = text_of(e.path().string());
+    files[std::filesystem::relative(e.path(), dir).string()] = test::file_bytes(e.path().string());
   }
   return files;
 }
@@ -101,7 +95,7 @@ TEST_CASE("the whole study runs on a simulated cohort and resumes", "[study]") {
                         "figures/wml_relevance.svg", "sub-001/relevance_mni.nii.gz"})
     CHECK(std::filesystem::exists(dir.path("out/") + f));
   CHECK(io::read_csv(dir.path("out/wml.csv")).rows.size() == 6);
-  const std::string html = text_of(first.report);
+  const std::string html = test::file_bytes(first.report);
   CHECK(html.find("<svg") != std::string::npos);
   std::size_t panels = 0;
   for (auto at = html.find("data:image/png;base64,"); at != std::string::npos; at = html.find("data:image/png;base64,", at + 1)) ++panels;
@@ -115,7 +109,7 @@ TEST_CASE("the whole study runs on a simulated cohort and resumes", "[study]") {
   CHECK(second.cohort.computed == 0);
   CHECK(second.cohort.skipped == 6);
   CHECK(second.overlay.skipped == 6);
-  CHECK(text_of(dir.path("out/stats.json")) == first.wml->json.dump(2) + "\n");
+  CHECK(test::file_bytes(dir.path("out/stats.json")) == first.wml->json.dump(2) + "\n");
 }
 
 TEST_CASE("a study in shards, merged, gives the bytes of one run; the merge lists what is missing", "[study]") {

@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,11 +47,7 @@ std::string field(const test::TempDir& dir, const std::string& name, int16_t dat
     components[c].voxels.assign(64, static_cast<float>(c + 1));
   }
   io::write_displacement_field(path, components);
-  std::string bytes;
-  {
-    std::ifstream in(path, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  std::string bytes = test::file_bytes(path);
   float offset = 0;
   std::memcpy(&offset, &bytes[kVoxOffset], sizeof offset);
   const std::size_t start = static_cast<std::size_t>(offset);

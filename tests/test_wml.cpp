@@ -7,7 +7,6 @@
 
 #include <cmath>
 #include <fstream>
-#include <sstream>
 
 #include "fixtures.h"
 #include "io/table.h"
@@ -126,10 +125,7 @@ TEST_CASE("mlens stats reproduces R on a study-style table", "[wml][cli]") {
   std::string out;
   REQUIRE(test::run(kMlens + " stats --table " + dir.path("wml.csv") + " --out " + dir.path("stats"), &out) == 0);
   CHECK_THAT(out, Catch::Contains("9 of 12 subjects") && Catch::Contains("t(8) = 2.73"));
-  std::ifstream in(dir.path("stats/stats.json"));
-  std::stringstream s;
-  s << in.rdbuf();
-  const auto j = nlohmann::json::parse(s.str());
+  const auto j = nlohmann::json::parse(test::file_bytes(dir.path("stats/stats.json")));
   CHECK(j["included"] == 9);
   const auto& t = j["paired_t_test"];
   CHECK(t["t"].get<double>() == Approx(2.7281971780131080).epsilon(1e-9));
