@@ -172,7 +172,7 @@ TEST_CASE("every subcommand's --help teaches with an example, and docs/cli.md ma
   }
 }
 
-TEST_CASE("the same inputs give the same bytes; thread counts change maps only at float rounding", "[cli]") {
+TEST_CASE("the same inputs give the same bytes, and thread counts change maps only at float rounding", "[cli]") {
   Setup s;
   const auto explain = [&](const std::string& out, int threads) {
     return test::run(kMlens + " explain --model " + s.model + " --input " + s.volume + " --out " + s.dir.path(out) +

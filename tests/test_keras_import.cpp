@@ -12,7 +12,6 @@
 #include "fixtures.h"
 #include <H5Cpp.h>
 
-#include "io/json.h"
 #include "io/keras_config.h"
 #include "lrp/explain.h"
 #include "lrp/reference.h"
@@ -445,18 +444,4 @@ TEST_CASE("malformed model_config fields are refused with the layer and the fiel
              Catch::Contains("max_pooling3d_1") && Catch::Contains("strides is -1"));
   CHECK_THAT(refused([](nlohmann::json& c) { c["config"]["layers"][7]["config"]["units"] = int64_t{1} << 40; }),
              Catch::Contains("dense_1") && Catch::Contains("units is 1099511627776"));
-}
-
-TEST_CASE("JSON nested deeper than 256 levels is refused while parsing; quoted values are cut", "[keras]") {
-  const auto nested = [](int levels) { return std::string(levels, '[') + std::string(levels, ']'); };
-  CHECK(io::parse_json(nested(io::kMaxJsonDepth), "\"a.json\"").is_array());
-  CHECK_THROWS_WITH(io::parse_json(nested(io::kMaxJsonDepth + 1), "\"a.json\""),
-                    Catch::StartsWith("\"a.json\": JSON nested more than 256 levels deep"));
-  CHECK_THROWS_WITH(io::parse_json(R"({"a": )" + nested(100000) + "}", "\"b.json\""), Catch::Contains("b.json"));
-  CHECK(io::parse_json(nested(100000), "", false).is_discarded());
-  CHECK_THROWS_AS(io::parse_json("[[1, 2]", "\"c.json\""), json::parse_error);  // malformed stays malformed
-  CHECK(io::parse_json(R"(["[[[[", "\"]]]]"])", "").size() == 2);  // brackets in strings do not count
-  CHECK(io::parse_json("{\"members\": [1, 2]", "", false).is_discarded());
-  CHECK(io::json_excerpt(json::array({1, 2})) == "[1,2]");
-  CHECK(io::json_excerpt(json(std::string(100, 'x'))) == "\"" + std::string(59, 'x') + "...");
 }

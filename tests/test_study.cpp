@@ -112,7 +112,7 @@ TEST_CASE("the whole study runs on a simulated cohort and resumes", "[study]") {
   CHECK(test::file_bytes(dir.path("out/stats.json")) == first.wml->json.dump(2) + "\n");
 }
 
-TEST_CASE("a study in shards, merged, gives the bytes of one run; the merge lists what is missing", "[study]") {
+TEST_CASE("a study in shards, merged, gives the bytes of one run, and the merge lists what is missing", "[study]") {
   Study study;
   const engine::PreprocessSpec preprocess = engine::preprocess_spec(study.spec);
   engine::run_study(study.cohort, study.model, preprocess, study.runtime, study.options("whole"), quiet, {});
