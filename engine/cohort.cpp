@@ -1,24 +1,16 @@
 #include "engine/cohort.h"
 
-#ifdef __linux__
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
-
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
-#include <thread>
 
-#include "engine/bounded_queue.h"
+#include "engine/batch_pipeline.h"
 #include "engine/subject.h"
+#include "engine/transfers.h"
 #include "io/atomic_file.h"
 #include "io/output_dir.h"
 #include "io/table.h"
@@ -45,15 +37,16 @@ const models::Sequential* multi_output_network(const models::Ensemble& model) {
   return m.size() == 1 && m[0].network && m[0].network->output_count() > 1 ? m[0].network.get() : nullptr;
 }
 
-// A subject on its way through the pipeline: read and prepared by a reader, computed on the device,
-// written by a writer. `error` set at any stage sends it straight to the failures.
+// A subject on its way through the pipeline: read, prepared and sent to the device by a reader, computed
+// on the device, received and written by a writer. `error` set at any stage sends it straight to the failures.
 struct Work {
   std::size_t index = 0;  // in the run's list of subjects
   const io::Subject* subject = nullptr;
   bool skipped = false;   // completed by an earlier run
   std::string error;
-  std::optional<Prepared> prepared;          // the first channel (the only one of a one-channel model)
-  std::vector<io::Volume> other_channels;     // a multi-channel model's further model inputs
+  std::optional<Prepared> prepared;  // the first channel (the only one of a one-channel model); its grid, not its voxels
+  Transfer input;                    // the model input's channels, [1, 1, D, H, W] float32 each, on their way to the device
+  Transfer maps;                     // with explain: the maps, on their way to host memory (the explanation holds them)
   double prediction = 0;  // the brain-age; for a model with several outputs, the explained neuron's value
   json members = json::array();
   std::vector<double> outputs;  // a model with several outputs: all of them
@@ -65,55 +58,43 @@ json neuron_json(const Work& w, const CohortOptions& o) {
   return {{"selection", o.composite.neuron.describe()}, {"index", w.neuron}, {"value", w.prediction}};
 }
 
-// Readers and writers run at a lower CPU priority (nice +10, Linux: per thread), so they fill the cycles
-// the device leaves idle instead of taking cycles from it; they still progress when it is busy.
-void lower_thread_priority() {
-#ifdef __linux__
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
-#endif
-}
-
-// A multi-channel model's subject is a 4D NIfTI of one volume per channel in the model's grid (such a
-// model comes alone, with --model, whose preprocessing keeps the volume as it is).
-void read_subject(Work& w, const PreprocessSpec& preprocess, int64_t channels) {
+// Reads and prepares the subject and starts copying its model input to the device. A multi-channel model's
+// subject is a 4D NIfTI of one volume per channel in the model's grid (such a model comes alone, with
+// --model, whose preprocessing keeps the volume as it is).
+void read_subject(Work& w, const PreprocessSpec& preprocess, const models::Int3& input_shape, int64_t channels,
+                  const Transfers& transfers) {
   const io::Subject& s = *w.subject;
+  std::vector<at::Tensor> inputs;
   if (channels == 1) {
     w.prepared = prepare(io::read_volume(s.flair), preprocess, nullptr, s.flair);
-    return;
+    inputs.push_back(host_input(w.prepared->model_input, input_shape, transfers, s.flair));
+  } else {
+    std::vector<io::Volume> volumes = io::read_volumes(s.flair);
+    if (static_cast<int64_t>(volumes.size()) != channels)
+      throw std::runtime_error("\"" + s.flair + "\": " + std::to_string(volumes.size()) + " volume(s), but the model takes " +
+                               std::to_string(channels) + " channels: give a 4D NIfTI of one volume per channel");
+    for (std::size_t c = 0; c < volumes.size(); ++c) {
+      Prepared p = prepare(std::move(volumes[c]), preprocess, nullptr, s.flair);
+      inputs.push_back(host_input(p.model_input, input_shape, transfers, s.flair));
+      if (c == 0) w.prepared = std::move(p);
+    }
   }
-  std::vector<io::Volume> volumes = io::read_volumes(s.flair);
-  if (static_cast<int64_t>(volumes.size()) != channels)
-    throw std::runtime_error("\"" + s.flair + "\": " + std::to_string(volumes.size()) + " volume(s), but the model takes " +
-                             std::to_string(channels) + " channels: give a 4D NIfTI of one volume per channel");
-  for (std::size_t c = 0; c < volumes.size(); ++c) {
-    Prepared p = prepare(std::move(volumes[c]), preprocess, nullptr, s.flair);
-    if (c == 0)
-      w.prepared = std::move(p);
-    else
-      w.other_channels.push_back(std::move(p.model_input));
-  }
+  w.prepared->model_input.voxels = std::vector<float>();  // the writer needs only the grid
+  w.input = transfers.to_device(inputs);
 }
 
 void check_finite(double prediction) {
   if (!std::isfinite(prediction)) throw std::runtime_error("the prediction is not finite (" + std::to_string(prediction) + ")");
 }
 
-// The model inputs of a batch's subjects, [N, 1, D, H, W]; a subject whose volume does not fit gets its error
-// and is left out of `ready`.
-at::Tensor batch_input(std::vector<Work*>& batch, const models::Ensemble& model, const Runtime& runtime,
-                       std::vector<Work*>& ready) {
+// The model inputs of a batch's subjects, [N, C, D, H, W] in the runtime's dtype, once their copies are done.
+at::Tensor batch_input(const std::vector<Work*>& batch, const Runtime& runtime) {
   std::vector<at::Tensor> inputs;
   for (Work* w : batch) {
-    try {
-      std::vector<at::Tensor> channels{to_input(w->prepared->model_input, model.input_shape(), runtime, w->subject->flair)};
-      for (const io::Volume& c : w->other_channels) channels.push_back(to_input(c, model.input_shape(), runtime, w->subject->flair));
-      inputs.push_back(channels.size() == 1 ? channels[0] : at::cat(channels, 1));  // no copy of a one-channel volume
-      ready.push_back(w);
-    } catch (const std::exception& e) {
-      w->error = e.what();
-    }
+    const std::vector<at::Tensor>& channels = w->input.on_device();
+    inputs.push_back(channels.size() == 1 ? channels[0] : at::cat(channels, 1));
   }
-  return inputs.empty() ? at::Tensor() : at::cat(inputs);
+  return (inputs.size() == 1 ? inputs[0] : at::cat(inputs)).to(runtime.dtype);
 }
 
 void record_prediction(Work& w, double prediction) {
@@ -127,10 +108,8 @@ void record_prediction(Work& w, double prediction) {
 }
 
 // Predictions for a batch of prepared subjects in one forward pass.
-void predict_batch(std::vector<Work*>& batch, const models::Ensemble& model, const Runtime& runtime) {
-  std::vector<Work*> ready;
-  const at::Tensor x = batch_input(batch, model, runtime, ready);
-  if (ready.empty()) return;
+void predict_batch(const std::vector<Work*>& ready, const models::Ensemble& model, const Runtime& runtime) {
+  const at::Tensor x = batch_input(ready, runtime);
   if (const models::Sequential* net = multi_output_network(model)) {
     const at::Tensor y = net->forward(x).reshape({x.size(0), -1});
     for (std::size_t q = 0; q < ready.size(); ++q) {
@@ -151,19 +130,21 @@ void predict_batch(std::vector<Work*>& batch, const models::Ensemble& model, con
 
 // Explanations for a batch of prepared subjects in one LRP pass (--batch N): each subject's map, prediction
 // and conservation account are its own (lrp::sample), equal to what a batch of one gives to float rounding.
-void explain_batch(std::vector<Work*>& batch, const models::Ensemble& model, const Runtime& runtime, const CohortOptions& o) {
-  std::vector<Work*> ready;
-  const at::Tensor x = batch_input(batch, model, runtime, ready);
-  if (ready.empty()) return;
+// The maps leave for host memory at once; the device goes on with the next batch while they travel.
+void explain_batch(const std::vector<Work*>& ready, const models::Ensemble& model, const Runtime& runtime,
+                   const Transfers& transfers, const CohortOptions& o) {
+  const at::Tensor x = batch_input(ready, runtime);
   lrp::EnsembleExplanation all = lrp::explain(model, x, o.composite, o.members);
   for (std::size_t q = 0; q < ready.size(); ++q) {
     Work& w = *ready[q];
     lrp::EnsembleExplanation e = ready.size() == 1 ? std::move(all) : lrp::sample(all, static_cast<int64_t>(q));
-    e.relevance = e.relevance.to(at::kCPU);
-    for (auto& m : e.members) {
+    // The maps (relevance, then each member's when kept) leave for host memory; the explanation keeps the rest.
+    std::vector<at::Tensor> maps{std::exchange(e.relevance, at::Tensor())};
+    for (auto& m : e.members)
+      if (m.relevance.defined()) maps.push_back(std::exchange(m.relevance, at::Tensor()));
+    w.maps = transfers.to_host(maps);
+    for (const auto& m : e.members)
       w.members.push_back({{"name", m.name}, {"coefficient", m.coefficient}, {"prediction", m.prediction[0].item<double>()}});
-      if (m.relevance.defined()) m.relevance = m.relevance.to(at::kCPU);
-    }
     if (multi_output_network(model)) {
       w.outputs = doubles(e.members.at(0).outputs[0]);
       w.neuron = e.members.at(0).neuron[0].item<int64_t>();
@@ -174,13 +155,14 @@ void explain_batch(std::vector<Work*>& batch, const models::Ensemble& model, con
 }
 
 // Maps back to the subject's grid (and MNI), files, and prediction.json last: it marks completion.
-void write_subject(const Work& w, const PreprocessSpec& preprocess, const CohortOptions& o, const io::Volume* mni) {
+void write_subject(Work& w, const PreprocessSpec& preprocess, const CohortOptions& o, const io::Volume* mni) {
   const io::Subject& s = *w.subject;
   const Prepared& prepared = *w.prepared;
   const std::string dir = subject_dir(o, s.id);
   fs::create_directories(dir);
   if (o.explain) {
     const lrp::EnsembleExplanation& e = w.explanation;
+    const std::vector<at::Tensor>& maps = w.maps.on_host();  // relevance, then each member's when kept
     // A map [1, C, D, H, W] in the subject's grid, one volume per channel (a 4D NIfTI when C > 1).
     const auto subject_maps = [&](const at::Tensor& map, auto value) {
       auto out = to_volumes<decltype(value)>(map, prepared.model_input);
@@ -199,14 +181,14 @@ void write_subject(const Work& w, const PreprocessSpec& preprocess, const Cohort
         throw std::runtime_error("no transform to the template for \"" + s.id + "\" (the cohort's transform column is empty)");
       const io::TransformChain transforms = io::TransformChain::read(s.transforms);
       std::vector<io::Volume> warped;
-      for (const io::Volume& c : subject_maps(e.relevance, float{})) warped.push_back(io::warp(c, *mni, transforms, io::Interpolation::Linear));
+      for (const io::Volume& c : subject_maps(maps[0], float{})) warped.push_back(io::warp(c, *mni, transforms, io::Interpolation::Linear));
       io::write_volumes(dir + "/relevance_mni.nii.gz", warped);
     }
-    write_map(dir + "/relevance.nii.gz", e.relevance);
+    write_map(dir + "/relevance.nii.gz", maps[0]);
     json accounts = json::array();
     for (std::size_t k = 0; k < e.members.size(); ++k) {
       const auto& m = e.members[k];
-      if (o.members) write_map(dir + "/relevance_member-" + std::to_string(k + 1) + ".nii.gz", m.relevance);
+      if (o.members) write_map(dir + "/relevance_member-" + std::to_string(k + 1) + ".nii.gz", maps.at(k + 1));
       json rows = json::array();
       for (const auto& a : m.accounts.at(0))
         rows.push_back({{"layer", a.layer}, {"rule", a.rule}, {"relevance_out", a.relevance_out},
@@ -215,7 +197,7 @@ void write_subject(const Work& w, const PreprocessSpec& preprocess, const Cohort
     }
     json sidecar{{"id", s.id}, {"input", s.flair}, {"prediction", w.prediction}};
     if (!w.outputs.empty()) sidecar["neuron"] = neuron_json(w, o);
-    sidecar.update(json{{"relevance_sum", e.relevance.sum().item<double>()}, {"rule", to_json(o.composite)}, {"conservation", accounts}});
+    sidecar.update(json{{"relevance_sum", maps[0].sum().item<double>()}, {"rule", to_json(o.composite)}, {"conservation", accounts}});
     io::write_text_atomically(dir + "/relevance.json", sidecar.dump(2) + "\n");
   }
   json prediction{{"id", s.id}, {"input", s.flair}, {"age", number_or_null(s.age)}};
@@ -287,18 +269,23 @@ void check_batch_fits(const models::Ensemble& model, const Runtime& runtime, con
   const int64_t device = runtime.available_memory();
   const int64_t available = o.memory_limit > 0 && (device <= 0 || o.memory_limit < device) ? o.memory_limit : device;
   if (available <= 0) return;  // unknown: LibTorch's own out-of-memory error names the batch's subjects
-  const double per_subject = static_cast<double>(lrp::explanation_bytes(model, o.composite, runtime.options(), o.members));
-  if (per_subject * batch <= static_cast<double>(available)) return;
+  // The pipeline stages inputs on the device as they are read: up to 2·batch wait between the readers and
+  // the device, and each reader may hold one more (float32, as uploaded).
+  const models::Int3 grid = model.input_shape();
+  const double input = 4.0 * static_cast<double>(model.input_channels()) * static_cast<double>(grid[0] * grid[1] * grid[2]);
+  const double per_subject = static_cast<double>(lrp::explanation_bytes(model, o.composite, runtime.options(), o.members)) + 2 * input;
+  const double held_by_readers = std::max(1, o.readers) * input;
+  if (per_subject * batch + held_by_readers <= static_cast<double>(available)) return;
   const auto gib = [](double bytes) {
     std::ostringstream s;
     s.precision(3);
     s << bytes / (1024.0 * 1024.0 * 1024.0) << " GiB";
     return s.str();
   };
-  const int fits = static_cast<int>(static_cast<double>(available) / per_subject);
+  const int fits = static_cast<int>((static_cast<double>(available) - held_by_readers) / per_subject);
   throw std::invalid_argument("--batch " + std::to_string(batch) + ": explaining " + std::to_string(batch) +
-                              " subjects at once needs about " + gib(per_subject * batch) + " on " + runtime.device_name() +
-                              " (" + gib(per_subject) + " each), but " + gib(static_cast<double>(available)) +
+                              " subjects at once needs about " + gib(per_subject * batch + held_by_readers) + " on " +
+                              runtime.device_name() + " (" + gib(per_subject) + " each, with the inputs waiting their turn), but " + gib(static_cast<double>(available)) +
                               (available == device ? " are available" : " are allowed (--memory)") + "; use --batch " + std::to_string(std::max(fits, 1)) +
                               (fits < 1 ? " (even one subject may not fit)" : ""));
 }
@@ -332,12 +319,8 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
   if (!o.mni_reference.empty()) mni = io::read_volume(o.mni_reference);
   const auto start = std::chrono::steady_clock::now();
 
-  // readers ─(loaded, ≤ 2·batch)─▶ device (this thread) ─(computed, ≤ 2·batch)─▶ writers
-  BoundedQueue<std::unique_ptr<Work>> loaded(2 * batch), computed(2 * batch);
-  std::atomic<std::size_t> next{0};
   std::mutex done_mutex;  // summary, failures, progress
   std::size_t finished = 0;
-  double waiting = 0;     // seconds the device waited for input
   const auto finish = [&](const Work& w) {
     std::lock_guard<std::mutex> lock(done_mutex);
     CohortProgress step{++finished, todo.size(), w.subject->id, "done"};
@@ -357,95 +340,50 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
     progress(step);
   };
 
-  const auto reader = [&] {
-    lower_thread_priority();
-    for (std::size_t k; (k = next++) < todo.size();) {
-      auto w = std::make_unique<Work>();
-      w->index = k;
-      w->subject = &todo[k];
+  const Transfers transfers(runtime.device);
+  BatchPipeline<Work> pipeline;
+  pipeline.batch = batch;
+  pipeline.readers = o.readers;
+  pipeline.writers = o.writers;
+  pipeline.read = [&](std::size_t k) {
+    auto w = std::make_unique<Work>();
+    w->index = k;
+    w->subject = &todo[k];
+    try {
       w->skipped = !o.force && subject_completed(o, w->subject->id);
-      if (!w->skipped) {
-        try {
-          read_subject(*w, preprocess, channels);
-        } catch (const std::exception& e) {
-          w->error = e.what();
-        }
-      }
-      if (!loaded.push(std::move(w))) return;  // the device gave up
+      if (!w->skipped) read_subject(*w, preprocess, model.input_shape(), channels, transfers);
+    } catch (const std::exception& e) {
+      w->error = e.what();
     }
+    return w;
   };
-  const auto writer = [&] {
-    lower_thread_priority();
-    while (auto w = computed.pop()) {
-      if (!(*w)->skipped && (*w)->error.empty()) {
-        try {
-          write_subject(**w, preprocess, o, mni ? &*mni : nullptr);
-        } catch (const std::exception& e) {
-          (*w)->error = e.what();
-        }
+  pipeline.compute = [&](std::vector<std::unique_ptr<Work>>& items) {
+    std::vector<Work*> ready;
+    for (auto& w : items)
+      if (!w->skipped && w->error.empty()) ready.push_back(w.get());
+    if (!ready.empty()) {
+      try {
+        if (o.explain)
+          explain_batch(ready, model, runtime, transfers, o);
+        else
+          predict_batch(ready, model, runtime);
+      } catch (const std::exception& e) {
+        for (Work* w : ready) w->error = e.what();
       }
-      finish(**w);
     }
+    for (auto& w : items) w->input = Transfer();  // the device's copy of the input is no longer needed
   };
-  std::vector<std::thread> readers, writers;
-  for (int r = 0; r < std::max(1, o.readers); ++r) readers.emplace_back(reader);
-  for (int r = 0; r < std::max(1, o.writers); ++r) writers.emplace_back(writer);
-  std::thread closer([&] {
-    for (auto& t : readers) t.join();
-    loaded.close();
-  });
-
-  // The device: batch b holds the subjects at positions [b·batch, (b+1)·batch) of the run's list, whatever
-  // order the readers deliver them in. A batch's maps can differ from single ones in the last bits (a
-  // primitive may take another path for another batch), so fixed batches keep the bytes reproducible.
-  try {
-    std::map<std::size_t, std::unique_ptr<Work>> arrived;
-    for (std::size_t start = 0; start < todo.size();) {
-      const std::size_t end = std::min(todo.size(), start + static_cast<std::size_t>(batch));
-      // Every subject before `start` has left `arrived`: the batch is complete when it holds end − start keys below `end`.
-      while (static_cast<std::size_t>(std::distance(arrived.begin(), arrived.lower_bound(end))) < end - start) {
-        const auto wait_start = std::chrono::steady_clock::now();
-        auto w = loaded.pop();
-        waiting += std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
-        if (!w) throw std::logic_error("the cohort's readers stopped before delivering every subject");
-        const std::size_t index = (*w)->index;
-        arrived.emplace(index, std::move(*w));
-      }
-      std::vector<std::unique_ptr<Work>> items;
-      for (std::size_t k = start; k < end; ++k) {
-        items.push_back(std::move(arrived.at(k)));
-        arrived.erase(k);
-      }
-      start = end;
-      std::vector<Work*> ready;
-      for (auto& w : items)
-        if (!w->skipped && w->error.empty()) ready.push_back(w.get());
-      if (!ready.empty()) {
-        try {
-          if (o.explain)
-            explain_batch(ready, model, runtime, o);
-          else
-            predict_batch(ready, model, runtime);
-        } catch (const std::exception& e) {
-          for (Work* w : ready) w->error = e.what();
-        }
-      }
-      for (auto& w : items) {
-        if (w->prepared) w->prepared->model_input.voxels = std::vector<float>();  // the writer needs only the grid
-        w->other_channels.clear();
-        computed.push(std::move(w));
+  pipeline.write = [&](std::unique_ptr<Work> w) {
+    if (!w->skipped && w->error.empty()) {
+      try {
+        write_subject(*w, preprocess, o, mni ? &*mni : nullptr);
+      } catch (const std::exception& e) {
+        w->error = e.what();
       }
     }
-  } catch (...) {
-    loaded.close();
-    computed.close();
-    closer.join();
-    for (auto& t : writers) t.join();
-    throw;
-  }
-  closer.join();
-  computed.close();
-  for (auto& t : writers) t.join();
+    finish(*w);
+  };
+  const double waiting = pipeline.run(todo.size());
   summary.device_wait_seconds = waiting;
 
   const std::string failures_file = o.out_dir + (o.shard_tag.empty() ? "/failures.csv" : "/failures-" + o.shard_tag + ".csv");

@@ -48,9 +48,10 @@ struct CohortOptions {
   std::string shard_tag;  // "" or "shard-2-of-3"
   bool cohort_tables = true;  // end with the cohort-wide files; false: per-subject outputs only (a shard of `mlens run`)
   std::string mni_reference;  // with explain: also warp each map onto this grid with the subject's transforms
-  // The pipeline: reader threads decode and preprocess while the device computes; writer threads map
-  // results back, warp and write. At most 2·batch subjects wait between two stages, so memory does not
-  // grow with the cohort. The device runs `batch` subjects per pass (predictions and LRP): the subjects at
+  // The pipeline (engine/batch_pipeline.h): reader threads decode, preprocess and start the copy to the
+  // device while it computes; writer threads receive the maps, map them back, warp and write (the copies:
+  // engine/transfers.h). At most 2·batch subjects wait between two stages, so memory does not grow with
+  // the cohort. The device runs `batch` subjects per pass (predictions and LRP): the subjects at
   // positions [b·batch, (b+1)·batch) of the run form batch b, so the bytes do not depend on the readers' pace.
   int batch = 1, readers = 1, writers = 1;
   int64_t memory_limit = 0;  // bytes a batch of explanations may use on the device; 0: what it has available

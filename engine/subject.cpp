@@ -1,5 +1,6 @@
 #include "engine/subject.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -31,8 +32,9 @@ nlohmann::json outputs_json(const at::Tensor& outputs, bool softmax_removed) {
   return j;
 }
 
-at::Tensor to_input(const io::Volume& v, const models::Int3& input_shape, const Runtime& runtime,
-                    const std::string& source) {
+namespace {
+
+void check_input(const io::Volume& v, const models::Int3& input_shape, const std::string& source) {
   if (v.shape != input_shape)
     throw std::invalid_argument("\"" + source + "\": volume of size " + std::to_string(v.shape[0]) + "x" +
                                 std::to_string(v.shape[1]) + "x" + std::to_string(v.shape[2]) +
@@ -43,10 +45,25 @@ at::Tensor to_input(const io::Volume& v, const models::Int3& input_shape, const 
     if (!std::isfinite(v.voxels[i]))
       throw std::invalid_argument("\"" + source + "\": voxel " + std::to_string(i) + " is " +
                                   (std::isnan(v.voxels[i]) ? "NaN" : "Inf"));
+}
+
+}  // namespace
+
+at::Tensor to_input(const io::Volume& v, const models::Int3& input_shape, const Runtime& runtime,
+                    const std::string& source) {
+  check_input(v, input_shape, source);
   // from_blob does not copy: clone before the volume can go away, then move to the device.
   const at::Tensor cpu = at::from_blob(const_cast<float*>(v.voxels.data()), {1, 1, v.shape[0], v.shape[1], v.shape[2]},
                                        at::TensorOptions().dtype(at::kFloat));
   return cpu.to(runtime.device, runtime.dtype, /*non_blocking=*/false, /*copy=*/true);
+}
+
+at::Tensor host_input(const io::Volume& v, const models::Int3& input_shape, const Transfers& transfers,
+                      const std::string& source) {
+  check_input(v, input_shape, source);
+  at::Tensor host = transfers.host_tensor({1, 1, v.shape[0], v.shape[1], v.shape[2]}, at::kFloat);
+  std::copy(v.voxels.begin(), v.voxels.end(), host.data_ptr<float>());
+  return host;
 }
 
 at::Tensor array_input(const io::NpyArray& a, const models::Sequential& net, const Runtime& runtime,

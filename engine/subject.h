@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/runtime.h"
+#include "engine/transfers.h"
 #include "io/npy.h"
 #include "io/volume.h"
 #include "lrp/ensemble.h"
@@ -26,6 +27,10 @@ nlohmann::json outputs_json(const at::Tensor& outputs, bool softmax_removed);
 // not the model's input shape (naming both) or when it holds NaN/Inf.
 at::Tensor to_input(const io::Volume& volume, const models::Int3& input_shape, const Runtime& runtime,
                     const std::string& source);
+// The same checks, and the volume as a float32 [1, 1, D, H, W] tensor in host memory that a copy to the
+// device starts from directly (Transfers::host_tensor); the device converts it to the runtime's dtype.
+at::Tensor host_input(const io::Volume& volume, const models::Int3& input_shape, const Transfers& transfers,
+                      const std::string& source);
 
 // A .npy array as `net`'s input [1, C, D, H, W] on the runtime's device and dtype. The array holds one
 // sample as Keras takes it (net.keras_input_shape(): channels-last, (D, H, W, C) or (H, W, C)), with or

@@ -3,7 +3,11 @@
 //
 //   1. the small test networks (tests/networks.h) for every composite × bias convention × tie mode, on
 //      the device in float64 and float32, against the naive float64 reference (lrp/reference.h);
-//   2. a full-size MRInet preset-A map of the phantom on the device in float32 and float64 against the
+//   2. transfers (engine/transfers.h) under load: 3 reader threads upload through the cohort's pipeline
+//      (engine/batch_pipeline.h) while the device computes batches and allocates large temporaries, and
+//      2 writer threads receive the results: every result the bytes the CPU computes, inputs in pinned
+//      memory on a GPU;
+//   3. a full-size MRInet preset-A map of the phantom on the device in float32 and float64 against the
 //      CPU float64 map of the fast path (the naive reference is far too slow at 198³), and the float32
 //      map twice: the same bytes on the CPU, the voxels that differ reported on CUDA.
 //
@@ -15,6 +19,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -24,8 +29,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/batch_pipeline.h"
 #include "engine/phantom.h"
 #include "engine/runtime.h"
+#include "engine/transfers.h"
 #include "lrp/explain.h"
 #include "lrp/reference.h"
 #include "models/mrinet.h"
@@ -79,6 +86,63 @@ std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) out += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
   return out + "\"";
+}
+
+// Items through the cohort's pipeline with engine::Transfers: uploaded by readers, computed in batches on
+// `device` (with large temporaries, so that its allocator reuses memory while copies run on their own
+// stream), received by writers. A copy that overlapped the wrong work shows as a result that is not the
+// exact one (x·2 + 1 of small integers is exact in float32).
+struct TransferCheck {
+  int items = 0;
+  int64_t differing = 0;
+  bool pinned = false;
+  bool passed(const at::Device& device) const { return differing == 0 && (device.is_cpu() || pinned); }
+};
+
+TransferCheck check_transfers(const at::Device& device) {
+  struct Staged {
+    std::size_t index = 0;
+    engine::Transfer input, result;
+  };
+  const engine::Transfers transfers(device);
+  const auto values = [](std::size_t k) {
+    return at::arange(32 * 32 * 32, at::kFloat).add(static_cast<double>(k)).fmod(977).reshape({1, 1, 32, 32, 32});
+  };
+  TransferCheck check;
+  check.items = 96;
+  std::atomic<int64_t> differing{0};
+  std::atomic<bool> pinned{true};
+  engine::BatchPipeline<Staged> pipeline;
+  pipeline.batch = 4;
+  pipeline.readers = 3;
+  pipeline.writers = 2;
+  pipeline.read = [&](std::size_t k) {
+    auto s = std::make_unique<Staged>();
+    s->index = k;
+    at::Tensor host = transfers.host_tensor({1, 1, 32, 32, 32}, at::kFloat);
+    if (!host.is_pinned()) pinned = false;
+    host.copy_(values(k));
+    s->input = transfers.to_device({host});
+    return s;
+  };
+  pipeline.compute = [&](std::vector<std::unique_ptr<Staged>>& batch) {
+    std::vector<at::Tensor> inputs;
+    for (auto& s : batch) inputs.push_back(s->input.on_device()[0]);
+    const at::Tensor x = at::cat(inputs);
+    for (int r = 0; r < 4; ++r) at::rand({1 << 22}, x.options()).sum();  // allocate and free on the computing stream
+    const at::Tensor y = x * 2 + 1;
+    for (std::size_t q = 0; q < batch.size(); ++q) {
+      batch[q]->result = transfers.to_host({y[static_cast<int64_t>(q)]});
+      batch[q]->input = engine::Transfer();
+    }
+  };
+  pipeline.write = [&](std::unique_ptr<Staged> s) {
+    if (!at::equal(s->result.on_host()[0], values(s->index)[0] * 2 + 1)) ++differing;
+  };
+  pipeline.run(static_cast<std::size_t>(check.items));
+  check.differing = differing;
+  check.pinned = pinned;
+  return check;
 }
 
 }  // namespace
@@ -178,6 +242,7 @@ int main(int argc, char** argv) {
       largest = std::max(largest, std::abs(map32[i] - again[i]));
     }
   const bool repeat_ok = !device.is_cpu() || differing == 0;
+  const TransferCheck transfer = check_transfers(device);
 
   std::ostringstream json;
   json << "{\"device\": " << json_string(runtime.device_name()) << ", \"groups\": [";
@@ -195,7 +260,13 @@ int main(int argc, char** argv) {
   std::printf("%-40s %6d %lld of %zu voxels differ, by at most %.3g%s\n", (full + ", float32 twice").c_str(), 1,
               static_cast<long long>(differing), map32.size(), largest,
               device.is_cpu() ? (repeat_ok ? "" : "  FAILED (the CPU promises the same bytes)") : " (reported, not enforced)");
-  json << "], \"run_to_run\": {\"differing_voxels\": " << differing << ", \"voxels\": " << map32.size()
+  std::printf("%-40s %6d %lld differ, host memory %s%s\n", "transfers through the pipeline", transfer.items,
+              static_cast<long long>(transfer.differing), transfer.pinned ? "pinned" : "pageable",
+              transfer.passed(device) ? "" : "  FAILED");
+  ok = ok && transfer.passed(device);
+  json << "], \"transfers\": {\"items\": " << transfer.items << ", \"differing\": " << transfer.differing
+       << ", \"pinned\": " << (transfer.pinned ? "true" : "false") << ", \"passed\": " << (transfer.passed(device) ? "true" : "false") << "}";
+  json << ", \"run_to_run\": {\"differing_voxels\": " << differing << ", \"voxels\": " << map32.size()
        << ", \"largest_difference\": " << (std::isfinite(largest) ? largest : -1) << ", \"enforced\": " << (device.is_cpu() ? "true" : "false")
        << ", \"passed\": " << (repeat_ok ? "true" : "false") << "}";
   ok = ok && repeat_ok;

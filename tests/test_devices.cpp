@@ -1,10 +1,11 @@
-// Device-agnostic code paths on the CPU: float32 vs float64 and the Runtime's parsing. The CUDA
-// comparison lives in test_cuda.cpp (label gpu).
+// Device-agnostic code paths on the CPU: float32 vs float64, the Runtime's parsing, transfers. The CUDA
+// comparison is the device check (tests/device_check.cpp, CTest label gpu).
 #include "testing.h"
 
 #include <ATen/Parallel.h>
 
 #include "engine/runtime.h"
+#include "engine/transfers.h"
 #include "fixtures.h"
 #include "lrp/explain.h"
 
@@ -50,4 +51,23 @@ TEST_CASE("float32 and float64 explanations agree", "[engine]") {
   const auto e32 = lrp::explain(model.net.to(at::kCPU, at::kFloat), x.to(at::kFloat), c);
   const double err = ((e32.relevance.to(at::kDouble) - e64.relevance).norm() / e64.relevance.norm()).item<double>();
   CHECK(err < 1e-4);
+}
+
+// On the CPU a transfer is no copy and nothing to wait for; the GPU's copy stream and pinned memory are
+// checked by the device check (tests/device_check.cpp, "transfers"), under the same calls.
+TEST_CASE("transfers on the CPU hand over the same tensors", "[engine]") {
+  const engine::Transfers transfers(at::kCPU);
+  at::Tensor host = transfers.host_tensor({2, 3}, at::kFloat);
+  CHECK(host.device().is_cpu());
+  CHECK_FALSE(host.is_pinned());
+  host.copy_(at::arange(6, at::kFloat).reshape({2, 3}));
+  engine::Transfer up = transfers.to_device({host});
+  REQUIRE(up.on_device().size() == 1);
+  CHECK(up.on_device()[0].data_ptr() == host.data_ptr());
+  const at::Tensor y = up.on_device()[0] * 2;
+  engine::Transfer down = transfers.to_host({y, host});
+  REQUIRE(down.on_host().size() == 2);
+  CHECK(down.on_host()[0].data_ptr() == y.data_ptr());
+  CHECK(at::equal(down.on_host()[0], at::arange(0, 12, 2, at::kFloat).reshape({2, 3})));
+  CHECK(engine::Transfer().on_host().empty());
 }

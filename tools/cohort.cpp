@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <cstdio>
 #include <iostream>
 #include <optional>
 
@@ -149,8 +150,11 @@ int run_cohort(const po::variables_map& vm, const engine::Runtime& runtime, cons
   const io::OutputDirLock lock(o.out_dir, o.shard_tag);
   const engine::CohortSummary s = engine::run_cohort(cohort, todo, loaded.model, loaded.preprocess, runtime, o, log,
                                                        progress_display(shard ? shard->label : ""));
+  char waited[32];
+  std::snprintf(waited, sizeof waited, "%.1f", s.device_wait_seconds);
   std::cout << s.computed << " computed, " << s.skipped << " skipped (done earlier), " << s.failed << " failed; "
-            << s.completed << " of " << s.cohort << " subjects complete in " << o.out_dir << "/predictions.csv\n";
+            << s.completed << " of " << s.cohort << " subjects complete in " << o.out_dir << "/predictions.csv; the device "
+            << "waited " << waited << " s for input\n";
   return s.failed ? kExitSomeFailed : kExitOk;
 }
 
