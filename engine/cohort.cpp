@@ -93,6 +93,7 @@ at::Tensor batch_input(const std::vector<Work*>& batch, const Runtime& runtime) 
   for (Work* w : batch) {
     const std::vector<at::Tensor>& channels = w->input.on_device();
     inputs.push_back(channels.size() == 1 ? channels[0] : at::cat(channels, 1));
+    w->input = Transfer();  // a copy of it is the batch's now (or, for one subject of one channel, it is the batch)
   }
   return (inputs.size() == 1 ? inputs[0] : at::cat(inputs)).to(runtime.dtype);
 }
@@ -269,23 +270,27 @@ void check_batch_fits(const models::Ensemble& model, const Runtime& runtime, con
   const int64_t device = runtime.available_memory();
   const int64_t available = o.memory_limit > 0 && (device <= 0 || o.memory_limit < device) ? o.memory_limit : device;
   if (available <= 0) return;  // unknown: LibTorch's own out-of-memory error names the batch's subjects
-  // The pipeline stages inputs on the device as they are read: up to 2·batch wait between the readers and
-  // the device, and each reader may hold one more (float32, as uploaded).
+  // Besides the explanation, per subject of a batch: the inputs read ahead, on the device as they are read
+  // (the pipeline reads at most two batches ahead; float32, as uploaded), and the previous batch's maps,
+  // which may still be on their way to host memory.
   const models::Int3 grid = model.input_shape();
-  const double input = 4.0 * static_cast<double>(model.input_channels()) * static_cast<double>(grid[0] * grid[1] * grid[2]);
-  const double per_subject = static_cast<double>(lrp::explanation_bytes(model, o.composite, runtime.options(), o.members)) + 2 * input;
-  const double held_by_readers = std::max(1, o.readers) * input;
-  if (per_subject * batch + held_by_readers <= static_cast<double>(available)) return;
+  const double cells = static_cast<double>(grid[0] * grid[1] * grid[2]);
+  const double channels = static_cast<double>(model.input_channels());
+  const double inputs_ahead = 2 * 4.0 * channels * cells;
+  const double maps = static_cast<double>(at::elementSize(runtime.dtype)) * cells * channels *
+                      static_cast<double>(1 + (o.members ? model.members.size() : 0));
+  const double per_subject = static_cast<double>(lrp::explanation_bytes(model, o.composite, runtime.options(), o.members)) + inputs_ahead + maps;
+  if (per_subject * batch <= static_cast<double>(available)) return;
   const auto gib = [](double bytes) {
     std::ostringstream s;
     s.precision(3);
     s << bytes / (1024.0 * 1024.0 * 1024.0) << " GiB";
     return s.str();
   };
-  const int fits = static_cast<int>((static_cast<double>(available) - held_by_readers) / per_subject);
+  const int fits = static_cast<int>(static_cast<double>(available) / per_subject);
   throw std::invalid_argument("--batch " + std::to_string(batch) + ": explaining " + std::to_string(batch) +
-                              " subjects at once needs about " + gib(per_subject * batch + held_by_readers) + " on " +
-                              runtime.device_name() + " (" + gib(per_subject) + " each, with the inputs waiting their turn), but " + gib(static_cast<double>(available)) +
+                              " subjects at once needs about " + gib(per_subject * batch) + " on " + runtime.device_name() + " (" +
+                              gib(per_subject) + " each, with the inputs read ahead and the maps on their way back), but " + gib(static_cast<double>(available)) +
                               (available == device ? " are available" : " are allowed (--memory)") + "; use --batch " + std::to_string(std::max(fits, 1)) +
                               (fits < 1 ? " (even one subject may not fit)" : ""));
 }
@@ -341,7 +346,9 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
   };
 
   const Transfers transfers(runtime.device);
+  transfers.make_current();
   BatchPipeline<Work> pipeline;
+  pipeline.thread_start = [&] { transfers.make_current(); };
   pipeline.batch = batch;
   pipeline.readers = o.readers;
   pipeline.writers = o.writers;

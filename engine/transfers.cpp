@@ -30,47 +30,54 @@ const std::vector<at::Tensor>& Transfer::on_host() {
 }
 
 Transfers::Transfers(at::Device device) : device_(device) {
-  if (!device.is_cpu()) copies_ = c10::impl::VirtualGuardImpl(device.type()).getStreamFromGlobalPool(device);
+  if (device.is_cpu()) return;
+  const c10::impl::VirtualGuardImpl gpu(device.type());
+  uploads_ = gpu.getStreamFromGlobalPool(device);
+  downloads_ = gpu.getStreamFromGlobalPool(device);
+}
+
+void Transfers::make_current() const {
+  if (!device_.is_cpu() && device_.has_index()) c10::impl::VirtualGuardImpl(device_.type()).setDevice(device_);
 }
 
 at::Tensor Transfers::host_tensor(at::IntArrayRef sizes, at::ScalarType dtype) const {
-  return at::empty(sizes, at::TensorOptions().dtype(dtype).pinned_memory(copies_.has_value()));
+  return at::empty(sizes, at::TensorOptions().dtype(dtype).pinned_memory(!device_.is_cpu()));
 }
 
 Transfer Transfers::to_device(const std::vector<at::Tensor>& host) const {
   Transfer t;
-  if (!copies_) {
+  if (!uploads_) {
     for (const at::Tensor& h : host) t.tensors_.push_back(h.to(device_));  // the CPU: the same tensor
     return t;
   }
-  // Allocated for, and copied on, the copy stream: its memory cannot be one that the computing stream still uses.
-  const c10::StreamGuard on_copies(*copies_);
+  // Allocated for, and copied on, the upload stream: its memory cannot be one that the computing stream still uses.
+  const c10::StreamGuard on_uploads(*uploads_);
   for (const at::Tensor& h : host) t.tensors_.push_back(h.to(device_, /*non_blocking=*/true));
   t.done_.emplace(device_.type());
-  t.done_->record(*copies_);
+  t.done_->record(*uploads_);
   return t;
 }
 
 Transfer Transfers::to_host(const std::vector<at::Tensor>& on_device) const {
   Transfer t;
-  if (!copies_) {
+  if (!downloads_) {
     for (const at::Tensor& d : on_device) t.tensors_.push_back(d.to(at::kCPU));
     return t;
   }
   const c10::impl::VirtualGuardImpl device(device_.type());
   c10::Event computed(device_.type());
   computed.record(device.getStream(device_));
-  computed.block(*copies_);
-  const c10::StreamGuard on_copies(*copies_);
+  computed.block(*downloads_);
+  const c10::StreamGuard on_downloads(*downloads_);
   for (const at::Tensor& d : on_device) {
     at::Tensor h = host_tensor(d.sizes(), d.scalar_type());
     h.copy_(d, /*non_blocking=*/true);
     // The caller may drop `d` now: its memory must not be reused before the copy has read it.
-    device.recordDataPtrOnStream(d.storage().data_ptr(), *copies_);
+    device.recordDataPtrOnStream(d.storage().data_ptr(), *downloads_);
     t.tensors_.push_back(std::move(h));
   }
   t.done_.emplace(device_.type());
-  t.done_->record(*copies_);
+  t.done_->record(*downloads_);
   return t;
 }
 

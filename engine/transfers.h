@@ -3,8 +3,10 @@
 // from pinned (page-locked) memory and on a stream of their own, copies overlap the computation. In a
 // cohort, readers upload subject k+1 and writers receive subject k−1 while the device computes k.
 //
-// Device-generic (c10's Stream and Event): a GPU gets a copy stream and pinned memory; on the CPU a copy
-// to the CPU is no copy and there is nothing to wait for, so the same calls run there unchanged.
+// Device-generic (c10's Stream and Event): a GPU gets two copy streams (uploads and downloads, so that
+// neither waits for the other, and the GPU's copy engines serve both directions at once) and pinned
+// memory; on the CPU a copy to the CPU is no copy and there is nothing to wait for, so the same calls run
+// there unchanged.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -38,6 +40,9 @@ class Transfers {
  public:
   explicit Transfers(at::Device device);
 
+  // Makes the device current for the calling thread. Threads that use a GPU other than the first call it
+  // first: a thread starts on GPU 0, and switching back to it would create a context there.
+  void make_current() const;
   // Host memory a copy starts from or lands in directly: pinned for a GPU, plain for the CPU.
   at::Tensor host_tensor(at::IntArrayRef sizes, at::ScalarType dtype) const;
   // Starts copying host tensors to the device. Any thread may call it.
@@ -48,7 +53,7 @@ class Transfers {
 
  private:
   at::Device device_;
-  std::optional<c10::Stream> copies_;  // a GPU's copy stream
+  std::optional<c10::Stream> uploads_, downloads_;  // a GPU's copy streams
 };
 
 }  // namespace mlens::engine

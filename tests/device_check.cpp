@@ -105,6 +105,7 @@ TransferCheck check_transfers(const at::Device& device) {
     engine::Transfer input, result;
   };
   const engine::Transfers transfers(device);
+  transfers.make_current();
   const auto values = [](std::size_t k) {
     return at::arange(32 * 32 * 32, at::kFloat).add(static_cast<double>(k)).fmod(977).reshape({1, 1, 32, 32, 32});
   };
@@ -116,6 +117,7 @@ TransferCheck check_transfers(const at::Device& device) {
   pipeline.batch = 4;
   pipeline.readers = 3;
   pipeline.writers = 2;
+  pipeline.thread_start = [&] { transfers.make_current(); };
   pipeline.read = [&](std::size_t k) {
     auto s = std::make_unique<Staged>();
     s->index = k;
@@ -127,14 +129,14 @@ TransferCheck check_transfers(const at::Device& device) {
   };
   pipeline.compute = [&](std::vector<std::unique_ptr<Staged>>& batch) {
     std::vector<at::Tensor> inputs;
-    for (auto& s : batch) inputs.push_back(s->input.on_device()[0]);
+    for (auto& s : batch) {
+      inputs.push_back(s->input.on_device()[0]);
+      s->input = engine::Transfer();
+    }
     const at::Tensor x = at::cat(inputs);
     for (int r = 0; r < 4; ++r) at::rand({1 << 22}, x.options()).sum();  // allocate and free on the computing stream
     const at::Tensor y = x * 2 + 1;
-    for (std::size_t q = 0; q < batch.size(); ++q) {
-      batch[q]->result = transfers.to_host({y[static_cast<int64_t>(q)]});
-      batch[q]->input = engine::Transfer();
-    }
+    for (std::size_t q = 0; q < batch.size(); ++q) batch[q]->result = transfers.to_host({y[static_cast<int64_t>(q)]});
   };
   pipeline.write = [&](std::unique_ptr<Staged> s) {
     if (!at::equal(s->result.on_host()[0], values(s->index)[0] * 2 + 1)) ++differing;

@@ -423,6 +423,27 @@ TEST_CASE("the pipeline forms batches of consecutive items whatever order the re
       std::sort(written.begin(), written.end());
       CHECK(written == std::vector<std::size_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
     }
+  // A slow item does not let the readers run ahead: no more than the batch being computed and two more
+  // are between the readers and the end of the computation.
+  engine::BatchPipeline<Item> slow;
+  slow.batch = 2;
+  slow.readers = 4;
+  std::atomic<int> in_flight{0}, most{0};
+  slow.read = [&](std::size_t k) {
+    if (k % 6 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const int now = ++in_flight;
+    for (int seen = most; now > seen && !most.compare_exchange_weak(seen, now);) {
+    }
+    auto item = std::make_unique<Item>();
+    item->index = k;
+    return item;
+  };
+  slow.compute = [&](std::vector<std::unique_ptr<Item>>& items) { in_flight -= static_cast<int>(items.size()); };
+  slow.write = [](std::unique_ptr<Item>) {};
+  slow.run(30);
+  CHECK(most <= 6);
+  CHECK(most >= 2);
+
   // A failing computation stops the run: readers and writers return and the error reaches the caller.
   engine::BatchPipeline<Item> failing;
   failing.readers = 2;
