@@ -46,12 +46,12 @@ struct Work {
   std::string error;
   std::optional<Prepared> prepared;  // the first channel (the only one of a one-channel model); its grid, not its voxels
   Transfer input;                    // the model input's channels, [1, 1, D, H, W] float32 each, on their way to the device
-  Transfer maps;                     // with explain: the maps, on their way to host memory (the explanation holds them)
+  Transfer maps;                     // with explain: the relevance map, then each member's when kept, on their way to host memory
   double prediction = 0;  // the brain-age; for a model with several outputs, the explained neuron's value
   json members = json::array();
   std::vector<double> outputs;  // a model with several outputs: all of them
   int64_t neuron = -1;          // and, explained, the output the map starts from (−1: all)
-  lrp::EnsembleExplanation explanation;  // with explain: maps on the CPU
+  lrp::EnsembleExplanation explanation;  // with explain: the rest (predictions, conservation accounts)
 };
 
 json neuron_json(const Work& w, const CohortOptions& o) {
@@ -279,7 +279,8 @@ void check_batch_fits(const models::Ensemble& model, const Runtime& runtime, con
   const double inputs_ahead = 2 * 4.0 * channels * cells;
   const double maps = static_cast<double>(at::elementSize(runtime.dtype)) * cells * channels *
                       static_cast<double>(1 + (o.members ? model.members.size() : 0));
-  const double per_subject = static_cast<double>(lrp::explanation_bytes(model, o.composite, runtime.options(), o.members)) + inputs_ahead + maps;
+  const double explanation = static_cast<double>(lrp::explanation_bytes(model, o.composite, runtime.options(), o.members));
+  const double per_subject = explanation + inputs_ahead + maps;
   if (per_subject * batch <= static_cast<double>(available)) return;
   const auto gib = [](double bytes) {
     std::ostringstream s;
@@ -290,7 +291,8 @@ void check_batch_fits(const models::Ensemble& model, const Runtime& runtime, con
   const int fits = static_cast<int>(static_cast<double>(available) / per_subject);
   throw std::invalid_argument("--batch " + std::to_string(batch) + ": explaining " + std::to_string(batch) +
                               " subjects at once needs about " + gib(per_subject * batch) + " on " + runtime.device_name() + " (" +
-                              gib(per_subject) + " each, with the inputs read ahead and the maps on their way back), but " + gib(static_cast<double>(available)) +
+                              gib(per_subject) + " each, with the inputs read ahead and the maps on their way back), but " +
+                              gib(static_cast<double>(available)) +
                               (available == device ? " are available" : " are allowed (--memory)") + "; use --batch " + std::to_string(std::max(fits, 1)) +
                               (fits < 1 ? " (even one subject may not fit)" : ""));
 }
