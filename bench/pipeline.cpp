@@ -91,10 +91,7 @@ class Bench {
     };
     pipeline.compute = [&](std::vector<std::unique_ptr<Subject>>& batch) {
       std::vector<at::Tensor> inputs;
-      for (auto& s : batch) {
-        inputs.push_back(s->input.on_device()[0]);
-        s->input = engine::Transfer();
-      }
+      for (auto& s : batch) inputs.push_back(s->input.on_device()[0]);
       const lrp::Explanation e = lrp::explain(net_, at::cat(inputs).to(runtime_.dtype), preset_a_);
       for (std::size_t q = 0; q < batch.size(); ++q) batch[q]->map = transfers_.to_host({e.relevance[static_cast<int64_t>(q)]});
       sink_ += e.prediction.sum().item<double>();  // as the cohort reads each prediction

@@ -8,8 +8,9 @@
 // another batch size), so fixed batches keep the bytes reproducible. Readers take items at most two
 // batches ahead of the batch being computed, so one slow item cannot let the others pile up behind it:
 // between the readers and the end of the computation there are never more than 3·batch items, whatever
-// the count and the number of readers (what engine/cohort.cpp's memory check counts). Readers and writers run at a lower CPU priority (nice +10, Linux: per thread), so they
-// fill the cycles the device leaves idle instead of taking cycles from it.
+// the count and the number of readers (what engine/cohort.cpp's memory check counts). Readers and
+// writers run at a lower CPU priority (nice +10, Linux: per thread), so they fill the cycles the device
+// leaves idle instead of taking cycles from it.
 #pragma once
 
 #ifdef __linux__

@@ -91,9 +91,8 @@ void check_finite(double prediction) {
 at::Tensor batch_input(const std::vector<Work*>& batch, const Runtime& runtime) {
   std::vector<at::Tensor> inputs;
   for (Work* w : batch) {
-    const std::vector<at::Tensor>& channels = w->input.on_device();
+    const std::vector<at::Tensor> channels = w->input.on_device();
     inputs.push_back(channels.size() == 1 ? channels[0] : at::cat(channels, 1));
-    w->input = Transfer();  // a copy of it is the batch's now (or, for one subject of one channel, it is the batch)
   }
   return (inputs.size() == 1 ? inputs[0] : at::cat(inputs)).to(runtime.dtype);
 }
@@ -163,7 +162,7 @@ void write_subject(Work& w, const PreprocessSpec& preprocess, const CohortOption
   fs::create_directories(dir);
   if (o.explain) {
     const lrp::EnsembleExplanation& e = w.explanation;
-    const std::vector<at::Tensor>& maps = w.maps.on_host();  // relevance, then each member's when kept
+    const std::vector<at::Tensor> maps = w.maps.on_host();  // relevance, then each member's when kept
     // A map [1, C, D, H, W] in the subject's grid, one volume per channel (a 4D NIfTI when C > 1).
     const auto subject_maps = [&](const at::Tensor& map, auto value) {
       auto out = to_volumes<decltype(value)>(map, prepared.model_input);
@@ -380,7 +379,6 @@ CohortSummary run_cohort(const std::vector<io::Subject>& cohort, const std::vect
         for (Work* w : ready) w->error = e.what();
       }
     }
-    for (auto& w : items) w->input = Transfer();  // the device's copy of the input is no longer needed
   };
   pipeline.write = [&](std::unique_ptr<Work> w) {
     if (!w->skipped && w->error.empty()) {

@@ -8,7 +8,7 @@
 
 namespace mlens::engine {
 
-const std::vector<at::Tensor>& Transfer::on_device() {
+std::vector<at::Tensor> Transfer::on_device() {
   if (done_) {
     const c10::impl::VirtualGuardImpl device(done_->device_type());
     const c10::Stream current = device.getStream(done_->device());
@@ -18,15 +18,15 @@ const std::vector<at::Tensor>& Transfer::on_device() {
     for (const at::Tensor& t : tensors_) device.recordDataPtrOnStream(t.storage().data_ptr(), current);
     done_.reset();
   }
-  return tensors_;
+  return std::move(tensors_);
 }
 
-const std::vector<at::Tensor>& Transfer::on_host() {
+std::vector<at::Tensor> Transfer::on_host() {
   // c10's generic Event can be queried, not waited for; the copy of a map takes milliseconds.
   if (done_)
     while (!done_->query()) std::this_thread::sleep_for(std::chrono::microseconds(100));
   done_.reset();
-  return tensors_;
+  return std::move(tensors_);
 }
 
 Transfers::Transfers(at::Device device) : device_(device) {

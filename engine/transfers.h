@@ -18,17 +18,18 @@
 
 namespace mlens::engine {
 
-// Tensors being copied, and the event that marks the copy done. The side that uses them waits first, once
-// (the tensors are not to be read or written before). It may be handed to another thread, not shared.
+// Tensors being copied, and the event that marks the copy done. The side that uses them waits, once, and
+// takes the tensors over (the Transfer is empty after): they are not to be read or written before, and
+// they are released when the taker drops them. It may be handed to another thread, not shared.
 class Transfer {
  public:
   Transfer() = default;
 
   // For tensors on the device: the calling thread's current stream waits for the copy (the host does
   // not), and the device's allocator keeps their memory until that stream is done with them.
-  const std::vector<at::Tensor>& on_device();
+  std::vector<at::Tensor> on_device();
   // For tensors in host memory: the host waits for the copy.
-  const std::vector<at::Tensor>& on_host();
+  std::vector<at::Tensor> on_host();
 
  private:
   friend class Transfers;

@@ -129,10 +129,7 @@ TransferCheck check_transfers(const at::Device& device) {
   };
   pipeline.compute = [&](std::vector<std::unique_ptr<Staged>>& batch) {
     std::vector<at::Tensor> inputs;
-    for (auto& s : batch) {
-      inputs.push_back(s->input.on_device()[0]);
-      s->input = engine::Transfer();
-    }
+    for (auto& s : batch) inputs.push_back(s->input.on_device()[0]);
     const at::Tensor x = at::cat(inputs);
     for (int r = 0; r < 4; ++r) at::rand({1 << 22}, x.options()).sum();  // allocate and free on the computing stream
     const at::Tensor y = x * 2 + 1;

@@ -62,12 +62,15 @@ TEST_CASE("transfers on the CPU hand over the same tensors", "[engine]") {
   CHECK_FALSE(host.is_pinned());
   host.copy_(at::arange(6, at::kFloat).reshape({2, 3}));
   engine::Transfer up = transfers.to_device({host});
-  REQUIRE(up.on_device().size() == 1);
-  CHECK(up.on_device()[0].data_ptr() == host.data_ptr());
-  const at::Tensor y = up.on_device()[0] * 2;
+  const std::vector<at::Tensor> on_device = up.on_device();
+  REQUIRE(on_device.size() == 1);
+  CHECK(on_device[0].data_ptr() == host.data_ptr());
+  CHECK(up.on_device().empty());  // handed over
+  const at::Tensor y = on_device[0] * 2;
   engine::Transfer down = transfers.to_host({y, host});
-  REQUIRE(down.on_host().size() == 2);
-  CHECK(down.on_host()[0].data_ptr() == y.data_ptr());
-  CHECK(at::equal(down.on_host()[0], at::arange(0, 12, 2, at::kFloat).reshape({2, 3})));
+  const std::vector<at::Tensor> on_host = down.on_host();
+  REQUIRE(on_host.size() == 2);
+  CHECK(on_host[0].data_ptr() == y.data_ptr());
+  CHECK(at::equal(on_host[0], at::arange(0, 12, 2, at::kFloat).reshape({2, 3})));
   CHECK(engine::Transfer().on_host().empty());
 }
